@@ -1,0 +1,60 @@
+"""getUserCredits, validate_user, listUsers."""
+
+from __future__ import annotations
+
+from flask import Request, Response
+
+from controllers.auth import AdminGuard, UserAuthorizer
+from controllers.http import json_response, params, validate
+from core.errors import NotFoundError
+from schemas.requests import CreditsQuery, UserIdQuery
+from schemas.responses import transaction_body, user_data_body
+from services.account_service import AccountService
+
+
+class AccountController:
+    def __init__(self, service: AccountService, auth: UserAuthorizer, admin: AdminGuard) -> None:
+        self._service = service
+        self._auth = auth
+        self._admin = admin
+
+    def credits(self, request: Request) -> Response:
+        query = validate(CreditsQuery, params(request))
+        self._auth.authorize(request, query.userId)
+        user, page, next_cursor = self._service.credits(query.userId, query.limit, query.cursor)
+        return json_response(
+            {
+                "success": True,
+                "currentCredits": user.current_credits,
+                "transactions": [transaction_body(t) for t in page],
+                "nextCursor": next_cursor,
+            }
+        )
+
+    def validate_user(self, request: Request) -> Response:
+        query = validate(UserIdQuery, params(request))
+        self._auth.authorize(request, query.userId)
+        try:
+            user = self._service.get_user(query.userId)
+        except NotFoundError as missing:
+            missing.extra["exists"] = False
+            raise
+        return json_response(
+            {
+                "success": True,
+                "message": "User exists",
+                "exists": True,
+                "user_data": user_data_body(user),
+            }
+        )
+
+    def list_users(self, request: Request) -> Response:
+        """Every user with name and email: an admin view (open on the emulator, for the UI)."""
+        self._admin.authorize(request)
+        users = self._service.list_users()
+        return json_response(
+            {
+                "success": True,
+                "users": [{"userId": u.id, **user_data_body(u)} for u in users],
+            }
+        )

@@ -1,0 +1,53 @@
+"""createGenerationRequest, getGenerationStatus, listGenerationRequests."""
+
+from __future__ import annotations
+
+from flask import Request, Response
+
+from controllers.auth import UserAuthorizer
+from controllers.http import json_body, json_response, params, validate
+from core.errors import FieldError, ValidationError
+from schemas.requests import CreateGenerationRequest, StatusQuery, UserRequestsQuery
+from schemas.responses import generation_status_body, generation_summary_body
+from services.generation_service import GenerationService
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise ValidationError(
+            "Invalid Idempotency-Key",
+            error="invalid_idempotency_key",
+            details=[FieldError(IDEMPOTENCY_HEADER, "Must be 1-255 characters")],
+        )
+    return key
+
+
+class GenerationController:
+    def __init__(self, service: GenerationService, auth: UserAuthorizer) -> None:
+        self._service = service
+        self._auth = auth
+
+    def create(self, request: Request) -> Response:
+        parsed = validate(CreateGenerationRequest, json_body(request))
+        self._auth.authorize(request, parsed.userId)
+        result = self._service.create(parsed, idempotency_key(request))
+        return json_response(result.body, result.status_code)
+
+    def status(self, request: Request) -> Response:
+        query = validate(StatusQuery, params(request))
+        record = self._service.get(query.generationRequestId)
+        self._auth.authorize(request, record.user_id)
+        return json_response(generation_status_body(record))
+
+    def list_for_user(self, request: Request) -> Response:
+        query = validate(UserRequestsQuery, params(request))
+        self._auth.authorize(request, query.userId)
+        records = self._service.list_for_user(query.userId, query.limit)
+        return json_response(
+            {"success": True, "requests": [generation_summary_body(r) for r in records]}
+        )

@@ -1,0 +1,291 @@
+"""generation_requests, their ledger entries and idempotency records: every money-moving write.
+
+Each public method is one Firestore transaction, so a request, its deduction or refund, the
+owner's balance and the idempotency record always change together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.transaction import Transaction
+
+from core.errors import (
+    IdempotencyInFlightError,
+    IdempotencyMismatchError,
+    InsufficientCreditsError,
+    NotFoundError,
+)
+from repositories.firestore_helpers import (
+    GENERATION_REQUESTS,
+    IDEMPOTENCY_KEYS,
+    TRANSACTION_ATTEMPTS,
+    TRANSACTIONS,
+    USERS,
+    to_model,
+)
+from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
+
+# An idempotency record still "in flight" after this long belongs to an invocation that died
+# between commit and enqueue; replaying its stored answer beats answering 409 for a day.
+IN_FLIGHT_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class NewGeneration:
+    id: str
+    user_id: str
+    model: str
+    style: str
+    color: str
+    size: str
+    prompt: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    doc_id: str
+    key: str
+    request_hash: str
+    response: dict[str, Any]
+    status_code: int
+    ttl: timedelta
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored answer for a repeated Idempotency-Key."""
+
+    status_code: int
+    response: dict[str, Any]
+
+
+def refund_id(request_id: str) -> str:
+    return f"refund_{request_id}"
+
+
+def deduction_id(request_id: str) -> str:
+    return f"deduction_{request_id}"
+
+
+class GenerationRepository:
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, request_id: str) -> GenerationRecord | None:
+        return to_model(self._requests.document(request_id).get(), GenerationRecord)
+
+    def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
+        query = (
+            self._requests.where(filter=firestore.FieldFilter("user_id", "==", user_id))
+            .order_by("created_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [r for snap in query.stream() if (r := to_model(snap, GenerationRecord))]
+
+    def find_stuck_ids(self, statuses: Collection[str], updated_before: datetime) -> list[str]:
+        query = self._requests.where(
+            filter=firestore.FieldFilter("status", "in", list(statuses))
+        ).where(filter=firestore.FieldFilter("updated_at", "<", updated_before))
+        return [snap.id for snap in query.select([]).stream()]
+
+    # --- create: charge + record + ledger + idempotency, atomically ------------------------
+    def charge_and_create(
+        self, new: NewGeneration, now: datetime, claim: IdempotencyClaim | None = None
+    ) -> GenerationRecord | Replay:
+        """Deduct `new.cost` from the user and record the request, or replay a stored answer."""
+
+        @firestore.transactional
+        def run(tx: Transaction) -> GenerationRecord | Replay:
+            if claim is not None:
+                replay = self._check_claim(tx, claim, new.user_id, now)
+                if replay is not None:
+                    return replay
+            user_ref = self._db.collection(USERS).document(new.user_id)
+            user = user_ref.get(transaction=tx)
+            if not user.exists:
+                raise NotFoundError(f"User not found: {new.user_id}", error="user_not_found")
+            balance = int(user.get("current_credits") or 0)
+            if balance < new.cost:
+                raise InsufficientCreditsError(
+                    f"Insufficient credits. Required: {new.cost}, Available: {balance}",
+                    error="insufficient_credits",
+                    extra={"requiredCredits": new.cost, "availableCredits": balance},
+                )
+            record = GenerationRecord(
+                id=new.id,
+                user_id=new.user_id,
+                model=new.model,
+                style=new.style,
+                color=new.color,
+                size=new.size,
+                prompt=new.prompt,
+                status=GenerationStatus.QUEUED,
+                credits_deducted=new.cost,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.update(user_ref, {"current_credits": balance - new.cost, "updated_at": now})
+            tx.create(self._requests.document(new.id), record.model_dump(exclude={"id"}))
+            tx.create(
+                user_ref.collection(TRANSACTIONS).document(deduction_id(new.id)),
+                {
+                    "type": "deduction",
+                    "credits": new.cost,
+                    "generation_request_id": new.id,
+                    "user_id": new.user_id,
+                    "timestamp": now,
+                    "description": f"Image generation ({new.model}, {new.size})",
+                },
+            )
+            if claim is not None:
+                tx.set(
+                    self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id),
+                    {
+                        "user_id": new.user_id,
+                        "key": claim.key,
+                        "request_hash": claim.request_hash,
+                        "state": "in_flight",
+                        "generation_request_id": new.id,
+                        "status_code": claim.status_code,
+                        "response": claim.response,
+                        "created_at": now,
+                        "expires_at": now + claim.ttl,
+                    },
+                )
+            return record
+
+        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+
+    def _check_claim(
+        self, tx: Transaction, claim: IdempotencyClaim, user_id: str, now: datetime
+    ) -> Replay | None:
+        snap = self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id).get(transaction=tx)
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        expires_at = data.get("expires_at")
+        if expires_at is not None and expires_at <= now:
+            return None  # expired but not yet removed by the TTL policy: treat as new
+        if data.get("request_hash") != claim.request_hash or data.get("user_id") != user_id:
+            raise IdempotencyMismatchError()
+        created_at = data.get("created_at") or now
+        if data.get("state") != "done" and now - created_at < IN_FLIGHT_GRACE:
+            raise IdempotencyInFlightError(
+                extra={"generationRequestId": data.get("generation_request_id")}
+            )
+        return Replay(status_code=int(data["status_code"]), response=dict(data["response"]))
+
+    def finish_idempotency(self, doc_id: str, status_code: int, response: dict[str, Any]) -> None:
+        self._db.collection(IDEMPOTENCY_KEYS).document(doc_id).update(
+            {"state": "done", "status_code": status_code, "response": response}
+        )
+
+    def release_idempotency(self, doc_id: str) -> None:
+        self._db.collection(IDEMPOTENCY_KEYS).document(doc_id).delete()
+
+    # --- worker and sweeper: guarded state transitions ---------------------------------------
+    def start_processing(self, request_id: str, now: datetime) -> GenerationRecord | None:
+        """queued|processing -> processing (attempts + 1); None when missing or terminal."""
+
+        @firestore.transactional
+        def run(tx: Transaction) -> GenerationRecord | None:
+            ref = self._requests.document(request_id)
+            record = to_model(ref.get(transaction=tx), GenerationRecord)
+            if record is None or record.status.is_terminal:
+                return None
+            changes = {
+                "status": GenerationStatus.PROCESSING.value,
+                "attempts": record.attempts + 1,
+                "updated_at": now,
+            }
+            tx.update(ref, changes)
+            return record.model_copy(update=changes | {"status": GenerationStatus.PROCESSING})
+
+        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+
+    def settle(
+        self,
+        request_id: str,
+        outcome: GenerationOutcome,
+        now: datetime,
+        *,
+        from_statuses: Collection[GenerationStatus],
+        updated_before: datetime | None = None,
+    ) -> GenerationRecord | None:
+        """Finish a request exactly once: complete it, or fail it and refund its owner.
+
+        Applies only while the request is in one of `from_statuses` (and, for the sweeper, not
+        touched since `updated_before`); otherwise returns None and writes nothing.
+        """
+
+        @firestore.transactional
+        def run(tx: Transaction) -> GenerationRecord | None:
+            ref = self._requests.document(request_id)
+            record = to_model(ref.get(transaction=tx), GenerationRecord)
+            if record is None or record.status not in from_statuses:
+                return None
+            if updated_before is not None and record.updated_at >= updated_before:
+                return None
+            user_ref = self._db.collection(USERS).document(record.user_id)
+            user_exists = user_ref.get(transaction=tx).exists
+            changes: dict[str, Any] = {"updated_at": now, "completed_at": now}
+            if outcome.succeeded:
+                changes |= {
+                    "status": GenerationStatus.COMPLETED.value,
+                    "image_url": outcome.image_url,
+                    "error_message": None,
+                }
+                if user_exists:
+                    tx.update(user_ref, {"total_images_generated": firestore.Increment(1)})
+            else:
+                changes |= {
+                    "status": GenerationStatus.FAILED.value,
+                    "image_url": None,
+                    "error_message": outcome.error_message,
+                }
+                if user_exists:
+                    self._refund(tx, user_ref, record, outcome.error_message or "", now)
+            tx.update(ref, changes)
+            return record.model_copy(
+                update=changes | {"status": GenerationStatus(changes["status"])}
+            )
+
+        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+
+    def _refund(
+        self,
+        tx: Transaction,
+        user_ref: firestore.DocumentReference,
+        record: GenerationRecord,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        # create() fails the commit if the refund already exists: a second refund of the same
+        # request is impossible by construction, on top of the status guard.
+        tx.create(
+            user_ref.collection(TRANSACTIONS).document(refund_id(record.id)),
+            {
+                "type": "refund",
+                "credits": record.credits_deducted,
+                "generation_request_id": record.id,
+                "user_id": record.user_id,
+                "timestamp": now,
+                "description": f"Refund: {reason}" if reason else "Refund",
+            },
+        )
+        tx.update(
+            user_ref,
+            {"current_credits": firestore.Increment(record.credits_deducted), "updated_at": now},
+        )
+
+    @property
+    def _requests(self) -> firestore.CollectionReference:
+        return self._db.collection(GENERATION_REQUESTS)

@@ -1,0 +1,86 @@
+"""Request bodies and query parameters (pydantic v2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MODELS: tuple[str, ...] = ("Model A", "Model B")
+
+UserId = Annotated[
+    str,
+    StringConstraints(
+        strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
+    ),
+]
+CatalogId = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _-]+$")
+]
+
+
+def normalise_catalog_id(value: str) -> str:
+    """'Oil Painting' -> 'oil_painting': the display spelling is accepted, the id is stored."""
+    return "_".join(value.strip().lower().split())
+
+
+class CreateGenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    userId: UserId
+    model: Literal["Model A", "Model B"]
+    style: CatalogId
+    color: CatalogId
+    size: CatalogId
+    prompt: Annotated[
+        str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=1000)
+    ]
+
+    @field_validator("style", "color", "size")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return normalise_catalog_id(value)
+
+    @field_validator("userId")
+    @classmethod
+    def _not_dot_ids(cls, value: str) -> str:
+        # Firestore rejects "." and ".." and ids of the form __.*__ as document ids.
+        if value in {".", ".."} or (value.startswith("__") and value.endswith("__")):
+            raise ValueError("is not a valid user id")
+        return value
+
+
+class UserIdQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    userId: UserId
+
+
+class CreditsQuery(UserIdQuery):
+    limit: int = Field(50, ge=1, le=200)
+    cursor: Annotated[str, StringConstraints(strict=True, max_length=500)] | None = None
+
+
+class StatusQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    generationRequestId: Annotated[
+        str,
+        StringConstraints(
+            strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
+        ),
+    ]
+
+
+class WorkerTask(BaseModel):
+    """The task payload: only the request id; everything else is read from Firestore."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    generationRequestId: Annotated[
+        str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[^/]+$")
+    ]
+
+
+class UserRequestsQuery(UserIdQuery):
+    limit: int = Field(20, ge=1, le=100)
