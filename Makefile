@@ -46,11 +46,14 @@ format:
 test-unit:
 	cd functions && venv/bin/pytest -q tests/unit
 
+# Python integration tests and the Firestore rules tests, inside one emulator suite run.
 test-integration:
+	@$(PY) scripts/env_local.py test
 	@$(TOOLCHAIN) && $(FIREBASE) emulators:exec --only functions,firestore,tasks,pubsub,hosting \
-		"cd functions && venv/bin/pytest -q tests/integration"
+		"cd functions && venv/bin/pytest -q tests/integration && cd .. && npm run --silent test:rules"
 
 bench: install
+	@$(PY) scripts/env_local.py bench
 	@$(TOOLCHAIN) && $(FIREBASE) emulators:exec --only functions,firestore,tasks,pubsub,hosting \
 		"$(PY) scripts/bench.py"
 

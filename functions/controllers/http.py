@@ -15,7 +15,7 @@ from typing import Any
 import pydantic
 from flask import Request, Response
 
-from core.errors import AppError, FieldError, MethodNotAllowedError, InternalError, ValidationError
+from core.errors import AppError, FieldError, InternalError, MethodNotAllowedError, ValidationError
 from core.logging import log_exception
 
 CORS_HEADERS = {

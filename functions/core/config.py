@@ -8,6 +8,7 @@ public float param; pydantic validates them when settings are loaded.
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 from firebase_functions import params
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,7 +71,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    failure_rates: dict[str, float] = Field(default_factory=dict)
+    failure_rates: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     default_failure_rate: float = Field(0.05, ge=0, le=1)
     min_latency_seconds: float = Field(0.0, ge=0)
     max_latency_seconds: float = Field(0.0, ge=0)

@@ -93,3 +93,11 @@ class InternalError(AppError):
 
     status = 500
     error_type = "system"
+
+
+class ContentionError(AppError):
+    """A transaction kept losing to concurrent writers; nothing was written. Safe to retry."""
+
+    status = 503
+    error_type = "system"
+    default_message = "The service is busy; please retry"

@@ -23,9 +23,9 @@ from core.errors import (
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     IDEMPOTENCY_KEYS,
-    TRANSACTION_ATTEMPTS,
     TRANSACTIONS,
     USERS,
+    run_transaction,
     to_model,
 )
 from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
@@ -101,7 +101,6 @@ class GenerationRepository:
     ) -> GenerationRecord | Replay:
         """Deduct `new.cost` from the user and record the request, or replay a stored answer."""
 
-        @firestore.transactional
         def run(tx: Transaction) -> GenerationRecord | Replay:
             if claim is not None:
                 replay = self._check_claim(tx, claim, new.user_id, now)
@@ -162,7 +161,7 @@ class GenerationRepository:
                 )
             return record
 
-        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+        return run_transaction(self._db, run, lock_key=f"user:{new.user_id}")
 
     def _check_claim(
         self, tx: Transaction, claim: IdempotencyClaim, user_id: str, now: datetime
@@ -195,7 +194,6 @@ class GenerationRepository:
     def start_processing(self, request_id: str, now: datetime) -> GenerationRecord | None:
         """queued|processing -> processing (attempts + 1); None when missing or terminal."""
 
-        @firestore.transactional
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
             record = to_model(ref.get(transaction=tx), GenerationRecord)
@@ -209,7 +207,7 @@ class GenerationRepository:
             tx.update(ref, changes)
             return record.model_copy(update=changes | {"status": GenerationStatus.PROCESSING})
 
-        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
 
     def settle(
         self,
@@ -226,7 +224,6 @@ class GenerationRepository:
         touched since `updated_before`); otherwise returns None and writes nothing.
         """
 
-        @firestore.transactional
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
             record = to_model(ref.get(transaction=tx), GenerationRecord)
@@ -258,7 +255,7 @@ class GenerationRepository:
                 update=changes | {"status": GenerationStatus(changes["status"])}
             )
 
-        return run(self._db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
 
     def _refund(
         self,

@@ -1,0 +1,181 @@
+"""Weekly report: the plain input records the aggregation reads and the stored report shape.
+
+Input records are built from Firestore documents by the repository (`Model.model_validate`) and
+carry only the fields the aggregation needs. Output models hold datetimes as RFC 3339 UTC strings
+(`datetime.isoformat()` on aware UTC values), the format used everywhere else in the API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+RequestStatus = Literal["pending", "queued", "processing", "completed", "failed"]
+TransactionType = Literal["deduction", "refund"]
+Severity = Literal["low", "medium", "high"]
+SeverityLevel = Literal["normal", "low", "medium", "high", "critical"]
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# --- Input records ------------------------------------------------------------------------------
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class RequestRecord(_Record):
+    """One `generation_requests/{id}` document, as far as the report needs it."""
+
+    id: str
+    user_id: str
+    model: str
+    style: str
+    color: str
+    size: str
+    status: RequestStatus
+    created_at: AwareDatetime
+    credits_deducted: int = Field(default=0, ge=0)
+
+    _utc = field_validator("created_at")(_as_utc)
+
+
+class TransactionRecord(_Record):
+    """One `users/{uid}/transactions/{txId}` document."""
+
+    user_id: str
+    type: TransactionType
+    credits: int = Field(gt=0)
+    timestamp: AwareDatetime
+    generation_request_id: str | None = None
+
+    _utc = field_validator("timestamp")(_as_utc)
+
+
+class UserRecord(_Record):
+    """One `users/{uid}` document: only its creation time matters to the report."""
+
+    id: str
+    created_at: AwareDatetime
+
+    _utc = field_validator("created_at")(_as_utc)
+
+
+# --- Stored report ------------------------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReportPeriod(_Out):
+    start_date: str
+    end_date: str
+
+
+class DimensionStats(_Out):
+    """Counts and rates for one value of a breakdown dimension (a style, a size, a model...)."""
+
+    total: int
+    completed: int
+    failed: int
+    success_rate: float
+    failure_rate: float
+
+
+class GenerationStats(_Out):
+    total_requests: int
+    completed_requests: int
+    failed_requests: int
+    pending_requests: int
+    success_rate: float
+    failure_rate: float
+    style_breakdown: dict[str, DimensionStats]
+    color_breakdown: dict[str, DimensionStats]
+    size_breakdown: dict[str, DimensionStats]
+    model_breakdown: dict[str, DimensionStats]
+
+
+class CreditStats(_Out):
+    total_credits_deducted: int
+    total_credits_refunded: int
+    net_credits_consumed: int
+    total_transactions: int
+    deduction_transactions: int
+    refund_transactions: int
+    average_credits_per_request: float
+
+
+class UserStats(_Out):
+    active_users_count: int
+    active_users: list[str]
+    user_request_breakdown: dict[str, int]
+    user_credit_breakdown: dict[str, int]
+    new_users_count: int
+    average_requests_per_user: float
+
+
+class ModelPerformance(_Out):
+    total_requests: int
+    completed: int
+    failed: int
+    success_rate: float
+    failure_rate: float
+
+
+class ComparisonPeriod(_Out):
+    current_week: ReportPeriod
+    previous_week: ReportPeriod
+    baseline_weeks: list[ReportPeriod]
+    baseline_mean_requests: float
+    baseline_mean_net_credits: float
+
+
+class AnomalyAnalysis(_Out):
+    # Each item: type, severity, description plus rule-specific figures (see services.reports).
+    detected_anomalies: list[dict[str, Any]]
+    anomaly_score: float
+    severity_level: SeverityLevel
+    total_anomalies: int
+    comparison_period: ComparisonPeriod
+
+
+class WeeklyReport(_Out):
+    """The `reports/{weekly_report_<YYYY>_W<ww>}` document."""
+
+    id: str
+    generated_at: str
+    report_type: Literal["weekly"] = "weekly"
+    report_period: ReportPeriod
+    generation_stats: GenerationStats
+    credit_stats: CreditStats
+    user_stats: UserStats
+    model_performance: dict[str, ModelPerformance]
+    anomaly_analysis: AnomalyAnalysis
+
+
+# --- HTTP response extras -----------------------------------------------------------------------
+
+
+class ReportSummary(_Out):
+    total_requests: int
+    success_rate: float
+    active_users: int
+    credits_consumed: int
+    most_popular_style: str | None
+    most_popular_size: str | None
+    report_period: ReportPeriod
+
+
+class AnomalySummary(_Out):
+    total_anomalies: int
+    severity_level: SeverityLevel
+    anomaly_score: float
+    severity_breakdown: dict[str, int]
+    type_breakdown: dict[str, int]
+    requires_attention: bool

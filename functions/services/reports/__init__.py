@@ -1,0 +1,4 @@
+"""Weekly report: ISO week windows, streaming aggregation, anomaly rules, report assembly.
+
+Pure logic only; Firestore access lives in `repositories`.
+"""

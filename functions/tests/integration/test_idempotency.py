@@ -1,0 +1,76 @@
+"""Guarantee 5: Idempotency-Key makes a retried create charge once."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import main
+from tests.integration.conftest import balance, request_body, transactions
+from tests.support.http import call
+
+CLIENTS = 5
+
+
+def create(key: str, **overrides) -> tuple[int, dict]:
+    return call(
+        main.createGenerationRequest,
+        json_body=request_body(**overrides),
+        headers={"Idempotency-Key": key},
+    )
+
+
+def test_concurrent_retries_with_one_key_charge_once(db, make_container):
+    make_container()
+    barrier = threading.Barrier(CLIENTS)
+
+    def attempt(_: int) -> tuple[int, dict]:
+        barrier.wait()
+        return create("key-123")
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(attempt, range(CLIENTS)))
+
+    # The first commits; the others replay its answer, or hear 409 while it is still enqueuing.
+    assert {status for status, _ in results} <= {202, 409}, results
+    assert any(status == 202 for status, _ in results)
+    ids = {body["generationRequestId"] for _, body in results}
+    assert len(ids) == 1
+    assert [t["type"] for t in transactions(db, "arda")] == ["deduction"]
+    assert balance(db, "arda") == 500 - 3
+
+    status, body = create("key-123")  # a retry after everything settled replays the answer
+    assert status == 202 and body["generationRequestId"] in ids
+    assert balance(db, "arda") == 500 - 3
+
+
+def test_same_key_with_a_different_body_is_rejected(db, make_container):
+    make_container()
+    assert create("key-abc")[0] == 202
+    status, body = create("key-abc", prompt="Something else entirely")
+    assert status == 422
+    assert body["error_type"] == "idempotency_conflict"
+    assert balance(db, "arda") == 500 - 3
+
+
+def test_display_spelling_is_the_same_body(db, make_container):
+    make_container()
+    first = create("key-norm", style="oil_painting")
+    second = create("key-norm", style="Oil Painting")
+    assert first[0] == second[0] == 202
+    assert first[1]["generationRequestId"] == second[1]["generationRequestId"]
+
+
+def test_keys_are_scoped_per_user(db, make_container):
+    make_container()
+    assert create("shared-key")[0] == 202
+    status, _ = create("shared-key", userId="sarah_artist")
+    assert status == 202
+    assert balance(db, "arda") == 500 - 3
+    assert balance(db, "sarah_artist") == 42 - 3
+
+
+def test_invalid_key_is_a_validation_error(db, make_container):
+    make_container()
+    status, body = create("x" * 256)
+    assert status == 400 and body["details"][0]["field"] == "Idempotency-Key"

@@ -1,0 +1,291 @@
+"""Assembly of the stored weekly report and of the HTTP summaries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from schemas.report import RequestRecord, TransactionRecord, UserRecord, WeeklyReport
+from services.reports.aggregation import WeekSeries
+from services.reports.anomalies import AnomalyThresholds
+from services.reports.report_builder import build_report, summarize
+from services.reports.window import WeekWindow, week_for
+
+WINDOW = week_for(datetime(2025, 7, 28).date())
+GENERATED = datetime(2025, 8, 4, 20, 25, tzinfo=UTC)
+T = AnomalyThresholds()
+
+
+def _req(n: int, day: int, *, user: str, status: str, model: str = "Model A", **dims: str) -> Any:
+    return RequestRecord(
+        id=f"{user}-{day}-{n}",
+        user_id=user,
+        model=model,
+        style=dims.get("style", "anime"),
+        color=dims.get("color", "neon"),
+        size=dims.get("size", "512x512"),
+        status=status,  # type: ignore[arg-type]
+        created_at=WINDOW.start + timedelta(days=day, hours=n),
+    )
+
+
+def _tx(credits: int, day: int, kind: str = "deduction", user: str = "arda") -> Any:
+    return TransactionRecord(
+        user_id=user,
+        type=kind,  # type: ignore[arg-type]
+        credits=credits,
+        timestamp=WINDOW.start + timedelta(days=day, hours=1),
+    )
+
+
+def _series() -> WeekSeries:
+    series = WeekSeries(WINDOW)
+    records = [
+        _req(0, 0, user="arda", status="completed", style="anime", size="1024x1024"),
+        _req(1, 0, user="arda", status="failed", model="Model B", style="sketch"),
+        _req(2, 1, user="bob", status="completed", style="sketch", color="pastel"),
+        _req(3, 1, user="bob", status="queued", model="Model B", style="sketch"),
+        _req(0, -3, user="arda", status="completed"),  # previous week
+    ]
+    for record in records:
+        series.add_request(record)
+    for tx in [
+        _tx(3, 0),
+        _tx(1, 0),
+        _tx(1, 0, "refund"),
+        _tx(1, 1, user="bob"),
+        _tx(1, 1, user="bob"),
+        _tx(5, -10),  # a baseline week
+    ]:
+        series.add_transaction(tx)
+    series.add_user(UserRecord(id="bob", created_at=WINDOW.start + timedelta(days=1)))
+    return series
+
+
+def _build(series: WeekSeries | None = None, generated_at: datetime = GENERATED) -> dict[str, Any]:
+    series = series or _series()
+    return build_report(
+        WINDOW, series.current, series.previous_week, series.previous, T, generated_at
+    )
+
+
+def test_report_header() -> None:
+    report = _build()
+    assert report["id"] == "weekly_report_2025_W31"
+    assert report["report_type"] == "weekly"
+    assert report["generated_at"] == "2025-08-04T20:25:00+00:00"
+    assert report["report_period"] == {
+        "start_date": "2025-07-28T00:00:00+00:00",
+        "end_date": "2025-08-04T00:00:00+00:00",
+    }
+
+
+def test_generation_stats() -> None:
+    stats = _build()["generation_stats"]
+    assert {k: v for k, v in stats.items() if not k.endswith("_breakdown")} == {
+        "total_requests": 4,
+        "completed_requests": 2,
+        "failed_requests": 1,
+        "pending_requests": 1,
+        "success_rate": 50.0,
+        "failure_rate": 25.0,
+    }
+    assert stats["style_breakdown"] == {
+        "anime": {
+            "total": 1,
+            "completed": 1,
+            "failed": 0,
+            "success_rate": 100.0,
+            "failure_rate": 0.0,
+        },
+        "sketch": {
+            "total": 3,
+            "completed": 1,
+            "failed": 1,
+            "success_rate": 33.33,
+            "failure_rate": 33.33,
+        },
+    }
+    assert list(stats["color_breakdown"]) == ["neon", "pastel"]
+    assert stats["size_breakdown"]["512x512"]["total"] == 3
+    assert stats["model_breakdown"]["Model B"] == {
+        "total": 2,
+        "completed": 0,
+        "failed": 1,
+        "success_rate": 0.0,
+        "failure_rate": 50.0,
+    }
+
+
+def test_credit_and_user_stats() -> None:
+    report = _build()
+    assert report["credit_stats"] == {
+        "total_credits_deducted": 6,
+        "total_credits_refunded": 1,
+        "net_credits_consumed": 5,
+        "total_transactions": 5,
+        "deduction_transactions": 4,
+        "refund_transactions": 1,
+        "average_credits_per_request": 1.5,
+    }
+    assert report["user_stats"] == {
+        "active_users_count": 2,
+        "active_users": ["arda", "bob"],
+        "user_request_breakdown": {"arda": 2, "bob": 2},
+        "user_credit_breakdown": {"arda": 3, "bob": 2},
+        "new_users_count": 1,
+        "average_requests_per_user": 2.0,
+    }
+
+
+def test_model_performance() -> None:
+    assert _build()["model_performance"] == {
+        "Model A": {
+            "total_requests": 2,
+            "completed": 2,
+            "failed": 0,
+            "success_rate": 100.0,
+            "failure_rate": 0.0,
+        },
+        "Model B": {
+            "total_requests": 2,
+            "completed": 0,
+            "failed": 1,
+            "success_rate": 0.0,
+            "failure_rate": 50.0,
+        },
+    }
+
+
+def test_anomaly_analysis_uses_previous_week_and_baseline() -> None:
+    analysis = _build()["anomaly_analysis"]
+    # 4 requests vs a baseline mean of 0.25: 16x; net 5 credits vs 1.25: 4x.
+    assert [(x["type"], x["severity"]) for x in analysis["detected_anomalies"]] == [
+        ("request_spike", "high"),
+        ("credit_consumption_spike", "medium"),
+        ("high_failure_rate", "high"),
+        ("critical_model_failure_rate", "high"),
+    ]
+    assert analysis["anomaly_score"] == 17.5
+    assert analysis["severity_level"] == "critical"
+    assert analysis["comparison_period"]["baseline_mean_requests"] == 0.25
+
+
+def test_report_is_plain_json_and_matches_the_schema() -> None:
+    report = _build()
+    assert json.loads(json.dumps(report)) == report
+    assert WeeklyReport.model_validate(report).model_dump() == report
+
+
+def test_empty_week_gives_zeros_not_errors() -> None:
+    report = _build(WeekSeries(WINDOW))
+    assert report["generation_stats"]["success_rate"] == 0.0
+    assert report["credit_stats"]["average_credits_per_request"] == 0.0
+    assert report["user_stats"]["average_requests_per_user"] == 0.0
+    assert report["model_performance"] == {}
+    assert report["anomaly_analysis"]["severity_level"] == "normal"
+
+
+def test_generated_at_is_converted_to_utc() -> None:
+    local = datetime(2025, 8, 4, 23, 25, tzinfo=timezone(timedelta(hours=3)))
+    assert _build(generated_at=local)["generated_at"] == "2025-08-04T20:25:00+00:00"
+
+
+def test_generated_at_must_be_aware() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        _build(generated_at=datetime(2025, 8, 4, 20, 25))
+
+
+def test_window_must_match_the_current_aggregate() -> None:
+    series = _series()
+    other = WeekWindow(WINDOW.start - timedelta(days=7), WINDOW.start)
+    with pytest.raises(ValueError, match="report window"):
+        build_report(other, series.current, series.previous_week, series.previous, T, GENERATED)
+
+
+# --- summaries ----------------------------------------------------------------------------------
+
+
+def test_summary() -> None:
+    summary, _ = summarize(_build())
+    assert summary == {
+        "total_requests": 4,
+        "success_rate": 50.0,
+        "active_users": 2,
+        "credits_consumed": 5,
+        "most_popular_style": "sketch",
+        "most_popular_size": "512x512",
+        "report_period": {
+            "start_date": "2025-07-28T00:00:00+00:00",
+            "end_date": "2025-08-04T00:00:00+00:00",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("totals", "expected"),
+    [
+        ({}, None),
+        ({"sketch": 1}, "sketch"),
+        ({"sketch": 2, "anime": 3}, "anime"),
+        ({"sketch": 3, "anime": 3}, "anime"),  # ties: alphabetically first
+        ({"b": 3, "c": 3, "a": 2}, "b"),
+    ],
+)
+def test_most_popular_style(totals: dict[str, int], expected: str | None) -> None:
+    report = _build()
+    report["generation_stats"]["style_breakdown"] = {
+        key: {"total": n, "completed": n, "failed": 0, "success_rate": 100.0, "failure_rate": 0.0}
+        for key, n in totals.items()
+    }
+    summary, _ = summarize(report)
+    assert summary["most_popular_style"] == expected
+
+
+def test_anomaly_summary() -> None:
+    _, anomaly_summary = summarize(_build())
+    assert anomaly_summary == {
+        "total_anomalies": 4,
+        "severity_level": "critical",
+        "anomaly_score": 17.5,
+        "severity_breakdown": {"low": 0, "medium": 1, "high": 3},
+        "type_breakdown": {
+            "request_spike": 1,
+            "credit_consumption_spike": 1,
+            "high_failure_rate": 1,
+            "critical_model_failure_rate": 1,
+        },
+        "requires_attention": True,
+    }
+
+
+def _with(severities: list[str], level: str) -> dict[str, Any]:
+    report = _build(WeekSeries(WINDOW))
+    report["anomaly_analysis"].update(
+        detected_anomalies=[
+            {"type": f"t{i}", "severity": s, "description": ""} for i, s in enumerate(severities)
+        ],
+        total_anomalies=len(severities),
+        severity_level=level,
+    )
+    return report
+
+
+@pytest.mark.parametrize(
+    ("severities", "level", "attention"),
+    [
+        ([], "normal", False),
+        (["low"], "low", False),
+        (["medium"], "medium", False),
+        (["low", "low", "medium"], "medium", False),  # score 4.5
+        (["low"] * 5, "high", True),  # score 5: level high without any high item
+        (["high"], "high", True),
+    ],
+)
+def test_requires_attention(severities: list[str], level: str, attention: bool) -> None:
+    _, anomaly_summary = summarize(_with(severities, level))
+    assert anomaly_summary["requires_attention"] is attention
+    assert sum(anomaly_summary["severity_breakdown"].values()) == len(severities)
