@@ -37,11 +37,11 @@ test: install lint test-unit test-integration
 ## Pieces --------------------------------------------------------------------
 lint:
 	cd functions && venv/bin/ruff check . && venv/bin/ruff format --check . && venv/bin/mypy
-	$(VENV)/bin/ruff check scripts && $(VENV)/bin/ruff format --check scripts
+	$(VENV)/bin/ruff check --config functions/pyproject.toml scripts && $(VENV)/bin/ruff format --config functions/pyproject.toml --check scripts
 
 format:
 	cd functions && venv/bin/ruff check --fix . && venv/bin/ruff format .
-	$(VENV)/bin/ruff format scripts
+	$(VENV)/bin/ruff format --config functions/pyproject.toml scripts
 
 test-unit:
 	cd functions && venv/bin/pytest -q tests/unit

@@ -1,0 +1,140 @@
+"""Benchmarks against the running emulator suite (`make bench` starts it with model latency 0).
+
+Prints createGenerationRequest acceptance latency (p50/p95) at concurrency 1 and 8, the same
+for the trivial `health` function (the floor the emulator imposes), and the wall time for a
+batch of requests to reach a terminal state through Cloud Tasks and the worker.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+from core.firestore_client import build_firestore_client
+
+BASE = "http://127.0.0.1:5551/feraset-imagen/us-central1"
+REQUESTS = 200
+BODY = {
+    "userId": "bench_user",
+    "model": "Model A",
+    "style": "realistic",
+    "color": "vibrant",
+    "size": "512x512",
+    "prompt": "benchmark",
+}
+_local = threading.local()
+
+
+def session() -> requests.Session:
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    return _local.session
+
+
+def timed(call: Callable[[], requests.Response], expected: int) -> float:
+    start = time.perf_counter()
+    response = call()
+    elapsed = time.perf_counter() - start
+    if response.status_code != expected:
+        raise RuntimeError(f"unexpected {response.status_code}: {response.text[:200]}")
+    return elapsed * 1000
+
+
+def run(call: Callable[[], requests.Response], expected: int, concurrency: int) -> list[float]:
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(lambda _: timed(call, expected), range(REQUESTS)))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def health() -> requests.Response:
+    return session().get(f"{BASE}/health", timeout=60)
+
+
+def create() -> requests.Response:
+    return session().post(f"{BASE}/createGenerationRequest", json=BODY, timeout=60)
+
+
+def prepare(db) -> None:
+    requests.post(f"{BASE}/seed_database", json={}, timeout=120).raise_for_status()
+    now = time.time()
+    db.collection("users").document("bench_user").set(
+        {
+            "name": "Bench",
+            "email": "bench@example.com",
+            "current_credits": 10_000,
+            "initial_credits": 10_000,
+            "total_images_generated": 0,
+            "is_active": True,
+            "created_at": now,
+        }
+    )
+
+
+def wait_terminal(db, expected: int, timeout: float = 600) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        query = db.collection("generation_requests").where("user_id", "==", "bench_user")
+        done = sum(
+            1
+            for s in query.select(["status"]).stream()
+            if s.get("status") in ("completed", "failed")
+        )
+        if done >= expected:
+            return done
+        time.sleep(0.25)
+    return -1
+
+
+def main() -> None:
+    db = build_firestore_client()
+    prepare(db)
+    for _ in range(5):  # warm both functions (cold start is not what we measure)
+        health()
+        create()
+    wait_terminal(db, 5)
+    rows = []
+    for concurrency in (1, 8):
+        for name, call, expected in (
+            ("health", health, 200),
+            ("createGenerationRequest", create, 202),
+        ):
+            latencies = run(call, expected, concurrency)
+            rows.append(
+                (
+                    name,
+                    concurrency,
+                    percentile(latencies, 50),
+                    percentile(latencies, 95),
+                )
+            )
+
+    print(f"\n{'function':<26}{'concurrency':>12}{'p50 ms':>10}{'p95 ms':>10}")
+    for name, concurrency, p50, p95 in rows:
+        print(f"{name:<26}{concurrency:>12}{p50:>10.1f}{p95:>10.1f}")
+
+    submitted = 5 + 2 * REQUESTS
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: timed(create, 202), range(REQUESTS)))
+    accepted = time.perf_counter() - start
+    done = wait_terminal(db, submitted + REQUESTS)
+    total = time.perf_counter() - start
+    print(
+        f"\n{REQUESTS} requests (concurrency 8): accepted in {accepted:.1f} s, "
+        f"all terminal after {total:.1f} s ({done} terminal in total)"
+    )
+
+
+if __name__ == "__main__":
+    main()
