@@ -22,7 +22,7 @@ $(VENV)/.installed: functions/requirements.txt functions/requirements-dev.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed
