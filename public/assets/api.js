@@ -1,0 +1,148 @@
+// API client: environment selection + fetch wrapper that understands the JSON error envelope
+// ({"success": false, "error_type", "message", "error", "details": [{field, message}]}).
+
+const ENV_KEY = 'feraset.env';          // "local" | "production"
+const BASE_KEY = 'feraset.baseUrl';     // production base URL typed by the user
+const ADMIN_KEY = 'feraset.adminKey';   // sessionStorage only
+const TOKEN_KEY = 'feraset.idToken';    // sessionStorage only
+
+export const LOCAL_BASE = '/api';
+
+function read(storage, key) {
+  try { return storage.getItem(key); } catch { return null; }
+}
+function write(storage, key, value) {
+  try {
+    if (value === null || value === undefined || value === '') storage.removeItem(key);
+    else storage.setItem(key, value);
+  } catch { /* storage unavailable: keep in-memory defaults */ }
+}
+
+export function getSettings() {
+  return {
+    env: read(localStorage, ENV_KEY) === 'production' ? 'production' : 'local',
+    productionBaseUrl: read(localStorage, BASE_KEY) || '',
+    adminKey: read(sessionStorage, ADMIN_KEY) || '',
+    idToken: read(sessionStorage, TOKEN_KEY) || '',
+  };
+}
+
+/** Normalises a user-typed base URL. Returns null when it is not an absolute http(s) URL. */
+export function normaliseBaseUrl(raw) {
+  const value = String(raw || '').trim();
+  if (!value) return null;
+  let url;
+  try { url = new URL(value); } catch { return null; }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  if (url.search || url.hash) return null;
+  return url.href.replace(/\/+$/, '');
+}
+
+export function saveSettings({ env, productionBaseUrl, adminKey, idToken }) {
+  write(localStorage, ENV_KEY, env === 'production' ? 'production' : 'local');
+  if (productionBaseUrl !== undefined) write(localStorage, BASE_KEY, productionBaseUrl);
+  if (adminKey !== undefined) write(sessionStorage, ADMIN_KEY, adminKey);
+  if (idToken !== undefined) write(sessionStorage, TOKEN_KEY, idToken);
+}
+
+export function getBaseUrl() {
+  const settings = getSettings();
+  if (settings.env === 'production') {
+    const base = normaliseBaseUrl(settings.productionBaseUrl);
+    if (base) return base;
+  }
+  return LOCAL_BASE;
+}
+
+export class ApiError extends Error {
+  constructor({ status, body, message, url }) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.body = body && typeof body === 'object' ? body : null;
+    this.url = url;
+    this.errorType = this.body?.error_type || null;
+    this.details = Array.isArray(this.body?.details) ? this.body.details : [];
+  }
+}
+
+function messageFromBody(status, body) {
+  if (body && typeof body === 'object') {
+    if (typeof body.message === 'string' && body.message) return body.message;
+    if (typeof body.error === 'string' && body.error) return body.error;
+  }
+  return `Request failed (HTTP ${status})`;
+}
+
+/**
+ * Call an HTTP function.
+ * @param {string} name   function name, e.g. "getUserCredits"
+ * @param {object} opts   {method, query, body, headers, admin, timeoutMs}
+ * @returns {Promise<any>} the parsed JSON body of a 2xx response
+ * @throws {ApiError}     for non-2xx responses, non-JSON bodies and network failures
+ */
+export async function api(name, { method = 'GET', query, body, headers = {}, admin = false, timeoutMs = 30000 } = {}) {
+  const base = getBaseUrl();
+  const settings = getSettings();
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== '') params.set(k, String(v));
+  }
+  const qs = params.toString();
+  const url = `${base}/${encodeURIComponent(name)}${qs ? `?${qs}` : ''}`;
+
+  const finalHeaders = { Accept: 'application/json', ...headers };
+  if (body !== undefined) finalHeaders['Content-Type'] = 'application/json';
+  if (settings.env === 'production') {
+    const bearer = admin ? settings.adminKey : settings.idToken;
+    if (bearer) finalHeaders.Authorization = `Bearer ${bearer}`;
+  }
+
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: finalHeaders,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+      cache: 'no-store',
+    });
+  } catch (err) {
+    const reason = err?.name === 'AbortError' ? 'the request timed out' : 'the server could not be reached';
+    throw new ApiError({ status: 0, body: null, url, message: `Network error: ${reason} (${base}).` });
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!response.ok) {
+    const message = data ? messageFromBody(response.status, data)
+      : `Unexpected non-JSON response (HTTP ${response.status}) from ${name}.`;
+    throw new ApiError({ status: response.status, body: data, url, message });
+  }
+  if (data === null) {
+    throw new ApiError({ status: response.status, body: null, url, message: `Unexpected non-JSON response from ${name}.` });
+  }
+  return data;
+}
+
+/** Lines to show for an error: the API message first, then one line per validation detail. */
+export function describeError(err) {
+  if (!(err instanceof ApiError)) {
+    return { message: err?.message ? String(err.message) : 'Unexpected error.', details: [] };
+  }
+  let message = err.message;
+  if (err.errorType === 'queue_failure' && err.body?.refunded) {
+    message = `${message} Your credits were refunded.`;
+  }
+  const details = err.details
+    .filter((d) => d && typeof d === 'object')
+    .map((d) => (d.field ? `${d.field}: ${d.message ?? ''}` : String(d.message ?? '')));
+  return { message, details, status: err.status, errorType: err.errorType };
+}

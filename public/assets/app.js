@@ -1,0 +1,591 @@
+import { api, ApiError, describeError, getSettings, saveSettings, getBaseUrl, normaliseBaseUrl } from './api.js';
+import { h, replace, $, formatTime, formatNumber, humanize, isHttpsUrl, initTheme } from './dom.js';
+
+const TERMINAL = new Set(['completed', 'failed']);
+const POLL_START_MS = 500;
+const POLL_MAX_MS = 8000;
+const TX_PAGE = 20;
+const USER_KEY = 'feraset.userId';
+
+const state = {
+  users: [],
+  userId: '',
+  catalog: null,
+  requests: new Map(),   // generationRequestId -> request record
+  pollers: new Map(),    // generationRequestId -> timeout id
+  txCursor: null,
+  epoch: 0,              // bumps on every user switch; stale per-user async results are dropped
+  envEpoch: 0,           // bumps on every (re)boot: environment change or seed
+};
+
+const el = {
+  userSelect: $('#user-select'),
+  usersError: $('#users-error'),
+  credits: $('#credits-value'),
+  txList: $('#tx-list'),
+  txMore: $('#tx-more'),
+  txError: $('#tx-error'),
+  form: $('#request-form'),
+  model: $('#field-model'),
+  style: $('#field-style'),
+  color: $('#field-color'),
+  size: $('#field-size'),
+  prompt: $('#field-prompt'),
+  swatches: $('#color-swatches'),
+  cost: $('#cost-value'),
+  submit: $('#submit-button'),
+  formError: $('#form-error'),
+  catalogStatus: $('#catalog-status'),
+  requestList: $('#request-list'),
+  requestsError: $('#requests-error'),
+  requestsRefresh: $('#requests-refresh'),
+  seed: $('#seed-button'),
+  report: $('#report-button'),
+  adminResult: $('#admin-result'),
+  globalStatus: $('#global-status'),
+  envForm: $('#env-form'),
+  envSummary: $('#env-summary'),
+  envBaseUrl: $('#env-base-url'),
+  envAdminKey: $('#env-admin-key'),
+  envIdToken: $('#env-id-token'),
+  envError: $('#env-error'),
+  apiBase: $('#api-base'),
+};
+
+// ---------------------------------------------------------------- helpers
+function setError(node, err) {
+  if (!err) { replace(node); return; }
+  const { message, details } = describeError(err);
+  replace(node, message, details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null);
+}
+
+function announce(text) {
+  replace(el.globalStatus, text || '');
+}
+
+function pluralCredits(n) {
+  return `${n} credit${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------- environment
+function renderEnv() {
+  const settings = getSettings();
+  for (const radio of el.envForm.elements.env) radio.checked = radio.value === settings.env;
+  el.envBaseUrl.value = settings.productionBaseUrl;
+  el.envAdminKey.value = settings.adminKey;
+  el.envIdToken.value = settings.idToken;
+  const base = getBaseUrl();
+  el.envSummary.textContent = settings.env === 'production' && base !== '/api' ? `Production (${base})` : 'Local emulator';
+  el.apiBase.textContent = base;
+}
+
+el.envForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const env = el.envForm.elements.env.value === 'production' ? 'production' : 'local';
+  const rawBase = el.envBaseUrl.value.trim();
+  if (env === 'production' && !normaliseBaseUrl(rawBase)) {
+    el.envError.textContent = 'Enter an absolute http(s) URL without query string, e.g. https://feraset-imagen.web.app/api';
+    el.envBaseUrl.setAttribute('aria-invalid', 'true');
+    return;
+  }
+  el.envBaseUrl.removeAttribute('aria-invalid');
+  el.envError.textContent = '';
+  saveSettings({
+    env,
+    productionBaseUrl: normaliseBaseUrl(rawBase) || rawBase,
+    adminKey: el.envAdminKey.value.trim(),
+    idToken: el.envIdToken.value.trim(),
+  });
+  renderEnv();
+  announce(`Environment saved: ${el.envSummary.textContent}`);
+  boot();
+});
+
+// ---------------------------------------------------------------- users
+async function loadUsers() {
+  const epoch = state.envEpoch;
+  el.userSelect.disabled = true;
+  replace(el.usersError);
+  try {
+    const data = await api('listUsers');
+    if (epoch !== state.envEpoch) return;
+    state.users = Array.isArray(data.users) ? data.users : [];
+  } catch (err) {
+    if (epoch !== state.envEpoch) return;
+    state.users = [];
+    setError(el.usersError, err);
+  }
+  const previous = state.userId || localStorageGet(USER_KEY) || '';
+  const options = [h('option', { value: '' }, state.users.length ? 'Choose a user…' : 'No users (seed the database)')];
+  for (const user of state.users) {
+    options.push(h('option', { value: user.userId, title: user.email || undefined }, userLabel(user)));
+  }
+  replace(el.userSelect, options);
+  el.userSelect.disabled = state.users.length === 0;
+  const keep = state.users.some((u) => u.userId === previous) ? previous : '';
+  el.userSelect.value = keep;
+  await selectUser(keep);
+}
+
+function localStorageGet(key) {
+  try { return localStorage.getItem(key); } catch { return null; }
+}
+function localStorageSet(key, value) {
+  try { if (value) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch { /* ignore */ }
+}
+
+el.userSelect.addEventListener('change', () => {
+  selectUser(el.userSelect.value);
+});
+
+async function selectUser(userId) {
+  state.epoch += 1;
+  stopAllPolling();
+  state.userId = userId;
+  state.requests.clear();
+  state.txCursor = null;
+  localStorageSet(USER_KEY, userId);
+  replace(el.requestList);
+  replace(el.txList);
+  replace(el.txError);
+  replace(el.requestsError);
+  hideFormError();
+  el.txMore.hidden = true;
+  el.credits.textContent = '—';
+  updateSubmitState();
+  if (!userId) return;
+  await Promise.all([loadCredits({ reset: true }), loadRequests()]);
+}
+
+// ---------------------------------------------------------------- credits + history
+async function loadCredits({ reset }) {
+  const userId = state.userId;
+  const epoch = state.epoch;
+  if (!userId) return;
+  const query = { userId, limit: TX_PAGE };
+  if (!reset && state.txCursor) query.cursor = state.txCursor;
+  el.txMore.disabled = true;
+  el.credits.setAttribute('aria-busy', 'true');
+  try {
+    const data = await api('getUserCredits', { query });
+    if (epoch !== state.epoch) return;
+    replace(el.txError);
+    el.credits.textContent = String(data.currentCredits);
+    el.credits.dataset.value = String(data.currentCredits);
+    const items = (Array.isArray(data.transactions) ? data.transactions : []).map(renderTransaction);
+    if (reset) replace(el.txList, items);
+    else el.txList.append(...items);
+    if (reset && items.length === 0) el.txList.append(h('li', { class: 'empty' }, 'No transactions yet.'));
+    state.txCursor = data.nextCursor || null;
+    el.txMore.hidden = !state.txCursor;
+    updateUserOptionCredits(userId, data.currentCredits);
+  } catch (err) {
+    if (epoch !== state.epoch) return;
+    setError(el.txError, err);
+  } finally {
+    if (epoch === state.epoch) {
+      el.txMore.disabled = false;
+      el.credits.removeAttribute('aria-busy');
+    }
+  }
+}
+
+function userLabel(user) {
+  const name = user.name && user.name !== user.userId ? user.name : '';
+  return name ? `${user.userId} — ${name}` : String(user.userId);
+}
+
+function updateUserOptionCredits(userId, credits) {
+  const user = state.users.find((u) => u.userId === userId);
+  if (user) user.current_credits = credits;
+}
+
+function renderTransaction(tx) {
+  const isRefund = tx.type === 'refund';
+  const amount = Number(tx.credits) || 0;
+  return h('li', { class: `tx tx-${isRefund ? 'refund' : 'deduction'}`, 'data-testid': 'tx-item', 'data-type': tx.type || '' },
+    h('span', { class: 'tx-amount', 'aria-label': `${isRefund ? 'Refund' : 'Deduction'} of ${pluralCredits(amount)}` },
+      `${isRefund ? '+' : '−'}${amount}`),
+    h('span', { class: 'tx-body' },
+      h('span', { class: 'tx-desc' }, tx.description || humanize(tx.type || 'transaction')),
+      h('span', { class: 'tx-meta' },
+        h('time', { datetime: tx.timestamp || '' }, formatTime(tx.timestamp)),
+        tx.generationRequestId ? ` · ${shortId(tx.generationRequestId)}` : '')));
+}
+
+function shortId(id) {
+  const str = String(id);
+  return str.length > 12 ? `${str.slice(0, 8)}…` : str;
+}
+
+el.txMore.addEventListener('click', () => loadCredits({ reset: false }));
+
+// ---------------------------------------------------------------- catalog + form
+async function loadCatalog() {
+  const epoch = state.envEpoch;
+  el.catalogStatus.textContent = 'Loading catalog…';
+  for (const select of [el.model, el.style, el.color, el.size]) select.disabled = true;
+  try {
+    const catalog = await api('getCatalog');
+    if (epoch !== state.envEpoch) return;
+    state.catalog = catalog;
+    fillSelect(el.model, (catalog.models || []).map((m) => ({ value: String(m), label: String(m) })));
+    fillSelect(el.style, (catalog.styles || []).map((st) => ({ value: st.id, label: st.display_name || st.id, title: st.description })));
+    fillSelect(el.color, (catalog.colors || []).map((c) => ({ value: c.id, label: c.display_name || c.id })));
+    fillSelect(el.size, (catalog.sizes || []).map((z) => ({
+      value: z.id,
+      label: `${z.display_name || z.id} — ${pluralCredits(Number(z.credit_cost))}`,
+    })));
+    el.catalogStatus.textContent = '';
+    renderSwatches();
+    renderCost();
+  } catch (err) {
+    if (epoch !== state.envEpoch) return;
+    state.catalog = null;
+    el.catalogStatus.textContent = `Catalog unavailable: ${describeError(err).message}`;
+  }
+  updateSubmitState();
+}
+
+function fillSelect(select, options) {
+  const previous = select.value;
+  replace(select, options.map((o) => h('option', { value: o.value, title: o.title || undefined }, o.label)));
+  if (options.some((o) => o.value === previous)) select.value = previous;
+  select.disabled = options.length === 0;
+}
+
+function selectedSize() {
+  return (state.catalog?.sizes || []).find((z) => z.id === el.size.value) || null;
+}
+
+function renderCost() {
+  const size = selectedSize();
+  el.cost.textContent = size ? pluralCredits(Number(size.credit_cost)) : '—';
+}
+
+function renderSwatches() {
+  const color = (state.catalog?.colors || []).find((c) => c.id === el.color.value);
+  const hexes = Array.isArray(color?.hex_examples) ? color.hex_examples : [];
+  replace(el.swatches, hexes
+    .filter((hex) => typeof hex === 'string' && /^#[0-9a-f]{3,8}$/i.test(hex))
+    .map((hex) => h('span', { class: 'swatch', title: hex, style: { 'background-color': hex } })));
+}
+
+el.size.addEventListener('change', renderCost);
+el.color.addEventListener('change', renderSwatches);
+
+function updateSubmitState() {
+  el.submit.disabled = !(state.userId && state.catalog) || el.submit.dataset.busy === 'true';
+}
+
+function hideFormError() {
+  el.formError.hidden = true;
+  replace(el.formError);
+  for (const field of [el.model, el.style, el.color, el.size, el.prompt]) field.removeAttribute('aria-invalid');
+}
+
+function showFormError(err) {
+  setError(el.formError, err);
+  el.formError.hidden = false;
+  el.formError.dataset.status = err instanceof ApiError ? String(err.status) : '';
+  if (err instanceof ApiError) {
+    const byName = { model: el.model, style: el.style, color: el.color, size: el.size, prompt: el.prompt };
+    for (const d of err.details) if (d && byName[d.field]) byName[d.field].setAttribute('aria-invalid', 'true');
+  }
+}
+
+el.form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (el.submit.disabled) return;
+  hideFormError();
+  const userId = state.userId;
+  const epoch = state.epoch;
+  const payload = {
+    userId,
+    model: el.model.value,
+    style: el.style.value,
+    color: el.color.value,
+    size: el.size.value,
+    prompt: el.prompt.value.trim(),
+  };
+  if (!payload.prompt) {
+    el.prompt.setAttribute('aria-invalid', 'true');
+    replace(el.formError, 'Please enter a prompt.');
+    el.formError.hidden = false;
+    el.prompt.focus();
+    return;
+  }
+  el.submit.dataset.busy = 'true';
+  el.submit.textContent = 'Submitting…';
+  updateSubmitState();
+  try {
+    const data = await api('createGenerationRequest', {
+      method: 'POST',
+      body: payload,
+      headers: { 'Idempotency-Key': crypto.randomUUID() },
+    });
+    if (epoch !== state.epoch) return;
+    const now = new Date().toISOString();
+    const record = {
+      generationRequestId: data.generationRequestId,
+      status: data.status || 'queued',
+      model: payload.model,
+      style: payload.style,
+      color: payload.color,
+      size: payload.size,
+      prompt: payload.prompt,
+      imageUrl: data.imageUrl ?? null,
+      error_message: null,
+      progress: data.status === 'queued' ? 10 : 0,
+      credits_deducted: data.deductedCredits,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+    };
+    upsertRequest(record, { prepend: true });
+    announce(`Request ${shortId(record.generationRequestId)} queued; ${pluralCredits(Number(data.deductedCredits) || 0)} deducted.`);
+    startPolling(record.generationRequestId);
+    loadCredits({ reset: true });
+  } catch (err) {
+    if (epoch !== state.epoch) return;
+    showFormError(err);
+    if (err instanceof ApiError && (err.status === 402 || err.status === 503)) loadCredits({ reset: true });
+    if (err instanceof ApiError && err.status === 503 && err.body?.generationRequestId) loadRequests();
+  } finally {
+    el.submit.dataset.busy = 'false';
+    el.submit.textContent = 'Generate';
+    updateSubmitState();
+  }
+});
+
+// ---------------------------------------------------------------- requests
+async function loadRequests() {
+  const userId = state.userId;
+  const epoch = state.epoch;
+  if (!userId) return;
+  el.requestList.setAttribute('aria-busy', 'true');
+  try {
+    const data = await api('listGenerationRequests', { query: { userId, limit: 20 } });
+    if (epoch !== state.epoch) return;
+    replace(el.requestsError);
+    const list = Array.isArray(data.requests) ? data.requests : [];
+    // Server order is newest first; append in that order after any locally-created ones already shown.
+    for (const record of list) upsertRequest(record, { prepend: false });
+    sortRequestList();
+    for (const record of list) if (!TERMINAL.has(record.status)) startPolling(record.generationRequestId);
+    if (state.requests.size === 0) replace(el.requestList, h('li', { class: 'empty', 'data-testid': 'requests-empty' }, 'No requests yet.'));
+  } catch (err) {
+    if (epoch !== state.epoch) return;
+    setError(el.requestsError, err);
+  } finally {
+    if (epoch === state.epoch) el.requestList.removeAttribute('aria-busy');
+  }
+}
+
+el.requestsRefresh.addEventListener('click', () => {
+  loadRequests();
+  loadCredits({ reset: true });
+});
+
+function sortRequestList() {
+  const items = [...el.requestList.querySelectorAll('[data-testid="request-item"]')];
+  items.sort((a, b) => (b.dataset.created || '').localeCompare(a.dataset.created || ''));
+  for (const item of items) el.requestList.append(item);
+}
+
+function upsertRequest(partial, { prepend }) {
+  const id = partial.generationRequestId;
+  if (!id) return;
+  const existing = state.requests.get(id) || {};
+  const record = { ...existing };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) record[k] = v;
+  state.requests.set(id, record);
+  const node = renderRequest(record);
+  const current = el.requestList.querySelector(`[data-request-id="${CSS.escape(id)}"]`);
+  el.requestList.querySelector('.empty')?.remove();
+  if (current) current.replaceWith(node);
+  else if (prepend) el.requestList.prepend(node);
+  else el.requestList.append(node);
+}
+
+function statusLabel(status) {
+  return humanize(status || 'unknown');
+}
+
+function renderRequest(r) {
+  const status = r.status || 'unknown';
+  const progress = Math.max(0, Math.min(100, Number(r.progress) || 0));
+  const createdIso = normaliseIso(r.created_at);
+  const link = isHttpsUrl(r.imageUrl)
+    ? h('a', { href: r.imageUrl, target: '_blank', rel: 'noopener noreferrer', class: 'image-link', 'data-testid': 'request-image-link' }, r.imageUrl)
+    : (r.imageUrl ? h('span', { class: 'image-url', 'data-testid': 'request-image-url' }, String(r.imageUrl)) : null);
+  return h('li', {
+    class: `request status-${cssToken(status)}`,
+    'data-testid': 'request-item',
+    'data-status': status,
+    'data-request-id': r.generationRequestId,
+    'data-created': createdIso,
+  },
+  h('div', { class: 'request-head' },
+    h('span', { class: `badge badge-${cssToken(status)}`, 'data-testid': 'request-status' }, statusLabel(status)),
+    h('span', { class: 'request-params' }, [r.model, r.style, r.color, r.size].filter(Boolean).join(' · ')),
+    h('time', { class: 'request-time', datetime: r.created_at || '' }, formatTime(r.created_at))),
+  r.prompt ? h('p', { class: 'request-prompt' }, r.prompt) : null,
+  h('div', { class: 'progress-row' },
+    h('progress', {
+      max: '100', value: String(progress), 'data-testid': 'request-progress',
+      'aria-label': `Progress of request ${shortId(r.generationRequestId)}`,
+    }),
+    h('span', { class: 'progress-text' }, `${formatNumber(progress, 0)}%`)),
+  link ? h('div', { class: 'request-result' }, h('span', { class: 'label' }, 'Image: '), link) : null,
+  r.error_message ? h('div', { class: 'request-error', 'data-testid': 'request-error' }, r.error_message) : null,
+  h('div', { class: 'request-meta' },
+    h('span', null, `ID ${r.generationRequestId}`),
+    r.credits_deducted !== undefined && r.credits_deducted !== null ? h('span', null, pluralCredits(Number(r.credits_deducted))) : null,
+    r.completed_at ? h('span', null, `Finished ${formatTime(r.completed_at)}`) : null,
+    state.pollers.has(r.generationRequestId) && !TERMINAL.has(status) ? h('span', { class: 'polling' }, 'watching…') : null));
+}
+
+function normaliseIso(value) {
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+function cssToken(value) {
+  return String(value).toLowerCase().replace(/[^a-z0-9_-]/g, '-');
+}
+
+// ---------------------------------------------------------------- polling with exponential backoff
+function startPolling(id) {
+  if (state.pollers.has(id)) return;
+  schedulePoll(id, POLL_START_MS, state.epoch);
+}
+
+function schedulePoll(id, delay, epoch) {
+  const timer = setTimeout(() => poll(id, delay, epoch), delay);
+  state.pollers.set(id, timer);
+}
+
+function stopPolling(id) {
+  const timer = state.pollers.get(id);
+  if (timer !== undefined) clearTimeout(timer);
+  state.pollers.delete(id);
+}
+
+function stopAllPolling() {
+  for (const timer of state.pollers.values()) clearTimeout(timer);
+  state.pollers.clear();
+}
+
+async function poll(id, delay, epoch) {
+  if (epoch !== state.epoch || !state.pollers.has(id)) return;
+  const next = Math.min(delay * 2, POLL_MAX_MS);
+  try {
+    const data = await api('getGenerationStatus', { query: { generationRequestId: id } });
+    if (epoch !== state.epoch || !state.pollers.has(id)) return;
+    const terminal = TERMINAL.has(data.status);
+    if (terminal) state.pollers.delete(id);
+    upsertRequest({
+      generationRequestId: id,
+      status: data.status,
+      imageUrl: data.imageUrl ?? null,
+      error_message: data.error_message ?? null,
+      progress: data.progress,
+      created_at: data.created_at,
+      updated_at: data.updated_at,
+      completed_at: data.completed_at ?? null,
+    }, { prepend: true });
+    if (terminal) {
+      announce(`Request ${shortId(id)} ${data.status}.`);
+      loadCredits({ reset: true });
+      return;
+    }
+    schedulePoll(id, next, epoch);
+  } catch (err) {
+    if (epoch !== state.epoch || !state.pollers.has(id)) return;
+    if (err instanceof ApiError && err.status === 404) {
+      stopPolling(id);
+      upsertRequest({ generationRequestId: id, status: 'not_found', error_message: describeError(err).message, progress: 0 }, { prepend: false });
+      return;
+    }
+    schedulePoll(id, next, epoch); // transient: keep backing off
+  }
+}
+
+// ---------------------------------------------------------------- admin
+function renderAdminResult(title, rows, extra) {
+  replace(el.adminResult,
+    h('p', { class: 'admin-title' }, title),
+    rows.length ? h('dl', { class: 'kv' }, rows.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])) : null,
+    extra || null);
+}
+
+async function runAdmin(button, label, fn) {
+  button.disabled = true;
+  const original = button.textContent;
+  button.textContent = `${label}…`;
+  el.adminResult.dataset.state = 'running';
+  replace(el.adminResult, `${label}…`);
+  try {
+    await fn();
+    el.adminResult.dataset.state = 'success';
+  } catch (err) {
+    el.adminResult.dataset.state = 'error';
+    const { message, details } = describeError(err);
+    replace(el.adminResult, h('div', { class: 'error-text', role: 'alert' }, `${label} failed: ${message}`,
+      details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null));
+  } finally {
+    button.disabled = false;
+    button.textContent = original;
+  }
+}
+
+el.seed.addEventListener('click', () => {
+  // eslint-disable-next-line no-alert
+  if (!window.confirm('Reset reference data, users and history? This replaces all seeded data.')) return;
+  runAdmin(el.seed, 'Seeding', async () => {
+    const data = await api('seed_database', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
+    const counts = data.counts && typeof data.counts === 'object' ? data.counts : {};
+    renderAdminResult(data.message || 'Database seeded.',
+      Object.entries(counts).map(([k, v]) => [humanize(k), formatNumber(v)]));
+    await boot({ keepAdminResult: true });
+  });
+});
+
+el.report.addEventListener('click', () => {
+  runAdmin(el.report, 'Running weekly report', async () => {
+    const data = await api('scheduleWeeklyReport', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
+    const summary = data.summary || {};
+    const anomalies = data.anomaly_summary || {};
+    const period = summary.report_period || data.report_data?.report_period || {};
+    const rows = [
+      ['Status', String(data.reportStatus ?? '—')],
+      ['Period', period.start_date ? `${formatTime(period.start_date)} → ${formatTime(period.end_date)}` : '—'],
+      ['Total requests', formatNumber(summary.total_requests)],
+      ['Success rate', summary.success_rate !== undefined ? `${formatNumber(summary.success_rate, 2)}%` : '—'],
+      ['Active users', formatNumber(summary.active_users)],
+      ['Credits consumed', formatNumber(summary.credits_consumed)],
+      ['Anomalies', `${formatNumber(anomalies.total_anomalies)} (${anomalies.severity_level ?? '—'})`],
+    ];
+    const reportId = data.report_data?.id;
+    const href = reportId ? `report.html?reportId=${encodeURIComponent(reportId)}` : 'report.html';
+    renderAdminResult('Weekly report generated.', rows,
+      h('p', null, h('a', { href, 'data-testid': 'admin-report-link' }, 'View the report →')));
+  });
+});
+
+// ---------------------------------------------------------------- boot
+async function boot({ keepAdminResult = false } = {}) {
+  state.envEpoch += 1;
+  state.epoch += 1;
+  stopAllPolling();
+  if (!keepAdminResult) replace(el.adminResult);
+  await Promise.all([loadCatalog(), loadUsers()]);
+}
+
+initTheme($('#theme-toggle'));
+renderEnv();
+boot();
+
+// Exposed for debugging in the console only; holds no secrets.
+window.__feraset = { state };

@@ -1,0 +1,133 @@
+// Minimal, injection-safe DOM helpers. Every string ends up in textContent or a
+// validated attribute; nothing here ever parses HTML.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function applyAttrs(el, attrs, isSvg) {
+  if (!attrs) return;
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class' || key === 'className') {
+      el.setAttribute('class', String(value));
+    } else if (key === 'dataset') {
+      for (const [dk, dv] of Object.entries(value)) el.dataset[dk] = String(dv);
+    } else if (key === 'style' && typeof value === 'object') {
+      for (const [sk, sv] of Object.entries(value)) el.style.setProperty(sk, String(sv));
+    } else if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === 'href' || key === 'src') {
+      el.setAttribute(key, safeUrl(String(value)));
+    } else if (!isSvg && (key === 'value' || key === 'checked' || key === 'disabled' || key === 'selected')) {
+      el[key] = value;
+    } else {
+      el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+}
+
+function appendChildren(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** h('div', {class: 'x', 'data-testid': 'y'}, 'text', h('span', null, 'more')) */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  applyAttrs(el, attrs, false);
+  appendChildren(el, children);
+  return el;
+}
+
+/** Same as h() but in the SVG namespace. */
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  applyAttrs(el, attrs, true);
+  appendChildren(el, children);
+  return el;
+}
+
+/** Remove all children, then append the given ones. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  appendChildren(el, children);
+  return el;
+}
+
+/** Only http(s)/relative/mailto URLs survive; anything else (javascript:, data:) becomes '#'. */
+export function safeUrl(url) {
+  const trimmed = url.trim();
+  if (/^(https?:|mailto:)/i.test(trimmed)) return trimmed;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(trimmed)) return '#';
+  return trimmed;
+}
+
+/** True when the string is an absolute https:// URL (the only kind we render as a link). */
+export function isHttpsUrl(value) {
+  if (typeof value !== 'string') return false;
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+export function formatTime(value) {
+  if (!value) return '—';
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  return d.toLocaleString(undefined, {
+    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+}
+
+export function formatNumber(value, digits = 0) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return value === undefined || value === null ? '—' : String(value);
+  return value.toLocaleString(undefined, { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+/** Turn snake_case / camelCase keys into "Title case" labels. */
+export function humanize(key) {
+  return String(key)
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/_/g, ' ')
+    .replace(/^\w/, (c) => c.toUpperCase());
+}
+
+// ---- theme (shared by both pages) ----------------------------------------
+const THEME_KEY = 'feraset.theme';
+
+export function initTheme(button) {
+  const root = document.documentElement;
+  const apply = (theme) => {
+    if (theme === 'dark' || theme === 'light') root.dataset.theme = theme;
+    else delete root.dataset.theme;
+    const effective = theme || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+    if (button) {
+      button.textContent = effective === 'dark' ? 'Light mode' : 'Dark mode';
+      button.setAttribute('aria-pressed', String(effective === 'dark'));
+    }
+  };
+  let stored = null;
+  try { stored = localStorage.getItem(THEME_KEY); } catch { /* storage disabled */ }
+  apply(stored);
+  if (button) {
+    button.addEventListener('click', () => {
+      const current = root.dataset.theme
+        || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+      const next = current === 'dark' ? 'light' : 'dark';
+      try { localStorage.setItem(THEME_KEY, next); } catch { /* ignore */ }
+      apply(next);
+    });
+  }
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+    let s2 = null;
+    try { s2 = localStorage.getItem(THEME_KEY); } catch { /* ignore */ }
+    apply(s2);
+  });
+}

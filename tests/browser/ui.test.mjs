@@ -1,0 +1,198 @@
+// Browser tests for the web UI (public/), run against the Hosting emulator:
+//   UI_BASE_URL=http://127.0.0.1:8888 node --test tests/browser/
+// Requires `playwright-core` (no bundled browsers) and Debian's chromium
+// (CHROMIUM_PATH, default /usr/bin/chromium). Screenshots go to test-output/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE_URL = (process.env.UI_BASE_URL || 'http://127.0.0.1:8888').replace(/\/+$/, '');
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.join(REPO_ROOT, 'test-output', 'screenshots');
+const GENERATION_TIMEOUT_MS = Number(process.env.UI_GENERATION_TIMEOUT_MS || 90_000);
+const ADMIN_TIMEOUT_MS = Number(process.env.UI_ADMIN_TIMEOUT_MS || 120_000);
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+let browser;
+let context;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(30_000);
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+});
+
+async function openPage(relative) {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${relative}: ${err.message}`));
+  page.on('dialog', (dialog) => dialog.accept()); // the seed button asks for confirmation
+  await page.goto(`${BASE_URL}/${relative}`, { waitUntil: 'domcontentloaded' });
+  return page;
+}
+
+async function readCredits(page) {
+  const text = (await page.locator(tid('credits-value')).textContent())?.trim() ?? '';
+  const value = Number.parseInt(text, 10);
+  assert.ok(Number.isInteger(value), `credits-value should be a number, got "${text}"`);
+  return value;
+}
+
+async function waitForCredits(page, expected, timeout = 20_000) {
+  await page.waitForFunction(
+    ([sel, want]) => document.querySelector(sel)?.textContent.trim() === String(want),
+    [tid('credits-value'), expected],
+    { timeout },
+  ).catch(async () => {
+    assert.fail(`credits-value should become ${expected}, is ${await page.locator(tid('credits-value')).textContent()}`);
+  });
+}
+
+async function selectUser(page, userId) {
+  const select = page.locator(tid('user-select'));
+  await page.waitForSelector(`${tid('user-select')} option[value="${userId}"]`, { state: 'attached' });
+  await select.selectOption(userId);
+  // Wait for getUserCredits to land: the balance turns numeric.
+  await page.waitForFunction(
+    (sel) => /^\d+$/.test(document.querySelector(sel)?.textContent.trim() ?? ''),
+    tid('credits-value'),
+  );
+}
+
+/** Waits until the form is built from getCatalog and a user is picked (the submit button enables). */
+async function waitForForm(page) {
+  await page.waitForSelector(`${tid('field-size')} option[value="512x512"]`, { state: 'attached' });
+  await page.waitForFunction((sel) => !document.querySelector(sel).disabled, tid('submit-button'));
+}
+
+async function seedViaButton(page) {
+  await page.locator(tid('seed-button')).click();
+  await page.waitForFunction(
+    (sel) => ['success', 'error'].includes(document.querySelector(sel)?.dataset.state),
+    tid('admin-result'),
+    { timeout: ADMIN_TIMEOUT_MS },
+  );
+  const state = await page.locator(tid('admin-result')).getAttribute('data-state');
+  assert.equal(state, 'success', `seeding failed: ${await page.locator(tid('admin-result')).textContent()}`);
+}
+
+test('seed, submit a 512x512 request as arda, watch it finish, balance follows the outcome', async () => {
+  const page = await openPage('index.html');
+  await seedViaButton(page);
+  await selectUser(page, 'arda');
+  await waitForForm(page);
+  const before = await readCredits(page);
+
+  // The form is built from getCatalog: every size option shows its credit cost.
+  const sizeOptions = await page.locator(`${tid('field-size')} option`).allTextContents();
+  assert.ok(sizeOptions.length >= 3, `expected the catalog sizes, got ${JSON.stringify(sizeOptions)}`);
+  assert.ok(sizeOptions.every((t) => /\d+ credits?/.test(t)), `each size shows its cost: ${JSON.stringify(sizeOptions)}`);
+
+  await page.locator(tid('field-model')).selectOption('Model A');
+  await page.locator(tid('field-style')).selectOption('realistic');
+  await page.locator(tid('field-color')).selectOption('vibrant');
+  await page.locator(tid('field-size')).selectOption('512x512');
+  await page.locator(tid('field-prompt')).fill('A lighthouse on a cliff at sunset');
+
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/createGenerationRequest') && r.request().method() === 'POST'),
+    page.locator(tid('submit-button')).click(),
+  ]);
+  assert.equal(response.status(), 202, `createGenerationRequest answered ${response.status()}: ${await response.text()}`);
+  assert.ok(response.request().headers()['idempotency-key'], 'an Idempotency-Key header is sent');
+  const created = await response.json();
+  assert.equal(created.deductedCredits, 1);
+  const id = created.generationRequestId;
+  assert.ok(id, 'generationRequestId returned');
+
+  const item = page.locator(`${tid('request-item')}[data-request-id="${id}"]`);
+  await item.waitFor({ state: 'visible' });
+  await page.waitForFunction(
+    (sel) => ['completed', 'failed'].includes(document.querySelector(sel)?.dataset.status),
+    `${tid('request-item')}[data-request-id="${id}"]`,
+    { timeout: GENERATION_TIMEOUT_MS },
+  );
+  const status = await item.getAttribute('data-status');
+  if (status === 'completed') {
+    const link = item.locator(tid('request-image-link'));
+    assert.match(await link.getAttribute('href'), /^https:\/\//);
+    await waitForCredits(page, before - 1);
+  } else {
+    assert.ok((await item.locator(tid('request-error')).textContent()).trim().length > 0, 'failed request shows its error_message');
+    await waitForCredits(page, before);
+  }
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index.png'), fullPage: true });
+  await page.close();
+});
+
+test('mike_creative (3 credits) asking for 1024x1792 sees the 402 message', async () => {
+  const page = await openPage('index.html');
+  await selectUser(page, 'mike_creative');
+  await waitForForm(page);
+  assert.equal(await readCredits(page), 3);
+
+  await page.locator(tid('field-size')).selectOption('1024x1792');
+  await page.locator(tid('field-prompt')).fill('A portrait of a fox in a library');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/createGenerationRequest') && r.request().method() === 'POST'),
+    page.locator(tid('submit-button')).click(),
+  ]);
+  assert.equal(response.status(), 402);
+
+  const error = page.locator(tid('form-error'));
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.textContent(), /Insufficient credits\. Required: 4, Available: 3/);
+  assert.equal(await readCredits(page), 3, 'balance unchanged after a rejected request');
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index-insufficient-credits.png'), fullPage: true });
+  await page.close();
+});
+
+test('running the weekly report and opening report.html lists anomalies', async () => {
+  const page = await openPage('index.html');
+  await page.locator(tid('report-button')).click();
+  await page.waitForFunction(
+    (sel) => ['success', 'error'].includes(document.querySelector(sel)?.dataset.state),
+    tid('admin-result'),
+    { timeout: ADMIN_TIMEOUT_MS },
+  );
+  assert.equal(await page.locator(tid('admin-result')).getAttribute('data-state'), 'success',
+    `report failed: ${await page.locator(tid('admin-result')).textContent()}`);
+  await page.close();
+
+  const report = await openPage('report.html');
+  await report.locator(tid('report-tiles')).locator('.tile').first().waitFor({ state: 'visible' });
+  await report.locator(tid('anomaly-item')).first().waitFor({ state: 'visible' });
+  const count = await report.locator(tid('anomaly-item')).count();
+  assert.ok(count >= 1, `expected at least one anomaly, got ${count}`);
+  const firstType = (await report.locator(`${tid('anomaly-item')} ${tid('anomaly-type')}`).first().textContent()).trim();
+  assert.ok(firstType.length > 0, 'anomaly type is shown');
+  assert.ok(await report.locator(`${tid('report-charts')} svg`).count() >= 1, 'at least one chart is drawn');
+  await report.screenshot({ path: path.join(SCREENSHOT_DIR, 'report.png'), fullPage: true });
+
+  // Dark mode rendering of both pages, for visual review.
+  await report.emulateMedia({ colorScheme: 'dark' });
+  await report.screenshot({ path: path.join(SCREENSHOT_DIR, 'report-dark.png'), fullPage: true });
+  await report.close();
+});
+
+test('no uncaught errors in the pages', () => {
+  assert.deepEqual(pageErrors, []);
+});
