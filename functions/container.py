@@ -6,6 +6,7 @@ Tests build their own `Container` with fakes or emulator clients through the con
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
@@ -19,6 +20,7 @@ from controllers.admin_controller import AdminController
 from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.generation_controller import GenerationController
+from controllers.report_controller import ReportController
 from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
@@ -26,6 +28,7 @@ from core.firestore_client import build_firestore_client, project_id
 from core.task_queue import CloudTasksGenerationQueue
 from repositories.catalog import CatalogRepository
 from repositories.generations import GenerationRepository
+from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
 from repositories.users import UserRepository
 from services.account_service import AccountService
@@ -33,6 +36,7 @@ from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
 from services.ports import GenerationQueue
+from services.report_service import ReportService
 from services.seed_service import SeedService
 from services.worker_service import GenerationWorker
 
@@ -95,6 +99,11 @@ class Container:
     def admin_controller(self) -> AdminController:
         return AdminController(SeedService(SeedRepository(self.db), self.clock), self.admin_guard)
 
+    @cached_property
+    def report_controller(self) -> ReportController:
+        service = ReportService(ReportRepository(self.db), self.clock)
+        return ReportController(service, self.admin_guard)
+
 
 def firebase_app() -> firebase_admin.App:
     try:
@@ -104,7 +113,12 @@ def firebase_app() -> firebase_admin.App:
 
 
 def _verify_id_token(token: str) -> dict[str, Any]:
-    return auth.verify_id_token(token, app=firebase_app())
+    claims: dict[str, Any] = auth.verify_id_token(token, app=firebase_app())
+    # Against the Auth emulator firebase-admin checks neither signature nor expiry; keep the
+    # expiry check there too (in production google-auth has already enforced it).
+    if float(claims.get("exp", 0)) <= time.time():
+        raise auth.ExpiredIdTokenError("Token expired", cause=None)
+    return claims
 
 
 @cache

@@ -68,6 +68,24 @@ def seed_database(req: https_fn.Request) -> https_fn.Response:
     return container().admin_controller.seed(req)
 
 
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
+@endpoint(["POST"])
+def scheduleWeeklyReport(req: https_fn.Request) -> https_fn.Response:
+    return container().report_controller.schedule(req)
+
+
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
+@endpoint(["GET"])
+def listReports(req: https_fn.Request) -> https_fn.Response:
+    return container().report_controller.list_reports(req)
+
+
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
+@endpoint(["GET"])
+def getReport(req: https_fn.Request) -> https_fn.Response:
+    return container().report_controller.get_report(req)
+
+
 @tasks_fn.on_task_dispatched(
     retry_config=options.RetryConfig(
         max_attempts=config.TASK_MAX_ATTEMPTS,
@@ -86,3 +104,8 @@ def processImageGeneration(req: tasks_fn.CallableRequest[Any]) -> dict[str, str]
 @scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=scheduler_fn.Timezone("UTC"))
 def recoverStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     container().worker_controller.recover_stuck()
+
+
+@scheduler_fn.on_schedule(schedule="25 20 * * 1", timezone=scheduler_fn.Timezone("UTC"))
+def weeklyReportScheduler(event: scheduler_fn.ScheduledEvent) -> None:
+    container().report_controller.run_scheduled()

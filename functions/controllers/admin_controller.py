@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Request, Response
 
 from controllers.auth import AdminGuard
-from controllers.http import json_response
+from controllers.http import json_response, optional_json_body, validate
+from schemas.requests import SeedOptions
+from services.seed_history import DEFAULT_SEED
 from services.seed_service import SeedService
 
 
@@ -16,7 +18,8 @@ class AdminController:
 
     def seed(self, request: Request) -> Response:
         self._guard.authorize(request)
-        counts = self._seeder.seed()
+        options = validate(SeedOptions, optional_json_body(request))
+        counts = self._seeder.seed(seed=DEFAULT_SEED if options.seed is None else options.seed)
         return json_response(
             {"success": True, "message": "Database seeded successfully", "counts": counts}
         )

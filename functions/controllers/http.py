@@ -93,6 +93,13 @@ def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
+def optional_json_body(request: Request) -> dict[str, Any]:
+    """Like `json_body`, but an empty body is an empty object."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    return json_body(request)
+
+
 def params(request: Request) -> dict[str, Any]:
     """GET query parameters, or the JSON object of a POST."""
     if request.method == "GET":

@@ -43,6 +43,15 @@ class SeedRepository:
             writer.set(self._db.collection(collection).document(doc_id), data)
         writer.close()
 
+    def write_transactions(self, ledgers: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Write `users/{userId}/transactions/{txId}` documents (user id -> tx id -> data)."""
+        writer = self._db.bulk_writer()
+        for user_id, documents in ledgers.items():
+            history = self._db.collection(USERS).document(user_id).collection(TRANSACTIONS)
+            for tx_id, data in documents.items():
+                writer.set(history.document(tx_id), data)
+        writer.close()
+
     def _delete_query(self, query: firestore.Query | firestore.CollectionReference) -> None:
         writer = self._db.bulk_writer()
         for snap in query.select([]).stream():

@@ -84,3 +84,44 @@ class WorkerTask(BaseModel):
 
 class UserRequestsQuery(UserIdQuery):
     limit: int = Field(20, ge=1, le=100)
+
+
+class SeedOptions(BaseModel):
+    """Optional body of seed_database: the history is deterministic for a given seed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] | None = None
+
+
+class WeeklyReportOptions(BaseModel):
+    """Optional body of scheduleWeeklyReport; `weekStart` is checked to be a Monday later."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    weekStart: Annotated[str, StringConstraints(strict=True, max_length=20)] | None = None
+
+
+class ReportsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(20, ge=1, le=100)
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reportId: (
+        Annotated[
+            str,
+            StringConstraints(
+                strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
+            ),
+        ]
+        | None
+    ) = None
+
+    @field_validator("reportId", mode="before")
+    @classmethod
+    def _blank_is_latest(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

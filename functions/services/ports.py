@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+from schemas.report import RequestRecord, TransactionRecord, UserRecord
 
 
 class GenerationQueue(Protocol):
     def enqueue(self, generation_request_id: str) -> None:
         """Schedule the worker for this request. Raises on failure; duplicates are harmless."""
+
+
+class ReportStore(Protocol):
+    """Streams of report inputs (half-open `[start, end)` ranges) and the stored reports."""
+
+    def requests_created(self, start: datetime, end: datetime) -> Iterable[RequestRecord]: ...
+
+    def transactions_booked(
+        self, start: datetime, end: datetime
+    ) -> Iterable[TransactionRecord]: ...
+
+    def users_created(self, start: datetime, end: datetime) -> Iterable[UserRecord]: ...
+
+    def save(self, report: dict[str, Any]) -> None: ...
+
+    def get(self, report_id: str) -> dict[str, Any] | None: ...
+
+    def latest(self) -> dict[str, Any] | None: ...
+
+    def list_summaries(self, limit: int) -> list[dict[str, Any]]: ...

@@ -1,4 +1,4 @@
-"""Reset reference data and users to the documented seed state."""
+"""Reset reference data, users and fabricated history to the documented seed state."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from core.clock import Clock
 from repositories.seed import SeedRepository
 from services import seed_data
+from services.seed_history import DEFAULT_SEED, SeedHistory, fabricate_history
 
 
 def reference_documents() -> dict[str, list[dict[str, Any]]]:
@@ -26,8 +27,13 @@ class SeedService:
         self._repository = repository
         self._clock = clock
 
-    def seed(self) -> dict[str, int]:
+    def seed(self, *, history: bool = True, seed: int = DEFAULT_SEED) -> dict[str, int]:
+        """Replace reference data, users and (unless `history` is False) the fabricated history.
+
+        Returns the number of documents written per collection.
+        """
         now = self._clock.now()
+        fabricated = fabricate_history(now, seed) if history else SeedHistory()
         self._repository.clear_history()
         reference = reference_documents()
         for collection, documents in reference.items():
@@ -43,21 +49,23 @@ class SeedService:
                 "name": name,
                 "email": f"{user_id}@example.com",
                 "current_credits": credits,
-                "initial_credits": credits,
-                "total_images_generated": 0,
+                "initial_credits": fabricated.initial_credits(user_id, credits),
+                "total_images_generated": fabricated.images_generated[user_id],
                 "is_active": True,
-                "created_at": now,
+                "created_at": fabricated.user_created_at.get(user_id, now),
                 "updated_at": now,
                 "last_login": None,
             }
             for user_id, (name, credits) in seed_data.USERS.items()
         }
         self._repository.replace_collection("users", users)
+        self._repository.write("generation_requests", fabricated.requests)
+        self._repository.write_transactions(fabricated.transactions)
         return {
             "styles": len(reference["styles"]),
             "colors": len(reference["colors"]),
             "sizes": len(reference["sizes"]),
             "users": len(users),
-            "generation_requests": 0,
-            "transactions": 0,
+            "generation_requests": len(fabricated.requests),
+            "transactions": fabricated.transaction_count,
         }

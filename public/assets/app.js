@@ -107,7 +107,7 @@ async function loadUsers() {
   el.userSelect.disabled = true;
   replace(el.usersError);
   try {
-    const data = await api('listUsers');
+    const data = await api('listUsers', { admin: true });
     if (epoch !== state.envEpoch) return;
     state.users = Array.isArray(data.users) ? data.users : [];
   } catch (err) {

@@ -72,7 +72,7 @@ async function loadList(preferId) {
   el.select.disabled = true;
   let reports = [];
   try {
-    const data = await api('listReports');
+    const data = await api('listReports', { admin: true });
     reports = Array.isArray(data.reports) ? data.reports : [];
   } catch (err) {
     setError(err);
@@ -93,7 +93,7 @@ async function loadReport(reportId) {
   el.status.textContent = 'Loading report…';
   setError(null);
   try {
-    const data = await api('getReport', { query: reportId ? { reportId } : {} });
+    const data = await api('getReport', { query: reportId ? { reportId } : {}, admin: true });
     if (seq !== loadSeq) return;
     const report = data.report || {};
     render(report);

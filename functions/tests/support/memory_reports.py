@@ -1,0 +1,58 @@
+"""An in-memory ReportStore, fed from plain documents (e.g. a fabricated seed history)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from services.seed_history import SeedHistory
+
+
+class MemoryReportStore:
+    def __init__(
+        self,
+        requests: dict[str, dict[str, Any]] | None = None,
+        transactions: list[dict[str, Any]] | None = None,
+        users: dict[str, datetime] | None = None,
+    ) -> None:
+        self.requests = requests or {}
+        self.transactions = transactions or []
+        self.users = users or {}
+        self.saved: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def of(cls, history: SeedHistory) -> MemoryReportStore:
+        ledger = [tx for by_id in history.transactions.values() for tx in by_id.values()]
+        return cls(history.requests, ledger, history.user_created_at)
+
+    def requests_created(self, start: datetime, end: datetime) -> Iterator[RequestRecord]:
+        for request_id, doc in self.requests.items():
+            if start <= doc["created_at"] < end:
+                yield RequestRecord.model_validate({**doc, "id": request_id})
+
+    def transactions_booked(self, start: datetime, end: datetime) -> Iterator[TransactionRecord]:
+        for doc in self.transactions:
+            if start <= doc["timestamp"] < end:
+                yield TransactionRecord.model_validate(doc)
+
+    def users_created(self, start: datetime, end: datetime) -> Iterator[UserRecord]:
+        for user_id, created_at in self.users.items():
+            if start <= created_at < end:
+                yield UserRecord(id=user_id, created_at=created_at)
+
+    def save(self, report: dict[str, Any]) -> None:
+        self.saved[report["id"]] = report
+
+    def get(self, report_id: str) -> dict[str, Any] | None:
+        return self.saved.get(report_id)
+
+    def latest(self) -> dict[str, Any] | None:
+        return self.list_summaries(1)[0] if self.saved else None
+
+    def list_summaries(self, limit: int) -> list[dict[str, Any]]:
+        newest = sorted(
+            self.saved.values(), key=lambda r: r["report_period"]["start_date"], reverse=True
+        )
+        return newest[:limit]
