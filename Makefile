@@ -5,10 +5,8 @@ SHELL := /bin/bash
 VENV := functions/venv
 PY := $(VENV)/bin/python
 PROJECT := feraset-imagen
-TOOLCHAIN = eval "$$($(PY) scripts/toolchain.py)"
-FIREBASE := npx --no-install firebase --project $(PROJECT)
 
-.PHONY: help install dev test test-unit test-integration lint format bench clean
+.PHONY: help install dev test test-unit test-integration chromium lint format bench export clean
 
 help:
 	@echo "make dev    install everything, run the emulator stack with seeded data and the web UI"
@@ -30,7 +28,7 @@ install: $(VENV)/.installed node_modules/.installed
 
 ## The two commands ----------------------------------------------------------
 dev: install
-	@$(TOOLCHAIN) && scripts/dev.sh
+	scripts/dev.sh
 
 test: install lint test-unit test-integration
 
@@ -46,16 +44,25 @@ format:
 test-unit:
 	cd functions && venv/bin/pytest -q tests/unit
 
-# Python integration tests and the Firestore rules tests, inside one emulator suite run.
-test-integration:
-	@$(PY) scripts/env_local.py test
-	@$(TOOLCHAIN) && $(FIREBASE) emulators:exec --only functions,firestore,tasks,pubsub,hosting \
-		"cd functions && venv/bin/pytest -q tests/integration && cd .. && npm run --silent test:rules"
+EMULATORS := functions,firestore,tasks,pubsub,hosting,auth
+EXEC := scripts/emulators_exec.sh
+
+# Integration, rules, browser and Postman tests against one emulator suite run each.
+test-integration: chromium
+	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration && cd .. \
+		&& npm run --silent test:rules && npm run --silent test:browser"
+	$(EXEC) test $(EMULATORS) "npm run --silent test:postman"
+
+chromium:
+	@scripts/ensure_chromium.sh
 
 bench: install
-	@$(PY) scripts/env_local.py bench
-	@$(TOOLCHAIN) && $(FIREBASE) emulators:exec --only functions,firestore,tasks,pubsub,hosting \
-		"$(PY) scripts/bench.py"
+	$(EXEC) bench $(EMULATORS) "$(PY) scripts/bench.py"
+	$(EXEC) bench firestore "$(PY) scripts/bench_report.py"
+
+# Regenerate docs/firestore-export from the seeder through the real emulator's export.
+export: install
+	$(EXEC) dev firestore "$(PY) scripts/export_seed.py"
 
 clean:
 	rm -rf $(VENV) node_modules .cache

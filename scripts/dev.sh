@@ -7,13 +7,24 @@ cd "$(dirname "$0")/.."
 BASE=http://127.0.0.1:5551/feraset-imagen/us-central1
 
 functions/venv/bin/python scripts/env_local.py dev
+eval "$(functions/venv/bin/python scripts/toolchain.py)"
 args=(emulators:start --project feraset-imagen)
 if [ -f docs/firestore-export/firebase-export-metadata.json ]; then
   args+=(--import=docs/firestore-export)
 fi
-npx --no-install firebase "${args[@]}" &
+# A session of its own, so that Ctrl-C can also stop the Python function workers that
+# firebase-tools leaves running when it exits.
+sidfile=$(mktemp)
+setsid bash -c 'echo $$ > "$0"; shift; exec npx --no-install firebase "$@"' "$sidfile" _ "${args[@]}" &
 pid=$!
-trap 'kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; exit 0' INT TERM
+stop() {
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pkill -KILL -s "$(cat "$sidfile")" 2>/dev/null || true
+  rm -f "$sidfile"
+  exit 0
+}
+trap stop INT TERM
 
 for _ in $(seq 1 180); do
   curl -sf "$BASE/health" >/dev/null 2>&1 && break
@@ -34,4 +45,5 @@ cat <<MSG
     Try        curl "$BASE/getUserCredits?userId=arda"
 
 MSG
-wait "$pid"
+wait "$pid" || true
+stop

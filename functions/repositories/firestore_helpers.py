@@ -22,8 +22,10 @@ from core.errors import ContentionError
 # once, which under heavy contention (and on the emulator, which does not keep a retried
 # transaction's place in line) can starve; we retry with jittered exponential backoff instead.
 TRANSACTION_ATTEMPTS = 25
-BACKOFF_START_SECONDS = 0.02
-BACKOFF_MAX_SECONDS = 1.0
+# A lock conflict on the emulator costs a ~2 s lock timeout and often aborts both sides, so the
+# retry window must be wide enough (relative to a ~20 ms transaction) to desynchronise them.
+BACKOFF_START_SECONDS = 0.1
+BACKOFF_MAX_SECONDS = 3.0
 
 USERS = "users"
 TRANSACTIONS = "transactions"

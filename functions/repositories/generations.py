@@ -231,8 +231,9 @@ class GenerationRepository:
                 return None
             if updated_before is not None and record.updated_at >= updated_before:
                 return None
+            # The owner's document is written blind (increments), not read: a read lock on it would
+            # deadlock with the owner's concurrent charges on the emulator's pessimistic locks.
             user_ref = self._db.collection(USERS).document(record.user_id)
-            user_exists = user_ref.get(transaction=tx).exists
             changes: dict[str, Any] = {"updated_at": now, "completed_at": now}
             if outcome.succeeded:
                 changes |= {
@@ -240,16 +241,14 @@ class GenerationRepository:
                     "image_url": outcome.image_url,
                     "error_message": None,
                 }
-                if user_exists:
-                    tx.update(user_ref, {"total_images_generated": firestore.Increment(1)})
+                tx.update(user_ref, {"total_images_generated": firestore.Increment(1)})
             else:
                 changes |= {
                     "status": GenerationStatus.FAILED.value,
                     "image_url": None,
                     "error_message": outcome.error_message,
                 }
-                if user_exists:
-                    self._refund(tx, user_ref, record, outcome.error_message or "", now)
+                self._refund(tx, user_ref, record, outcome.error_message or "", now)
             tx.update(ref, changes)
             return record.model_copy(
                 update=changes | {"status": GenerationStatus(changes["status"])}

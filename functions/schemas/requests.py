@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 MODELS: tuple[str, ...] = ("Model A", "Model B")
 
-UserId = Annotated[
+
+def firestore_safe(value: str) -> str:
+    """Firestore rejects ".", ".." and ids of the form __.*__ as document ids."""
+    if value in {".", ".."} or (value.startswith("__") and value.endswith("__")):
+        raise ValueError("Is not a valid id")
+    return value
+
+
+# A trimmed, non-empty string usable as one Firestore document id.
+DocumentId = Annotated[
     str,
     StringConstraints(
         strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
     ),
+    AfterValidator(firestore_safe),
 ]
+UserId = DocumentId
 CatalogId = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _-]+$")
 ]
@@ -41,14 +59,6 @@ class CreateGenerationRequest(BaseModel):
     def _normalise(cls, value: str) -> str:
         return normalise_catalog_id(value)
 
-    @field_validator("userId")
-    @classmethod
-    def _not_dot_ids(cls, value: str) -> str:
-        # Firestore rejects "." and ".." and ids of the form __.*__ as document ids.
-        if value in {".", ".."} or (value.startswith("__") and value.endswith("__")):
-            raise ValueError("is not a valid user id")
-        return value
-
 
 class UserIdQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -58,18 +68,13 @@ class UserIdQuery(BaseModel):
 
 class CreditsQuery(UserIdQuery):
     limit: int = Field(50, ge=1, le=200)
-    cursor: Annotated[str, StringConstraints(strict=True, max_length=500)] | None = None
+    cursor: DocumentId | None = None
 
 
 class StatusQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    generationRequestId: Annotated[
-        str,
-        StringConstraints(
-            strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
-        ),
-    ]
+    generationRequestId: DocumentId
 
 
 class WorkerTask(BaseModel):
@@ -77,9 +82,7 @@ class WorkerTask(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    generationRequestId: Annotated[
-        str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[^/]+$")
-    ]
+    generationRequestId: DocumentId
 
 
 class UserRequestsQuery(UserIdQuery):
@@ -111,15 +114,7 @@ class ReportsQuery(BaseModel):
 class ReportQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    reportId: (
-        Annotated[
-            str,
-            StringConstraints(
-                strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
-            ),
-        ]
-        | None
-    ) = None
+    reportId: DocumentId | None = None
 
     @field_validator("reportId", mode="before")
     @classmethod
