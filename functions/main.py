@@ -44,7 +44,7 @@ def validate_user(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.validate_user(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
 @endpoint(["GET"])
 def listUsers(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.list_users(req)

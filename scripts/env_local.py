@@ -2,7 +2,8 @@
 
 The emulator gives .env.local precedence over the process environment and appends every
 param it resolved from a default to it, so the file is generated per run instead of tracked:
-`dev` for `make dev`, `test` for the integration tests, `bench` for the benchmarks.
+`dev` for `make dev`, `test` for the integration tests, `bench` for the benchmarks, `load`
+for the load test.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ PROFILES: dict[str, dict[str, str]] = {
     # Our own overhead: no model latency, default failure rate, queue not throttled.
     "bench": {
         "GENERATION_FAILURE_RATE": "0.05",
+        "MODEL_MIN_LATENCY_SECONDS": "0",
+        "MODEL_MAX_LATENCY_SECONDS": "0",
+        "TASK_MAX_DISPATCHES_PER_SECOND": "500",
+        "TASK_MAX_CONCURRENT_DISPATCHES": "50",
+    },
+    # scripts/load.py: no model latency, 20 % model failures (refunds), queue not throttled.
+    "load": {
+        "GENERATION_FAILURE_RATE": "0.2",
         "MODEL_MIN_LATENCY_SECONDS": "0",
         "MODEL_MAX_LATENCY_SECONDS": "0",
         "TASK_MAX_DISPATCHES_PER_SECOND": "500",

@@ -29,8 +29,12 @@ class UserAuthorizer:
         self._verify = verify
 
     def authorize(self, request: Request, user_id: str) -> None:
+        self.require_owner(self.authenticate(request), user_id)
+
+    def authenticate(self, request: Request) -> str | None:
+        """The caller's uid (None when auth is not required); 401 without a valid token."""
         if not self._required:
-            return
+            return None
         token = bearer_token(request)
         if token is None:
             raise UnauthenticatedError(
@@ -43,7 +47,10 @@ class UserAuthorizer:
             raise UnauthenticatedError(
                 "The ID token is invalid or expired", error="invalid_token"
             ) from None
-        if claims.get("uid") != user_id:
+        return str(claims.get("uid", ""))
+
+    def require_owner(self, uid: str | None, user_id: str) -> None:
+        if self._required and uid != user_id:
             raise ForbiddenError("You may only act for your own user", error="wrong_user")
 
 

@@ -40,8 +40,9 @@ class GenerationController:
 
     def status(self, request: Request) -> Response:
         query = validate(StatusQuery, params(request))
+        uid = self._auth.authenticate(request)  # 401 before revealing whether the id exists
         record = self._service.get(query.generationRequestId)
-        self._auth.authorize(request, record.user_id)
+        self._auth.require_owner(uid, record.user_id)
         return json_response(generation_status_body(record))
 
     def list_for_user(self, request: Request) -> Response:

@@ -1,0 +1,221 @@
+"""SPEC section 10: REQUIRE_AUTH with real Firebase Auth ID tokens (Auth emulator), admin key.
+
+Users are created in the Auth emulator with the Firestore user id as their uid, so a token
+signed in as `arda` may act for `arda` only. The functions run in-process on a container whose
+token verifier is the real `firebase_admin.auth.verify_id_token`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from firebase_admin import auth
+
+import main
+from container import firebase_app
+from tests.integration.conftest import FUNCTIONS_BASE, PROJECT, balance, request_body
+from tests.support.http import call
+
+PASSWORD = "correct-horse-battery"
+OWNER, OTHER = "arda", "havanur"
+Handler = Callable[..., Any]
+
+
+def auth_host() -> str:
+    host = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+    if not host:
+        pytest.fail("these tests need the Auth emulator: add `auth` to `emulators:exec --only`")
+    return host
+
+
+def sign_in(uid: str) -> str:
+    """An ID token for `uid`, obtained from the Auth emulator like a client would."""
+    url = (
+        f"http://{auth_host()}/identitytoolkit.googleapis.com/v1/"
+        "accounts:signInWithPassword?key=any"
+    )
+    body = {"email": f"{uid}@example.com", "password": PASSWORD, "returnSecureToken": True}
+    response = requests.post(url, json=body, timeout=10)
+    response.raise_for_status()
+    return str(response.json()["idToken"])
+
+
+@pytest.fixture(scope="module")
+def tokens() -> dict[str, str]:
+    wipe = f"http://{auth_host()}/emulator/v1/projects/{PROJECT}/accounts"
+    requests.delete(wipe, timeout=10).raise_for_status()
+    for uid in (OWNER, OTHER):
+        auth.create_user(uid=uid, email=f"{uid}@example.com", password=PASSWORD, app=firebase_app())
+    return {uid: sign_in(uid) for uid in (OWNER, OTHER)}
+
+
+def unsigned_token(uid: str, *, expires_in: int, audience: str = PROJECT) -> str:
+    """An `alg: none` token, as the Auth emulator issues them (it accepts unsigned tokens)."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://securetoken.google.com/{audience}",
+        "aud": audience,
+        "sub": uid,
+        "user_id": uid,
+        "auth_time": now - 7200,
+        "iat": now - 7200,
+        "exp": now + expires_in,
+    }
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# Each user-facing function, called on behalf of a user: (handler, method, kwargs for call()).
+def user_calls(user_id: str) -> dict[str, tuple[Handler, str, dict[str, Any]]]:
+    return {
+        "create": (main.createGenerationRequest, "POST", {"json_body": request_body(user_id)}),
+        "credits-get": (main.getUserCredits, "GET", {"query": {"userId": user_id}}),
+        "credits-post": (main.getUserCredits, "POST", {"json_body": {"userId": user_id}}),
+        "validate-get": (main.validate_user, "GET", {"query": {"userId": user_id}}),
+        "validate-post": (main.validate_user, "POST", {"json_body": {"userId": user_id}}),
+        "list-requests": (main.listGenerationRequests, "GET", {"query": {"userId": user_id}}),
+    }
+
+
+CALLS = list(user_calls(OWNER))
+
+
+def call_as(name: str, user_id: str, headers: dict[str, str] | None) -> tuple[int, Any]:
+    handler, method, kwargs = user_calls(user_id)[name]
+    return call(handler, method, headers=headers, **kwargs)
+
+
+def assert_error(status: int, body: Any, expected: int, error_type: str) -> None:
+    assert status == expected, body
+    assert body["success"] is False and body["error_type"] == error_type, body
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_own_user_with_valid_token_is_served(make_container, tokens, name):
+    make_container(require_auth=True)
+    status, body = call_as(name, OWNER, bearer(tokens[OWNER]))
+    assert status in (200, 202), body
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_acting_for_another_user_is_forbidden(db, make_container, tokens, name):
+    make_container(require_auth=True)
+    status, body = call_as(name, OTHER, bearer(tokens[OWNER]))
+    assert_error(status, body, 403, "forbidden")
+    assert balance(db, OTHER) == 5  # nothing charged
+
+
+def bad_credentials() -> dict[str, dict[str, str] | None]:
+    return {
+        "missing": None,
+        "empty-bearer": {"Authorization": "Bearer "},
+        "basic-scheme": {"Authorization": "Basic YXJkYTpwdw=="},
+        "garbage": bearer("not-a-jwt"),
+        "garbage-jwt": bearer("eyJhbGciOiJub25lIn0.e30."),
+        "expired": bearer(unsigned_token(OWNER, expires_in=-60)),
+        "other-project": bearer(unsigned_token(OWNER, expires_in=3600, audience="other")),
+    }
+
+
+@pytest.mark.parametrize("credentials", list(bad_credentials()))
+@pytest.mark.parametrize("name", CALLS)
+def test_missing_or_invalid_token_is_unauthenticated(db, make_container, name, credentials):
+    make_container(require_auth=True)
+    status, body = call_as(name, OWNER, bad_credentials()[credentials])
+    assert_error(status, body, 401, "unauthenticated")
+    assert balance(db, OWNER) == 500
+
+
+def test_unexpired_unsigned_token_is_accepted_on_the_emulator(make_container, tokens):
+    """The control for the `expired` case: the same token, but current, passes."""
+    make_container(require_auth=True)
+    status, body = call_as("validate-get", OWNER, bearer(unsigned_token(OWNER, expires_in=600)))
+    assert status == 200, body
+
+
+def test_generation_status_only_for_the_owner(make_container, tokens):
+    make_container(require_auth=True)
+    status, created = call_as("create", OWNER, bearer(tokens[OWNER]))
+    assert status == 202, created
+    query = {"query": {"generationRequestId": created["generationRequestId"]}}
+
+    status, body = call(main.getGenerationStatus, "GET", headers=bearer(tokens[OWNER]), **query)
+    assert status == 200 and body["status"] == "queued", body
+    status, body = call(main.getGenerationStatus, "GET", headers=bearer(tokens[OTHER]), **query)
+    assert_error(status, body, 403, "forbidden")
+    for headers in (None, bearer("garbage"), bearer(unsigned_token(OWNER, expires_in=-1))):
+        status, body = call(main.getGenerationStatus, "GET", headers=headers, **query)
+        assert_error(status, body, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_auth_not_required_keeps_the_curl_flows_open(make_container, name):
+    make_container(require_auth=False)
+    for headers in (None, bearer("garbage")):  # a token is neither needed nor checked
+        status, body = call_as(name, OWNER, headers)
+        assert status in (200, 202), body
+
+
+def test_functions_emulator_defaults_to_open():
+    """On the Functions emulator REQUIRE_AUTH defaults to false: the documented curl works."""
+    response = requests.get(f"{FUNCTIONS_BASE}/validate_user", params={"userId": OWNER}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["exists"] is True
+
+
+# --- admin functions in production mode ------------------------------------------------------
+ADMIN_KEY = "k"
+ADMIN_CALLS: dict[str, tuple[Handler, str]] = {
+    "seed_database": (main.seed_database, "POST"),
+    "listUsers": (main.listUsers, "GET"),
+    "scheduleWeeklyReport": (main.scheduleWeeklyReport, "POST"),
+    "listReports": (main.listReports, "GET"),
+    "getReport": (main.getReport, "GET"),
+}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [None, bearer("wrong"), bearer(""), {"Authorization": ADMIN_KEY}, bearer(ADMIN_KEY * 2)],
+    ids=["missing", "wrong-key", "empty", "no-scheme", "key-prefix"],
+)
+@pytest.mark.parametrize("name", list(ADMIN_CALLS))
+def test_admin_functions_reject_without_the_key(make_container, name, headers):
+    make_container(on_emulator=False, admin_api_key=ADMIN_KEY)
+    handler, method = ADMIN_CALLS[name]
+    status, body = call(handler, method, headers=headers)
+    assert_error(status, body, 403, "forbidden")
+
+
+def test_user_token_is_not_an_admin_key(make_container, tokens):
+    make_container(on_emulator=False, admin_api_key=ADMIN_KEY, require_auth=True)
+    status, body = call(main.listUsers, "GET", headers=bearer(tokens[OWNER]))
+    assert_error(status, body, 403, "forbidden")
+
+
+def test_without_a_configured_key_admin_is_closed(make_container):
+    make_container(on_emulator=False, admin_api_key="")
+    status, body = call(main.listUsers, "GET", headers=bearer(""))
+    assert_error(status, body, 403, "forbidden")
+
+
+def test_admin_functions_accept_the_key(make_container):
+    make_container(on_emulator=False, admin_api_key=ADMIN_KEY)
+    status, body = call(main.listUsers, "GET", headers=bearer(ADMIN_KEY))
+    assert status == 200 and len(body["users"]) == 13, body
+    status, body = call(main.seed_database, "POST", headers=bearer(ADMIN_KEY), json_body={})
+    assert status == 200 and body["counts"]["users"] == 13, body

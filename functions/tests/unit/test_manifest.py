@@ -1,0 +1,119 @@
+"""The deploy manifest: what firebase-tools would deploy from main.py (SPEC section 2).
+
+firebase-tools discovers Python functions by asking the SDK's admin server for
+`/__/functions.yaml`; that server builds it with `serving.get_functions()` (executes main.py
+from the working directory) and `serving.functions_as_yaml()`. We call the same two.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from firebase_functions.private import serving
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
+HTTP_FUNCTIONS = {
+    "createGenerationRequest",
+    "getGenerationStatus",
+    "listGenerationRequests",
+    "getUserCredits",
+    "validate_user",
+    "listUsers",
+    "getCatalog",
+    "health",
+    "seed_database",
+    "scheduleWeeklyReport",
+    "listReports",
+    "getReport",
+}
+ADMIN_FUNCTIONS = ["seed_database", "scheduleWeeklyReport", "listReports", "getReport", "listUsers"]
+SCHEDULES = {"weeklyReportScheduler": "25 20 * * 1", "recoverStuckGenerations": "every 10 minutes"}
+WORKER = "processImageGeneration"
+TRIGGERS = ("httpsTrigger", "callableTrigger", "taskQueueTrigger", "scheduleTrigger")
+PARAM_REF = re.compile(r"^\{\{ params\.(\w+) \}\}$")
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(FUNCTIONS_DIR)
+        text = serving.functions_as_yaml(serving.get_functions())
+    return yaml.safe_load(text)
+
+
+@pytest.fixture(scope="module")
+def endpoints(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return manifest["endpoints"]
+
+
+def resolve(manifest: dict[str, Any], value: Any) -> Any:
+    """A `{{ params.NAME }}` expression -> the param's declared default."""
+    match = PARAM_REF.match(str(value))
+    if match is None:
+        return value
+    (param,) = [p for p in manifest["params"] if p["name"] == match.group(1)]
+    return param["default"]
+
+
+def trigger_of(endpoint: dict[str, Any]) -> str:
+    (trigger,) = [t for t in TRIGGERS if t in endpoint]
+    return trigger
+
+
+def test_exactly_the_documented_functions(endpoints):
+    assert set(endpoints) == HTTP_FUNCTIONS | set(SCHEDULES) | {WORKER}
+
+
+def test_every_function_is_in_us_central1(endpoints):
+    assert all(e["region"] == ["us-central1"] for e in endpoints.values())
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_FUNCTIONS))
+def test_http_functions(endpoints, name):
+    assert trigger_of(endpoints[name]) == "httpsTrigger"
+
+
+def test_worker_is_a_task_queue_function_only(manifest, endpoints):
+    worker = endpoints[WORKER]
+    assert trigger_of(worker) == "taskQueueTrigger"
+    queue = worker["taskQueueTrigger"]
+    assert "invoker" not in queue  # private: only Cloud Tasks (OIDC) may invoke it
+    retry = {k: resolve(manifest, v) for k, v in queue["retryConfig"].items()}
+    assert retry == {"maxAttempts": 5, "minBackoffSeconds": 10, "maxBackoffSeconds": 300}
+    limits = {k: resolve(manifest, v) for k, v in queue["rateLimits"].items()}
+    assert limits == {"maxConcurrentDispatches": 10, "maxDispatchesPerSecond": 2}
+    http_entry_points = {
+        e["entryPoint"] for e in endpoints.values() if trigger_of(e) == "httpsTrigger"
+    }
+    assert WORKER not in http_entry_points
+
+
+def test_queue_settings_are_params(endpoints):
+    """Configurable (SPEC section 4): every queue setting is a param, not a literal."""
+    queue = endpoints[WORKER]["taskQueueTrigger"]
+    values = [*queue["retryConfig"].values(), *queue["rateLimits"].values()]
+    assert all(PARAM_REF.match(str(v)) for v in values), values
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_schedules(endpoints, name):
+    endpoint = endpoints[name]
+    assert trigger_of(endpoint) == "scheduleTrigger"
+    assert endpoint["scheduleTrigger"]["schedule"] == SCHEDULES[name]
+    assert endpoint["scheduleTrigger"]["timeZone"] == "UTC"
+
+
+@pytest.mark.parametrize("name", ADMIN_FUNCTIONS)
+def test_admin_functions_receive_the_admin_key(endpoints, name):
+    """Without the secret declared, ADMIN_API_KEY is unset in production and the guard is 403."""
+    secrets = endpoints[name]["secretEnvironmentVariables"]
+    assert {"key": "ADMIN_API_KEY"} in secrets
+
+
+def test_user_functions_do_not_receive_the_admin_key(endpoints):
+    for name in HTTP_FUNCTIONS - set(ADMIN_FUNCTIONS):
+        assert endpoints[name]["secretEnvironmentVariables"] == [], name
