@@ -51,9 +51,9 @@ EXEC := scripts/emulators_exec.sh
 
 # Integration, rules, browser and Postman tests against one emulator suite run each.
 test-integration: chromium
-	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration && cd .. \
-		&& npm run --silent test:rules && npm run --silent test:browser"
-	$(EXEC) test $(EMULATORS) "npm run --silent test:postman"
+	$(EXEC) test $(EMULATORS) "npm run --silent test:rules && npm run --silent test:browser \
+		&& npm run --silent test:postman"
+	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration"
 
 chromium:
 	@scripts/ensure_chromium.sh

@@ -15,21 +15,9 @@ import pytest
 import yaml
 from firebase_functions.private import serving
 
+from tests.support.function_names import HTTP_FUNCTIONS
+
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
-HTTP_FUNCTIONS = {
-    "createGenerationRequest",
-    "getGenerationStatus",
-    "listGenerationRequests",
-    "getUserCredits",
-    "validate_user",
-    "listUsers",
-    "getCatalog",
-    "health",
-    "seed_database",
-    "scheduleWeeklyReport",
-    "listReports",
-    "getReport",
-}
 ADMIN_FUNCTIONS = ["seed_database", "scheduleWeeklyReport", "listReports", "getReport", "listUsers"]
 SCHEDULES = {"weeklyReportScheduler": "25 20 * * 1", "recoverStuckGenerations": "every 10 minutes"}
 WORKER = "processImageGeneration"

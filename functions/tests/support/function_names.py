@@ -1,0 +1,20 @@
+"""The HTTP functions main.py must export (the clients' contract), shared by several tests."""
+
+from __future__ import annotations
+
+HTTP_FUNCTIONS = frozenset(
+    {
+        "createGenerationRequest",
+        "getGenerationStatus",
+        "listGenerationRequests",
+        "getUserCredits",
+        "validate_user",
+        "listUsers",
+        "getCatalog",
+        "health",
+        "seed_database",
+        "scheduleWeeklyReport",
+        "listReports",
+        "getReport",
+    }
+)
