@@ -35,6 +35,7 @@ DURATION_SECONDS = 60.0
 MAX_REQUESTS = 50_000
 SETTLE_TIMEOUT_SECONDS = 300.0
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+RESET_RETRIES = 3
 USERS = [
     "arda",
     "havanur",
@@ -67,6 +68,12 @@ class Results:
     server_errors: list[str] = field(default_factory=list)
     sent: int = 0
 
+    emulator_resets: int = 0
+
+    def note_reset(self) -> None:
+        with self.lock:
+            self.emulator_resets += 1
+
     def claim(self) -> bool:
         with self.lock:
             if self.sent >= MAX_REQUESTS:
@@ -86,6 +93,11 @@ class Results:
                 self.accepted.append(response.json()["generationRequestId"])
 
 
+def is_emulator_reset(response: requests.Response) -> bool:
+    """The Functions emulator's own 500 when a worker socket hangs up mid-request."""
+    return response.status_code == 500 and response.text.startswith('{"code":"ECONNRESET"')
+
+
 def require_loopback() -> None:
     hosts = {urlparse(BASE).hostname}
     hosts.add(os.environ.get("FIRESTORE_EMULATOR_HOST", "").rpartition(":")[0])
@@ -102,7 +114,13 @@ def client(results: Results, deadline: float, seed: int) -> None:
         if time.monotonic() >= deadline or not results.claim():
             return None
         start = time.perf_counter()
-        response = session.request(method, f"{BASE}/{function}", timeout=70, **kwargs)
+        for _ in range(RESET_RETRIES):
+            response = session.request(method, f"{BASE}/{function}", timeout=70, **kwargs)
+            if not is_emulator_reset(response):
+                break
+            # The emulator's proxy lost its connection to a worker process (not our answer);
+            # a real client retries, and the Idempotency-Key makes a retried create safe.
+            results.note_reset()
         results.record(function, response, (time.perf_counter() - start) * 1000)
         return response
 
@@ -116,7 +134,8 @@ def client(results: Results, deadline: float, seed: int) -> None:
             "size": rng.choice(SIZES),
             "prompt": f"load test {rng.random():.6f}",
         }
-        response = timed("createGenerationRequest", "POST", json=body)
+        key = {"Idempotency-Key": f"load-{seed}-{rng.getrandbits(64):x}"}
+        response = timed("createGenerationRequest", "POST", json=body, headers=key)
         if response is None:
             return
         if response.status_code == 202:
@@ -218,8 +237,10 @@ def main() -> None:
     violations = ledger_violations(db)
     users = len(list(db.collection("users").select([]).stream()))
     print(f"ledger invariant: {len(violations)} violations over {users} users")
-    timeouts = sum("ECONNRESET" in e for e in results.server_errors)
-    print(f"5xx: {len(results.server_errors)} ({timeouts} function timeouts: emulator ECONNRESET)")
+    print(
+        f"5xx: {len(results.server_errors)}; emulator connection resets retried: "
+        f"{results.emulator_resets}"
+    )
     failures = results.server_errors[:10] + violations[:20]
     if unsettled:
         failures.append(
