@@ -18,9 +18,8 @@ sidfile=$(mktemp)
 setsid bash -c 'echo $$ > "$0"; shift; exec npx --no-install firebase "$@"' "$sidfile" _ "${args[@]}" &
 pid=$!
 stop() {
-  kill -INT "$pid" 2>/dev/null || true
+  scripts/stop_session.sh "$(cat "$sidfile")"
   wait "$pid" 2>/dev/null || true
-  pkill -KILL -s "$(cat "$sidfile")" 2>/dev/null || true
   rm -f "$sidfile"
   exit 0
 }

@@ -13,10 +13,10 @@ sidfile=$(mktemp)
 setsid bash -c 'echo $$ > "$0"; exec npx --no-install firebase --project feraset-imagen \
   emulators:exec --only "$1" "$2"' "$sidfile" "$only" "$*" &
 runner=$!
-trap 'kill -INT "$runner" 2>/dev/null' INT TERM
+trap 'scripts/stop_session.sh "$(cat "$sidfile")"' INT TERM
 wait "$runner"
 status=$?
 sid=$(cat "$sidfile")
 rm -f "$sidfile"
-[ -n "$sid" ] && pkill -KILL -s "$sid" 2>/dev/null
+[ -n "$sid" ] && scripts/stop_session.sh "$sid"
 exit "$status"
