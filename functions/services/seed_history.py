@@ -60,6 +60,18 @@ SPAMMER_REQUESTS, SPAMMER_FAILURES = 40, 10  # 25 % failures on Model B
 ENTERPRISE_BURST = 20  # 20 x 1024x1792 at 4 credits = 80 credits in one UTC day
 PROMO_REQUESTS = 8  # per promo user, half of them failing on a degraded Model B
 WEEK_TO_DATE_REQUESTS = 3
+# What a report over the last complete week finds in this history: the patterns' purpose.
+INTENDED_ANOMALIES = frozenset(
+    {
+        "request_spike",
+        "credit_consumption_spike",
+        "high_failure_rate",
+        "user_request_spike",
+        "single_user_credit_spike",
+        "new_user_spike",
+        "critical_model_failure_rate",
+    }
+)
 USER_SINCE = timedelta(days=30)  # regular users signed up this long before the history
 
 PROMPTS: tuple[str, ...] = (
