@@ -98,5 +98,5 @@ def load_settings() -> Settings:
         generation_timeout_seconds=GENERATION_TIMEOUT_SECONDS.value,
         require_auth=require_auth,
         on_emulator=on_emulator,
-        admin_api_key=os.environ.get("ADMIN_API_KEY", ""),
+        admin_api_key=ADMIN_API_KEY.value,
     )

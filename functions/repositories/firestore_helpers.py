@@ -61,13 +61,16 @@ class HostLocks:
     def __init__(self, directory: Path | None = None, stripes: int = 256) -> None:
         self._directory = directory or Path(tempfile.gettempdir()) / "feraset-imagen-locks"
         self._stripes = stripes
+        self._directory_ready = False  # created on first use, not at import
 
     @contextlib.contextmanager
     def hold(self, key: str | None) -> Iterator[None]:
         if key is None:
             yield
             return
-        self._directory.mkdir(parents=True, exist_ok=True)
+        if not self._directory_ready:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            self._directory_ready = True
         path = self._directory / f"{zlib.crc32(key.encode()) % self._stripes}.lock"
         with path.open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
