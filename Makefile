@@ -6,7 +6,8 @@ VENV := functions/venv
 PY := $(VENV)/bin/python
 PROJECT := feraset-imagen
 
-.PHONY: help install dev test test-unit test-integration chromium lint format bench load export clean
+.PHONY: help install dev test test-unit test-integration chromium lint format bench load export \
+	check-dev-stop clean
 
 help:
 	@echo "make dev    install everything, run the emulator stack with seeded data and the web UI"
@@ -14,6 +15,7 @@ help:
 	@echo "make bench  benchmarks (starts the emulators itself; numbers in the README)"
 	@echo "make load   60 s load test through the functions emulator"
 	@echo "make export regenerate docs/firestore-export from the seeder"
+	@echo "make check-dev-stop  start and stop \`make dev\` 12 times (SIGTERM/SIGINT, ~8 min)"
 
 ## Installation ------------------------------------------------------------
 $(VENV)/.installed: functions/requirements.txt functions/requirements-dev.txt
@@ -69,6 +71,11 @@ load: install
 # Regenerate docs/firestore-export from the seeder through the real emulator's export.
 export: install
 	$(EXEC) dev firestore "$(PY) scripts/export_seed.py"
+
+# `make dev` always stops: SIGTERM and Ctrl-C during start-up, idle and under load, twice each;
+# no process may be left and every port must be free. Not part of `make test` (~8 min).
+check-dev-stop: install
+	$(PY) scripts/check_dev_stop.py
 
 clean:
 	rm -rf $(VENV) node_modules .cache

@@ -17,7 +17,7 @@ from google.cloud import firestore
 
 from controllers.account_controller import AccountController
 from controllers.admin_controller import AdminController
-from controllers.auth import AdminGuard, UserAuthorizer
+from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.generation_controller import GenerationController
 from controllers.report_controller import ReportController
@@ -25,7 +25,7 @@ from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
 from core.firestore_client import build_firestore_client, project_id
-from core.task_queue import CloudTasksGenerationQueue
+from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from repositories.catalog import CatalogRepository
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
@@ -35,10 +35,10 @@ from services.account_service import AccountService
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
-from services.ports import GenerationQueue
+from services.ports import GenerationQueue, TaskInspector
 from services.report_service import ReportService
 from services.seed_service import SeedService
-from services.worker_service import GenerationWorker
+from services.worker_service import GenerationWorker, StuckTimeouts
 
 
 @dataclass
@@ -49,6 +49,8 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     verify_token: Any = None  # (token) -> claims; defaults to firebase_admin.auth
+    # Whether a request's task still exists; None where the queue cannot be asked (emulator).
+    tasks: TaskInspector | None = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -76,7 +78,11 @@ class Container:
     @cached_property
     def generation_controller(self) -> GenerationController:
         service = GenerationService(
-            CatalogRepository(self.db), self.generations, self.queue, self.clock
+            CatalogRepository(self.db),
+            self.generations,
+            self.queue,
+            self.clock,
+            max_in_flight=self.settings.max_in_flight_per_user,
         )
         return GenerationController(service, self.user_auth)
 
@@ -88,16 +94,22 @@ class Container:
 
     @cached_property
     def catalog_controller(self) -> CatalogController:
-        return CatalogController(CatalogService(CatalogRepository(self.db)))
+        return CatalogController(CatalogService(CatalogRepository(self.db), self.clock))
 
     @cached_property
     def worker_controller(self) -> WorkerController:
-        worker = GenerationWorker(self.generations, self.simulator, self.clock)
-        return WorkerController(worker, self.settings.generation_timeout_seconds)
+        s = self.settings
+        worker = GenerationWorker(self.generations, self.simulator, self.clock, self.tasks)
+        timeouts = StuckTimeouts(s.generation_timeout_seconds, s.queued_timeout_seconds)
+        return WorkerController(worker, timeouts, self.admin_guard)
 
     @cached_property
     def admin_controller(self) -> AdminController:
-        return AdminController(SeedService(SeedRepository(self.db), self.clock), self.admin_guard)
+        return AdminController(
+            SeedService(SeedRepository(self.db), self.clock),
+            self.admin_guard,
+            seed_enabled=self.settings.seed_enabled,
+        )
 
     @cached_property
     def report_controller(self) -> ReportController:
@@ -112,20 +124,37 @@ def firebase_app() -> firebase_admin.App:
         return firebase_admin.initialize_app(options={"projectId": project_id()})
 
 
+# Everything that means "this credential is no good" (a 401). Anything else raised while verifying,
+# e.g. the certificate fetch or the revocation lookup failing, means the backend is unreachable.
+_REJECTED = (
+    auth.InvalidIdTokenError,  # also expired and revoked tokens (subclasses)
+    auth.UserDisabledError,
+    auth.UserNotFoundError,
+    ValueError,  # malformed
+)
+
+
 def _verify_id_token(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = auth.verify_id_token(token, app=firebase_app())
+    """Verify signature, expiry and revocation: a disabled account or revoked tokens fail at once,
+    not after the hour a token lives."""
+    try:
+        claims: dict[str, Any] = auth.verify_id_token(token, app=firebase_app(), check_revoked=True)
+    except _REJECTED as error:
+        raise TokenRejected(type(error).__name__) from None
     # Against the Auth emulator firebase-admin checks neither signature nor expiry; keep the
     # expiry check there too (in production google-auth has already enforced it).
     if float(claims.get("exp", 0)) <= time.time():
-        raise auth.ExpiredIdTokenError("Token expired", cause=None)
+        raise TokenRejected("ExpiredIdTokenError")
     return claims
 
 
 @cache
 def container() -> Container:
     """The process-wide container used by main.py."""
+    settings = load_settings()
     return Container(
-        settings=load_settings(),
+        settings=settings,
         db=build_firestore_client(),
         queue=CloudTasksGenerationQueue(firebase_app()),
+        tasks=None if settings.on_emulator else CloudTasksInspector(project_id()),
     )

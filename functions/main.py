@@ -9,81 +9,92 @@ from firebase_functions import https_fn, options, scheduler_fn, tasks_fn
 from container import container
 from controllers import catalog_controller
 from controllers.http import endpoint
-from core import config
+from core import capacity, config
 
 options.set_global_options(region="us-central1", max_instances=10)
 
 
-@https_fn.on_request()
+def _admin_origins() -> tuple[str, ...]:
+    """The only origins whose pages may call the admin functions from a browser."""
+    return container().settings.admin_cors_origins
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["POST"])
 def createGenerationRequest(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.create(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET", "POST"])
 def getGenerationStatus(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.status(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET"])
 def listGenerationRequests(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.list_for_user(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET", "POST"])
 def getUserCredits(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.credits(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET", "POST"])
 def validate_user(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.validate_user(req)
 
 
-@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
-@endpoint(["GET"])
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
+@endpoint(["GET"], admin_origins=_admin_origins)
 def listUsers(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.list_users(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET"])
 def getCatalog(req: https_fn.Request) -> https_fn.Response:
     return container().catalog_controller.catalog(req)
 
 
-@https_fn.on_request()
+@https_fn.on_request(**capacity.PROBE)
 @endpoint(["GET"])
 def health(req: https_fn.Request) -> https_fn.Response:
     return catalog_controller.health(req)
 
 
-@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
-@endpoint(["POST"])
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_SEED)
+@endpoint(["POST"], admin_origins=_admin_origins)
 def seed_database(req: https_fn.Request) -> https_fn.Response:
     return container().admin_controller.seed(req)
 
 
-@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
-@endpoint(["POST"])
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.REPORT)
+@endpoint(["POST"], admin_origins=_admin_origins, error_extra={"reportStatus": "failed"})
 def scheduleWeeklyReport(req: https_fn.Request) -> https_fn.Response:
     return container().report_controller.schedule(req)
 
 
-@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
-@endpoint(["GET"])
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
+@endpoint(["GET"], admin_origins=_admin_origins)
 def listReports(req: https_fn.Request) -> https_fn.Response:
     return container().report_controller.list_reports(req)
 
 
-@https_fn.on_request(secrets=[config.ADMIN_API_KEY])
-@endpoint(["GET"])
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
+@endpoint(["GET"], admin_origins=_admin_origins)
 def getReport(req: https_fn.Request) -> https_fn.Response:
     return container().report_controller.get_report(req)
+
+
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.SWEEPER)
+@endpoint(["POST"], admin_origins=_admin_origins)
+def sweepStuckGenerations(req: https_fn.Request) -> https_fn.Response:
+    return container().worker_controller.sweep_now(req)
 
 
 @tasks_fn.on_task_dispatched(
@@ -96,16 +107,21 @@ def getReport(req: https_fn.Request) -> https_fn.Response:
         max_concurrent_dispatches=config.TASK_MAX_CONCURRENT_DISPATCHES,
         max_dispatches_per_second=config.TASK_MAX_DISPATCHES_PER_SECOND,
     ),
+    **capacity.WORKER,
 )
 def processImageGeneration(req: tasks_fn.CallableRequest[Any]) -> dict[str, str]:
     return container().worker_controller.handle_task(req.data)
 
 
-@scheduler_fn.on_schedule(schedule="every 10 minutes", timezone=scheduler_fn.Timezone("UTC"))
+@scheduler_fn.on_schedule(
+    schedule="every 10 minutes", timezone=scheduler_fn.Timezone("UTC"), **capacity.SWEEPER
+)
 def recoverStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
     container().worker_controller.recover_stuck()
 
 
-@scheduler_fn.on_schedule(schedule="25 20 * * 1", timezone=scheduler_fn.Timezone("UTC"))
+@scheduler_fn.on_schedule(
+    schedule="25 20 * * 1", timezone=scheduler_fn.Timezone("UTC"), **capacity.REPORT
+)
 def weeklyReportScheduler(event: scheduler_fn.ScheduledEvent) -> None:
     container().report_controller.run_scheduled()

@@ -9,14 +9,15 @@ profile=$1 only=$2
 shift 2
 functions/venv/bin/python scripts/env_local.py "$profile" || exit 1
 eval "$(functions/venv/bin/python scripts/toolchain.py)"
-sidfile=$(mktemp)
-setsid bash -c 'echo $$ > "$0"; exec npx --no-install firebase --project feraset-imagen \
-  emulators:exec --only "$1" "$2"' "$sidfile" "$only" "$*" &
+# setsid(1) does not fork here (a background job of a non-interactive shell is not a process
+# group leader), so the session id is the job's pid. The trap uses no command substitution:
+# bash 5.2 can fail to parse one in a handler under a signal and then skip the stop.
+setsid bash -c 'exec npx --no-install firebase --project feraset-imagen \
+  emulators:exec --only "$0" "$1"' "$only" "$*" &
 runner=$!
-trap 'scripts/stop_session.sh "$(cat "$sidfile")"' INT TERM
+sid=$runner
+trap 'scripts/stop_session.sh "$sid"' INT TERM
 wait "$runner"
 status=$?
-sid=$(cat "$sidfile")
-rm -f "$sidfile"
-[ -n "$sid" ] && scripts/stop_session.sh "$sid"
+scripts/stop_session.sh "$sid"
 exit "$status"

@@ -68,8 +68,10 @@ def main() -> None:
     project = project_id()
 
     wipe(firestore_host, project)
-    written = SeedService(SeedRepository(build_firestore_client()), SystemClock()).seed(
-        seed=args.seed
+    written = (
+        SeedService(SeedRepository(build_firestore_client()), SystemClock())
+        .seed(seed=args.seed)
+        .counts
     )
     print("seeded:", ", ".join(f"{name} {count}" for name, count in written.items()))
 

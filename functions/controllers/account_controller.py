@@ -19,8 +19,9 @@ class AccountController:
         self._admin = admin
 
     def credits(self, request: Request) -> Response:
+        uid = self._auth.authenticate(request)
         query = validate(CreditsQuery, params(request))
-        self._auth.authorize(request, query.userId)
+        self._auth.require_owner(uid, query.userId)
         user, page, next_cursor = self._service.credits(query.userId, query.limit, query.cursor)
         return json_response(
             {
@@ -32,8 +33,9 @@ class AccountController:
         )
 
     def validate_user(self, request: Request) -> Response:
+        uid = self._auth.authenticate(request)
         query = validate(UserIdQuery, params(request))
-        self._auth.authorize(request, query.userId)
+        self._auth.require_owner(uid, query.userId)
         try:
             user = self._service.get_user(query.userId)
         except NotFoundError as missing:
@@ -50,8 +52,9 @@ class AccountController:
 
     def list_users(self, request: Request) -> Response:
         """Every user with name and email: an admin view (open on the emulator, for the UI)."""
-        self._admin.authorize(request)
-        users = self._service.list_users()
+        with self._admin.call(request, "listUsers") as call:
+            users = self._service.list_users()
+            call.counts = {"users": len(users)}
         return json_response(
             {
                 "success": True,

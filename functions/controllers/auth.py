@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request
 
-from core.errors import ForbiddenError, UnauthenticatedError
+from core.errors import (
+    AdminKeyTooShortError,
+    AppError,
+    BackendUnavailableError,
+    ForbiddenError,
+    UnauthenticatedError,
+)
+from core.logging import info, log_exception, warn
 
 TokenVerifier = Callable[[str], dict[str, Any]]
 
@@ -21,15 +30,28 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+class TokenRejected(Exception):
+    """The credential is not valid: malformed, expired, revoked, or its account is disabled.
+
+    Verifiers raise this for the caller's mistakes; any other exception means the auth backend
+    could not be asked, which is a 503, not a 401.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UserAuthorizer:
-    """With `required`, the caller must present an ID token whose uid is the `userId` acted for."""
+    """With `required`, the caller must present an ID token whose uid is the `userId` acted for.
+
+    Controllers call `authenticate` before they parse the body (a stranger's body is never
+    parsed) and `require_owner` once they know whose data it is.
+    """
 
     def __init__(self, required: bool, verify: TokenVerifier) -> None:
         self._required = required
         self._verify = verify
-
-    def authorize(self, request: Request, user_id: str) -> None:
-        self.require_owner(self.authenticate(request), user_id)
 
     def authenticate(self, request: Request) -> str | None:
         """The caller's uid (None when auth is not required); 401 without a valid token."""
@@ -37,25 +59,49 @@ class UserAuthorizer:
             return None
         token = bearer_token(request)
         if token is None:
+            warn("authentication failed", reason="missing_token", path=request.path)
             raise UnauthenticatedError(
                 "A Firebase ID token is required (Authorization: Bearer <token>)",
                 error="missing_token",
             )
         try:
             claims = self._verify(token)
-        except Exception:
+        except TokenRejected as rejected:
+            warn("authentication failed", reason=rejected.reason, path=request.path)
             raise UnauthenticatedError(
-                "The ID token is invalid or expired", error="invalid_token"
+                "The ID token is invalid, expired or revoked", error="invalid_token"
+            ) from None
+        except Exception as exc:
+            log_exception("auth backend unavailable", exc, path=request.path)
+            raise BackendUnavailableError(
+                "Could not verify the ID token; please retry", error="auth_unavailable"
             ) from None
         return str(claims.get("uid", ""))
 
     def require_owner(self, uid: str | None, user_id: str) -> None:
+        """403 when the caller acts for another `userId`."""
         if self._required and uid != user_id:
             raise ForbiddenError("You may only act for your own user", error="wrong_user")
 
+    def owns(self, uid: str | None, owner_id: str) -> bool:
+        """Whether the caller may see a record of `owner_id` (always, when auth is off)."""
+        return not self._required or uid == owner_id
+
+
+MIN_ADMIN_KEY_LENGTH = 32
+
+
+@dataclass
+class AdminCall:
+    """One admin call being served; the handler records what it did in `counts`."""
+
+    function: str
+    counts: dict[str, int] = field(default_factory=dict)
+
 
 class AdminGuard:
-    """Admin functions: open on the emulator; in production they need the ADMIN_API_KEY secret."""
+    """Admin functions: open on the emulator; in production they need the ADMIN_API_KEY secret,
+    which must be at least 32 characters (a shorter one disables them)."""
 
     def __init__(self, on_emulator: bool, admin_api_key: str) -> None:
         self._on_emulator = on_emulator
@@ -64,10 +110,43 @@ class AdminGuard:
     def authorize(self, request: Request) -> None:
         if self._on_emulator:
             return
+        if len(self._admin_api_key) < MIN_ADMIN_KEY_LENGTH:
+            raise AdminKeyTooShortError(error="admin_key_too_short")
         token = bearer_token(request)
-        if (
-            not self._admin_api_key
-            or token is None
-            or not hmac.compare_digest(token.encode(), self._admin_api_key.encode())
-        ):
+        if token is None or not hmac.compare_digest(token.encode(), self._admin_api_key.encode()):
             raise ForbiddenError("Admin access required", error="admin_only")
+
+    @contextmanager
+    def call(self, request: Request, function: str) -> Iterator[AdminCall]:
+        """Authorize, run the body, and log the call as structured data: the function, its
+        outcome (`ok`, `denied`, `rejected` or `failed`, with the error's short reason), the
+        status and the counts the body recorded. Never the key or any credential."""
+        admin_call = AdminCall(function)
+        fields: dict[str, Any] = {
+            "function": function,
+            "on_emulator": self._on_emulator,
+            "source_ip": _source_ip(request),
+        }
+        try:
+            self.authorize(request)
+            yield admin_call
+        except AppError as error:
+            outcome = (
+                "denied"
+                if error.status in (401, 403)
+                else "rejected"
+                if error.status < 500
+                else "failed"
+            )
+            warn("admin call", outcome=outcome, status=error.status, reason=error.error, **fields)
+            raise
+        except Exception:
+            warn("admin call", outcome="error", status=500, **fields)
+            raise
+        info("admin call", outcome="ok", status=200, counts=admin_call.counts, **fields)
+
+
+def _source_ip(request: Request) -> str:
+    """The client address as Google's front end reports it (first X-Forwarded-For hop)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[0].strip() or (request.remote_addr or "")

@@ -7,7 +7,7 @@ from flask import Request, Response
 from controllers.http import json_response
 from schemas.requests import MODELS
 from schemas.responses import catalog_body
-from services.catalog_service import CatalogService
+from services.catalog_service import CatalogService, is_complete
 
 
 class CatalogController:
@@ -15,7 +15,16 @@ class CatalogController:
         self._service = service
 
     def catalog(self, request: Request) -> Response:
-        return json_response(catalog_body(self._service.catalog(), MODELS))
+        """Public reference data: browsers and Hosting's CDN may keep it as long as this
+        instance does."""
+        catalog = self._service.catalog()
+        response = json_response(catalog_body(catalog, MODELS))
+        response.headers["Cache-Control"] = (
+            f"public, max-age={self._service.max_age_seconds}"
+            if is_complete(catalog)
+            else "no-store"  # not seeded yet: nobody may keep the empty answer
+        )
+        return response
 
 
 def health(request: Request) -> Response:

@@ -33,21 +33,25 @@ class GenerationController:
         self._auth = auth
 
     def create(self, request: Request) -> Response:
+        uid = self._auth.authenticate(request)
         parsed = validate(CreateGenerationRequest, json_body(request))
-        self._auth.authorize(request, parsed.userId)
+        self._auth.require_owner(uid, parsed.userId)
         result = self._service.create(parsed, idempotency_key(request))
         return json_response(result.body, result.status_code)
 
     def status(self, request: Request) -> Response:
+        uid = self._auth.authenticate(request)
         query = validate(StatusQuery, params(request))
-        uid = self._auth.authenticate(request)  # 401 before revealing whether the id exists
-        record = self._service.get(query.generationRequestId)
-        self._auth.require_owner(uid, record.user_id)
+        # Another user's request answers exactly like an unknown one: its existence stays hidden.
+        record = self._service.get(
+            query.generationRequestId, visible=lambda owner: self._auth.owns(uid, owner)
+        )
         return json_response(generation_status_body(record))
 
     def list_for_user(self, request: Request) -> Response:
+        uid = self._auth.authenticate(request)
         query = validate(UserRequestsQuery, params(request))
-        self._auth.authorize(request, query.userId)
+        self._auth.require_owner(uid, query.userId)
         records = self._service.list_for_user(query.userId, query.limit)
         return json_response(
             {"success": True, "requests": [generation_summary_body(r) for r in records]}

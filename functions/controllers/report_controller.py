@@ -32,9 +32,10 @@ class ReportController:
         """Run the report now. Every error answer carries `reportStatus: "failed"`; an
         unexpected one is a 500 whose `error` is the correlation id of the logged exception."""
         try:
-            self._guard.authorize(request)
-            options = validate(WeeklyReportOptions, optional_json_body(request))
-            run = self._run(_week_start(options.weekStart), trigger="http")
+            with self._guard.call(request, "scheduleWeeklyReport") as call:
+                options = validate(WeeklyReportOptions, optional_json_body(request))
+                run = self._run(_week_start(options.weekStart), trigger="http")
+                call.counts = {"total_anomalies": run.anomaly_summary["total_anomalies"]}
         except AppError as error:
             error.extra.update(FAILED)
             raise
@@ -63,14 +64,17 @@ class ReportController:
             raise ScheduledReportFailed(correlation_id) from None
 
     def list_reports(self, request: Request) -> Response:
-        self._guard.authorize(request)
-        query = validate(ReportsQuery, params(request))
-        return json_response({"success": True, "reports": self._service.list_reports(query.limit)})
+        with self._guard.call(request, "listReports") as call:
+            query = validate(ReportsQuery, params(request))
+            reports = self._service.list_reports(query.limit)
+            call.counts = {"reports": len(reports)}
+        return json_response({"success": True, "reports": reports})
 
     def get_report(self, request: Request) -> Response:
-        self._guard.authorize(request)
-        query = validate(ReportQuery, params(request))
-        return json_response({"success": True, "report": self._service.get_report(query.reportId)})
+        with self._guard.call(request, "getReport"):
+            query = validate(ReportQuery, params(request))
+            report = self._service.get_report(query.reportId)
+        return json_response({"success": True, "report": report})
 
     def _run(self, week_start: date | None, *, trigger: str) -> ReportRun:
         run = self._service.run(week_start)

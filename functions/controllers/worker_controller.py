@@ -1,20 +1,27 @@
-"""processImageGeneration (task queue) and recoverStuckGenerations (schedule)."""
+"""processImageGeneration (task queue), recoverStuckGenerations (schedule) and its admin twin
+sweepStuckGenerations (HTTP)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pydantic
+from flask import Request, Response
 
+from controllers.auth import AdminGuard
+from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
 from schemas.requests import WorkerTask
-from services.worker_service import GenerationWorker
+from services.worker_service import GenerationWorker, StuckTimeouts, SweepResult
 
 
 class WorkerController:
-    def __init__(self, worker: GenerationWorker, timeout_seconds: int) -> None:
+    def __init__(
+        self, worker: GenerationWorker, timeouts: StuckTimeouts, guard: AdminGuard
+    ) -> None:
         self._worker = worker
-        self._timeout_seconds = timeout_seconds
+        self._timeouts = timeouts
+        self._guard = guard
 
     def handle_task(self, data: Any) -> dict[str, str]:
         """Acknowledge (return) unless infrastructure failed (raise, and Cloud Tasks retries)."""
@@ -27,7 +34,16 @@ class WorkerController:
         info("generation task handled", generationRequestId=task.generationRequestId, result=result)
         return {"result": result.value}
 
-    def recover_stuck(self) -> int:
-        recovered = self._worker.recover_stuck(self._timeout_seconds)
-        info("stuck generation sweep finished", recovered=recovered)
-        return recovered
+    def recover_stuck(self) -> SweepResult:
+        """One sweep; per-request failures are logged and counted, never raised."""
+        result = self._worker.recover_stuck(self._timeouts)
+        info("stuck generation sweep finished", **result.as_dict())
+        return result
+
+    def sweep_now(self, request: Request) -> Response:
+        """Run the sweep now and answer its counts (operators; tests on the emulator)."""
+        with self._guard.call(request, "sweepStuckGenerations") as call:
+            optional_json_body(request)  # takes no options, but a body must be valid JSON
+            result = self.recover_stuck()
+            call.counts = result.as_dict()
+        return json_response({"success": True, **result.as_dict()})

@@ -8,10 +8,13 @@ public float param; pydantic validates them when settings are loaded.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Annotated
 
 from firebase_functions import params
 from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import ConfigurationError
 
 # --- Model simulation -------------------------------------------------------------------------
 GENERATION_FAILURE_RATE = params.StringParam("GENERATION_FAILURE_RATE", default="0.05")
@@ -20,6 +23,12 @@ MODEL_B_FAILURE_RATE = params.StringParam("MODEL_B_FAILURE_RATE", default="")
 MODEL_MIN_LATENCY_SECONDS = params.StringParam("MODEL_MIN_LATENCY_SECONDS", default="1")
 MODEL_MAX_LATENCY_SECONDS = params.StringParam("MODEL_MAX_LATENCY_SECONDS", default="5")
 GENERATION_TIMEOUT_SECONDS = params.IntParam("GENERATION_TIMEOUT_SECONDS", default=600)
+# Where the queue cannot be asked whether a request's task still exists (the Cloud Tasks
+# emulator has no get-task API), a `queued` request counts as stuck only after this long: at the
+# default 2 dispatches/s it covers a backlog of 7,200 tasks plus the worker's retry schedule.
+QUEUED_TIMEOUT_SECONDS = params.IntParam("QUEUED_TIMEOUT_SECONDS", default=3600)
+# Fair use: requests `queued` or `processing` at once per user; one more answers 429.
+MAX_IN_FLIGHT_PER_USER = params.IntParam("MAX_IN_FLIGHT_PER_USER", default=10)
 
 # --- Worker task queue (read by the deploy tooling / emulator from the decorator) -------------
 TASK_MAX_ATTEMPTS = params.IntParam("TASK_MAX_ATTEMPTS", default=5)
@@ -31,6 +40,13 @@ TASK_MAX_DISPATCHES_PER_SECOND = params.IntParam("TASK_MAX_DISPATCHES_PER_SECOND
 # --- Security ---------------------------------------------------------------------------------
 ADMIN_API_KEY = params.SecretParam("ADMIN_API_KEY")
 REQUIRE_AUTH = params.StringParam("REQUIRE_AUTH", default="")
+# Origins (comma-separated) whose pages may call the admin functions from a browser; empty in
+# production (the console calls them same-origin through Hosting's /api rewrites).
+ADMIN_CORS_ORIGINS = params.StringParam("ADMIN_CORS_ORIGINS", default="")
+# On the emulator the console is served by the Hosting emulator.
+EMULATOR_CONSOLE_ORIGINS = ("http://127.0.0.1:8888", "http://localhost:8888")
+# seed_database may run at all (false in production: seeding is for the emulator and demos).
+SEED_ENABLED = params.BoolParam("SEED_ENABLED", default=False)
 
 # --- Anomaly thresholds (SPEC section 7) ------------------------------------------------------
 ANOMALY_REQUEST_SPIKE_RATIO = params.StringParam("ANOMALY_REQUEST_SPIKE_RATIO", default="2.5")
@@ -57,8 +73,36 @@ ANOMALY_MODEL_UNDERPERFORMING_RATIO = params.StringParam(
 ANOMALY_PERFECT_MIN_REQUESTS = params.IntParam("ANOMALY_PERFECT_MIN_REQUESTS", default=20)
 
 
-def running_on_emulator() -> bool:
-    return os.environ.get("FUNCTIONS_EMULATOR", "").lower() == "true"
+def running_on_emulator(environ: Mapping[str, str] = os.environ) -> bool:
+    """Emulator mode needs the emulator's own environment and never Cloud Run's.
+
+    The Functions emulator sets FUNCTIONS_EMULATOR=true, FIREBASE_EMULATOR_HUB and (imitating
+    Cloud Run) K_SERVICE with K_REVISION=1. Cloud Run sets K_CONFIGURATION and a real revision
+    name (`<service>-00001-abc`). FUNCTIONS_EMULATOR=true deployed by accident (a functions/.env
+    file) therefore refuses to serve instead of turning auth off and opening the admin functions.
+    """
+    if environ.get("FUNCTIONS_EMULATOR", "").strip().lower() != "true":
+        return False
+    on_cloud_run = "K_CONFIGURATION" in environ or environ.get("K_REVISION", "1") != "1"
+    if on_cloud_run or not environ.get("FIREBASE_EMULATOR_HUB"):
+        raise ConfigurationError(
+            "FUNCTIONS_EMULATOR=true outside the Firebase Emulator Suite: refusing to serve "
+            "(remove FUNCTIONS_EMULATOR from the deployed environment)"
+        )
+    return True
+
+
+def parse_require_auth(raw: str, on_emulator: bool) -> bool:
+    """`true` or `false` (any case); empty means the default: required except on the emulator."""
+    value = raw.strip().lower()
+    if value == "":
+        return not on_emulator
+    if value not in ("true", "false"):
+        raise ConfigurationError(
+            f"REQUIRE_AUTH must be 'true' or 'false' (or empty for the default), got {raw!r}: "
+            "refusing to serve"
+        )
+    return value == "true"
 
 
 def _float(param: params.StringParam, fallback: float | None = None) -> float | None:
@@ -76,9 +120,17 @@ class Settings(BaseModel):
     min_latency_seconds: float = Field(0.0, ge=0)
     max_latency_seconds: float = Field(0.0, ge=0)
     generation_timeout_seconds: int = Field(600, gt=0)
+    queued_timeout_seconds: int = Field(3600, gt=0)
+    max_in_flight_per_user: int = Field(10, ge=1)
     require_auth: bool = False
     on_emulator: bool = False
     admin_api_key: str = ""
+    seed_enabled: bool = False
+    admin_cors_origins: tuple[str, ...] = ()
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in raw.split(",") if origin.strip())
 
 
 def load_settings() -> Settings:
@@ -88,15 +140,21 @@ def load_settings() -> Settings:
         "Model B": _float(MODEL_B_FAILURE_RATE, default_rate),
     }
     on_emulator = running_on_emulator()
-    require_auth_raw = REQUIRE_AUTH.value.strip().lower()
-    require_auth = (require_auth_raw == "true") if require_auth_raw else not on_emulator
+    require_auth = parse_require_auth(REQUIRE_AUTH.value, on_emulator)
     return Settings(
         failure_rates={k: v for k, v in rates.items() if v is not None},
         default_failure_rate=default_rate,
         min_latency_seconds=_float(MODEL_MIN_LATENCY_SECONDS) or 0.0,
         max_latency_seconds=_float(MODEL_MAX_LATENCY_SECONDS) or 0.0,
         generation_timeout_seconds=GENERATION_TIMEOUT_SECONDS.value,
+        queued_timeout_seconds=QUEUED_TIMEOUT_SECONDS.value,
+        max_in_flight_per_user=MAX_IN_FLIGHT_PER_USER.value,
         require_auth=require_auth,
         on_emulator=on_emulator,
         admin_api_key=ADMIN_API_KEY.value,
+        seed_enabled=SEED_ENABLED.value,
+        admin_cors_origins=tuple(
+            o.strip() for o in ADMIN_CORS_ORIGINS.value.split(",") if o.strip()
+        )
+        or (EMULATOR_CONSOLE_ORIGINS if on_emulator else ()),
     )

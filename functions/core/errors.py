@@ -18,6 +18,8 @@ class AppError(Exception):
     status: int = 500
     error_type: str = "system"
     default_message: str = "An internal error occurred"
+    # Seconds a client should wait before retrying (sent as a Retry-After header), if any.
+    retry_after: int | None = None
 
     def __init__(
         self,
@@ -32,6 +34,18 @@ class AppError(Exception):
         self.details = details
         self.extra = extra or {}
         super().__init__(self.message)
+
+    def envelope(self) -> dict[str, Any]:
+        """The JSON error envelope every HTTP error answers with."""
+        body: dict[str, Any] = {
+            "success": False,
+            "error_type": self.error_type,
+            "message": self.message,
+            "error": self.error,
+        }
+        if self.details is not None:
+            body["details"] = [{"field": d.field, "message": d.message} for d in self.details]
+        return body | self.extra
 
 
 class ValidationError(AppError):
@@ -56,6 +70,24 @@ class ForbiddenError(AppError):
     status = 403
     error_type = "forbidden"
     default_message = "You are not allowed to do this"
+
+
+class SeedDisabledError(AppError):
+    """seed_database while the SEED_ENABLED param is false (always, unless set on purpose)."""
+
+    status = 403
+    error_type = "seed_disabled"
+    default_message = "Seeding is disabled here (the SEED_ENABLED param is false)"
+
+
+class AdminKeyTooShortError(AppError):
+    """Admin functions refuse to serve until ADMIN_API_KEY is long enough to resist guessing."""
+
+    status = 503
+    error_type = "system"
+    default_message = (
+        "Admin functions are disabled: the ADMIN_API_KEY secret must be at least 32 characters"
+    )
 
 
 class NotFoundError(AppError):
@@ -99,5 +131,48 @@ class ContentionError(AppError):
     """A transaction kept losing to concurrent writers; nothing was written. Safe to retry."""
 
     status = 503
-    error_type = "system"
+    error_type = "busy"
     default_message = "The service is busy; please retry"
+    retry_after = 2
+
+
+class BackendUnavailableError(AppError):
+    """Firestore (or another backend) did not answer within its deadline; nothing was written."""
+
+    status = 503
+    error_type = "unavailable"
+    default_message = "A backend service is temporarily unavailable; please retry"
+    retry_after = 5
+
+
+class ConflictError(AppError):
+    """A record that must be created once already exists (never contention: not retried)."""
+
+    status = 409
+    error_type = "conflict"
+    default_message = "The record already exists"
+
+
+class PayloadTooLargeError(AppError):
+    status = 413
+    error_type = "payload_too_large"
+    default_message = "The request body is too large"
+
+
+class UnsupportedMediaTypeError(AppError):
+    status = 415
+    error_type = "unsupported_media_type"
+    default_message = "Content-Type must be application/json"
+
+
+class TooManyInFlightError(AppError):
+    """The user already has the maximum number of requests queued or processing."""
+
+    status = 429
+    error_type = "too_many_in_flight"
+    default_message = "Too many generation requests in progress; retry when one has finished"
+    retry_after = 10
+
+
+class ConfigurationError(RuntimeError):
+    """The deployed configuration is unsafe or invalid: the functions refuse to serve."""

@@ -1,13 +1,39 @@
-"""Build the Firestore client (anonymous credentials on the emulator)."""
+"""Build the Firestore client (anonymous credentials on the emulator), with request deadlines."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from google.api_core import gapic_v1
+from google.api_core import retry as retries
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 
 DEFAULT_PROJECT = "feraset-imagen"
+
+# A request-path call gives up after this long in all (attempts and their retries), so an
+# unreachable Firestore answers a clean 503 well inside the 60 s function timeout. The client's
+# own defaults retry for 60 s (300 s for streams).
+RPC_ATTEMPT_TIMEOUT_SECONDS = 8.0
+RPC_DEADLINE_SECONDS = 12.0
+# The unary calls every request path makes (reads by id, transactions, writes). Queries keep the
+# client's defaults, because the weekly report streams for longer; request-path queries pass
+# `request_deadline()` themselves.
+_BOUNDED_METHODS = frozenset(
+    f"/google.firestore.v1.Firestore/{name}"
+    for name in (
+        "GetDocument",
+        "BatchGetDocuments",
+        "BeginTransaction",
+        "Commit",
+        "Rollback",
+        "UpdateDocument",
+        "CreateDocument",
+        "DeleteDocument",
+        "BatchWrite",
+    )
+)
 
 
 def project_id() -> str:
@@ -21,5 +47,39 @@ def project_id() -> str:
 def build_firestore_client() -> firestore.Client:
     """`firebase_admin.firestore.client()` insists on Google credentials even on the emulator."""
     if os.environ.get("FIRESTORE_EMULATOR_HOST"):
-        return firestore.Client(project=project_id(), credentials=AnonymousCredentials())
-    return firestore.Client(project=project_id())
+        client = firestore.Client(project=project_id(), credentials=AnonymousCredentials())
+    else:
+        client = firestore.Client(project=project_id())
+    return with_request_deadlines(client)
+
+
+def request_deadline() -> dict[str, Any]:
+    """`retry`/`timeout` arguments for a query on a request path."""
+    return {
+        "retry": retries.Retry(
+            initial=0.1, maximum=2.0, multiplier=1.3, timeout=RPC_DEADLINE_SECONDS
+        ),
+        "timeout": RPC_ATTEMPT_TIMEOUT_SECONDS,
+    }
+
+
+def with_request_deadlines(client: firestore.Client) -> firestore.Client:
+    """Bound every unary Firestore call: each attempt and all retries of it together.
+
+    The generated client reads its per-method defaults from `_wrapped_methods`; re-wrapping them
+    keeps each method's own retry predicate and only shortens its timeouts. A transaction's
+    begin and commit take no timeout argument, so this is the one place to bound them.
+    """
+    transport = client._firestore_api._transport
+    for method, wrapped in list(transport._wrapped_methods.items()):
+        name = getattr(method, "_method", b"")
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        if name not in _BOUNDED_METHODS:
+            continue
+        retry = wrapped._retry
+        transport._wrapped_methods[method] = gapic_v1.method.wrap_method(
+            method,
+            default_retry=retry.with_timeout(RPC_DEADLINE_SECONDS) if retry else None,
+            default_timeout=RPC_ATTEMPT_TIMEOUT_SECONDS,
+        )
+    return client

@@ -5,9 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 from functools import cached_property
+from typing import Any
 
 import firebase_admin
 from firebase_admin import exceptions, functions
+from google.api_core import exceptions as gexc
+
+from core.logging import warn
 
 WORKER_FUNCTION = "processImageGeneration"
 
@@ -45,3 +49,56 @@ class CloudTasksGenerationQueue:
 
 def _on_tasks_emulator() -> bool:
     return bool(os.environ.get("CLOUD_TASKS_EMULATOR_HOST"))
+
+
+class CloudTasksInspector:
+    """Asks Cloud Tasks whether a request's worker task still exists (production only).
+
+    A task exists while it waits for dispatch, runs, or waits for a retry; Cloud Tasks deletes
+    it once it succeeded or exhausted its retries. firebase-admin's task queue can enqueue and
+    delete but not look a task up, so this uses the google-cloud-tasks client. The Cloud Tasks
+    emulator serves no get-task API (and not the `/v2/` REST paths this client uses), so the
+    composition root wires this only outside the emulator.
+    """
+
+    def __init__(
+        self,
+        project: str,
+        location: str = "us-central1",
+        queue: str = WORKER_FUNCTION,
+        client: Any = None,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self._project = project
+        self._location = location
+        self._queue_id = queue
+        self._given_client = client
+        self._timeout = timeout_seconds
+
+    @cached_property
+    def _client(self) -> Any:
+        if self._given_client is not None:
+            return self._given_client
+        from google.cloud import tasks_v2
+
+        return tasks_v2.CloudTasksClient()
+
+    def task_name(self, generation_request_id: str) -> str:
+        return (
+            f"projects/{self._project}/locations/{self._location}/queues/{self._queue_id}"
+            f"/tasks/{task_id(generation_request_id)}"
+        )
+
+    def task_exists(self, generation_request_id: str) -> bool | None:
+        try:
+            self._client.get_task(name=self.task_name(generation_request_id), timeout=self._timeout)
+        except gexc.NotFound:
+            return False
+        except gexc.GoogleAPICallError as error:
+            warn(
+                "could not look up generation task",
+                generationRequestId=generation_request_id,
+                error=type(error).__name__,
+            )
+            return None
+        return True

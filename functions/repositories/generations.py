@@ -6,11 +6,13 @@ owner's balance and the idempotency record always change together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pydantic
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.transaction import Transaction
 
@@ -19,7 +21,9 @@ from core.errors import (
     IdempotencyMismatchError,
     InsufficientCreditsError,
     NotFoundError,
+    TooManyInFlightError,
 )
+from core.firestore_client import request_deadline
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     IDEMPOTENCY_KEYS,
@@ -58,6 +62,20 @@ class IdempotencyClaim:
 
 
 @dataclass(frozen=True)
+class StuckCandidate:
+    """A request the sweeper may have to settle, as far as the query can tell."""
+
+    id: str
+    status: str
+    updated_at: datetime | None
+
+
+# Set on a request that can never be settled normally; the sweeper does not look at it again.
+QUARANTINED = "quarantined"
+OWNER_MISSING = "owner_missing"
+
+
+@dataclass(frozen=True)
 class Replay:
     """A stored answer for a repeated Idempotency-Key."""
 
@@ -87,21 +105,65 @@ class GenerationRepository:
             .order_by("created_at", direction=firestore.Query.DESCENDING)
             .limit(limit)
         )
-        return [r for snap in query.stream() if (r := to_model(snap, GenerationRecord))]
+        return [
+            r
+            for snap in query.stream(**request_deadline())
+            if (r := to_model(snap, GenerationRecord))
+        ]
 
-    def find_stuck_ids(self, statuses: Collection[str], updated_before: datetime) -> list[str]:
+    def find_stuck(
+        self, statuses: Collection[str], updated_before: datetime
+    ) -> list[StuckCandidate]:
         query = self._requests.where(
             filter=firestore.FieldFilter("status", "in", list(statuses))
         ).where(filter=firestore.FieldFilter("updated_at", "<", updated_before))
-        return [snap.id for snap in query.select([]).stream()]
+        found = []
+        for snap in query.select(["status", "updated_at"]).stream(**request_deadline()):
+            updated_at = snap.get("updated_at")
+            found.append(
+                StuckCandidate(
+                    snap.id,
+                    str(snap.get("status")),
+                    updated_at if isinstance(updated_at, datetime) else None,
+                )
+            )
+        return found
+
+    def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
+        """Take a request that cannot be settled (e.g. its document does not validate) out of
+        `queued`/`processing` for an operator to look at. Touches nothing else: no refund, no
+        balance. True when it was still waiting to be settled."""
+
+        def run(tx: Transaction) -> bool:
+            ref = self._requests.document(request_id)
+            snap = ref.get(transaction=tx)
+            if (snap.to_dict() or {}).get("status") not in ("queued", "processing"):
+                return False
+            tx.update(ref, {"status": QUARANTINED, "settle_problem": reason, "updated_at": now})
+            return True
+
+        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
 
     # --- create: charge + record + ledger + idempotency, atomically ------------------------
     def charge_and_create(
-        self, new: NewGeneration, now: datetime, claim: IdempotencyClaim | None = None
+        self,
+        new: NewGeneration,
+        clock: Callable[[], datetime],
+        claim: IdempotencyClaim | None = None,
+        *,
+        max_in_flight: int,
     ) -> GenerationRecord | Replay:
-        """Deduct `new.cost` from the user and record the request, or replay a stored answer."""
+        """Deduct `new.cost` from the user and record the request, or replay a stored answer.
+
+        The time is read inside each attempt, so the stored times (and the idempotency claim's
+        in-flight window) start when the winning attempt committed, not before its retries.
+        At most `max_in_flight` of the user's requests are queued or processing at once: the
+        user document's `in_flight` counter is moved by this transaction and by every
+        transition to a terminal state (`settle`), exactly once each.
+        """
 
         def run(tx: Transaction) -> GenerationRecord | Replay:
+            now = clock()
             if claim is not None:
                 replay = self._check_claim(tx, claim, new.user_id, now)
                 if replay is not None:
@@ -110,12 +172,21 @@ class GenerationRepository:
             user = user_ref.get(transaction=tx)
             if not user.exists:
                 raise NotFoundError(f"User not found: {new.user_id}", error="user_not_found")
-            balance = int(user.get("current_credits") or 0)
+            user_data = user.to_dict() or {}
+            balance = int(user_data.get("current_credits") or 0)
             if balance < new.cost:
                 raise InsufficientCreditsError(
                     f"Insufficient credits. Required: {new.cost}, Available: {balance}",
                     error="insufficient_credits",
                     extra={"requiredCredits": new.cost, "availableCredits": balance},
+                )
+            in_flight = max(int(user_data.get("in_flight") or 0), 0)
+            if in_flight >= max_in_flight:
+                raise TooManyInFlightError(
+                    f"At most {max_in_flight} generation requests may be queued or processing "
+                    "at once; retry when one has finished",
+                    error="too_many_in_flight",
+                    extra={"maxInFlight": max_in_flight},
                 )
             record = GenerationRecord(
                 id=new.id,
@@ -131,7 +202,14 @@ class GenerationRepository:
                 created_at=now,
                 updated_at=now,
             )
-            tx.update(user_ref, {"current_credits": balance - new.cost, "updated_at": now})
+            tx.update(
+                user_ref,
+                {
+                    "current_credits": balance - new.cost,
+                    "in_flight": in_flight + 1,
+                    "updated_at": now,
+                },
+            )
             tx.create(self._requests.document(new.id), record.model_dump(exclude={"id"}))
             tx.create(
                 user_ref.collection(TRANSACTIONS).document(deduction_id(new.id)),
@@ -187,18 +265,17 @@ class GenerationRepository:
             {"state": "done", "status_code": status_code, "response": response}
         )
 
-    def release_idempotency(self, doc_id: str) -> None:
-        self._db.collection(IDEMPOTENCY_KEYS).document(doc_id).delete()
-
     # --- worker and sweeper: guarded state transitions ---------------------------------------
     def start_processing(self, request_id: str, now: datetime) -> GenerationRecord | None:
         """queued|processing -> processing (attempts + 1); None when missing or terminal."""
 
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
-            record = to_model(ref.get(transaction=tx), GenerationRecord)
-            if record is None or record.status.is_terminal:
-                return None
+            snap = ref.get(transaction=tx)
+            if (snap.to_dict() or {}).get("status") not in ("queued", "processing"):
+                return None  # missing, terminal or quarantined: nothing to do
+            record = _validated(snap)
+            assert record is not None
             changes = {
                 "status": GenerationStatus.PROCESSING.value,
                 "attempts": record.attempts + 1,
@@ -221,12 +298,31 @@ class GenerationRepository:
         """Finish a request exactly once: complete it, or fail it and refund its owner.
 
         Applies only while the request is in one of `from_statuses` (and, for the sweeper, not
-        touched since `updated_before`); otherwise returns None and writes nothing.
+        touched since `updated_before`); otherwise returns None and writes nothing. Releases the
+        owner's in-flight slot. When the owner's document is gone the request is still finished,
+        without touching any user (nobody to refund), and marked `settle_problem: owner_missing`.
+        Raises MalformedRecord when the stored request does not validate.
         """
+        try:
+            return self._settle(request_id, outcome, now, from_statuses, updated_before, True)
+        except gexc.NotFound:
+            # The blind update of the owner's document failed: the owner no longer exists.
+            if self._owner_exists(request_id):
+                raise
+            return self._settle(request_id, outcome, now, from_statuses, updated_before, False)
 
+    def _settle(
+        self,
+        request_id: str,
+        outcome: GenerationOutcome,
+        now: datetime,
+        from_statuses: Collection[GenerationStatus],
+        updated_before: datetime | None,
+        owner_exists: bool,
+    ) -> GenerationRecord | None:
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
-            record = to_model(ref.get(transaction=tx), GenerationRecord)
+            record = _validated(ref.get(transaction=tx))
             if record is None or record.status not in from_statuses:
                 return None
             if updated_before is not None and record.updated_at >= updated_before:
@@ -235,26 +331,43 @@ class GenerationRepository:
             # deadlock with the owner's concurrent charges on the emulator's pessimistic locks.
             user_ref = self._db.collection(USERS).document(record.user_id)
             changes: dict[str, Any] = {"updated_at": now, "completed_at": now}
+            user_changes: dict[str, Any] = {"in_flight": firestore.Increment(-1)}
             if outcome.succeeded:
                 changes |= {
                     "status": GenerationStatus.COMPLETED.value,
                     "image_url": outcome.image_url,
                     "error_message": None,
                 }
-                tx.update(user_ref, {"total_images_generated": firestore.Increment(1)})
+                user_changes["total_images_generated"] = firestore.Increment(1)
             else:
                 changes |= {
                     "status": GenerationStatus.FAILED.value,
                     "image_url": None,
                     "error_message": outcome.error_message,
                 }
-                self._refund(tx, user_ref, record, outcome.error_message or "", now)
+                if owner_exists:
+                    self._refund(tx, user_ref, record, outcome.error_message or "", now)
+                    user_changes |= {
+                        "current_credits": firestore.Increment(record.credits_deducted),
+                        "updated_at": now,
+                    }
+            if owner_exists:
+                tx.update(user_ref, user_changes)
+            else:
+                changes["settle_problem"] = OWNER_MISSING
             tx.update(ref, changes)
             return record.model_copy(
                 update=changes | {"status": GenerationStatus(changes["status"])}
             )
 
         return run_transaction(self._db, run, lock_key=f"request:{request_id}")
+
+    def _owner_exists(self, request_id: str) -> bool:
+        snap = self._requests.document(request_id).get()
+        owner = (snap.to_dict() or {}).get("user_id") if snap.exists else None
+        if not isinstance(owner, str) or not owner:
+            return True  # nothing to conclude: let the original error stand
+        return bool(self._db.collection(USERS).document(owner).get().exists)
 
     def _refund(
         self,
@@ -265,7 +378,8 @@ class GenerationRepository:
         now: datetime,
     ) -> None:
         # create() fails the commit if the refund already exists: a second refund of the same
-        # request is impossible by construction, on top of the status guard.
+        # request is impossible by construction, on top of the status guard. The balance is
+        # credited by the caller's single update of the owner's document.
         tx.create(
             user_ref.collection(TRANSACTIONS).document(refund_id(record.id)),
             {
@@ -277,11 +391,19 @@ class GenerationRepository:
                 "description": f"Refund: {reason}" if reason else "Refund",
             },
         )
-        tx.update(
-            user_ref,
-            {"current_credits": firestore.Increment(record.credits_deducted), "updated_at": now},
-        )
 
     @property
     def _requests(self) -> firestore.CollectionReference:
         return self._db.collection(GENERATION_REQUESTS)
+
+
+class MalformedRecord(Exception):
+    """A stored generation request does not validate: it cannot be settled automatically."""
+
+
+def _validated(snapshot: Any) -> GenerationRecord | None:
+    try:
+        return to_model(snapshot, GenerationRecord)
+    except pydantic.ValidationError as error:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+        raise MalformedRecord(f"malformed record: {', '.join(fields)}") from None

@@ -1,59 +1,124 @@
-"""Bulk writes for seeding: replace whole collections, clear generated history."""
+"""Seeding writes: replace only the documents the seeder owns, never anything else.
+
+Every document the seeder writes carries `seeded: true`. A reseed deletes or overwrites only
+documents with that mark; documents without it (real users, their transactions and requests,
+idempotency records, reports, catalog entries added by hand) are never deleted or reset, even
+when their id is one the seeder would use.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.transaction import Transaction
 
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
-    IDEMPOTENCY_KEYS,
     TRANSACTIONS,
     USERS,
+    run_transaction,
 )
+
+SEEDED = "seeded"  # the field that marks a document as the seeder's own
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    """What one user's reseed wrote."""
+
+    requests: int
+    transactions: int
+    kept_transactions: int  # the user's own (unmarked) transactions, left as they were
 
 
 class SeedRepository:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
 
-    def clear_history(self) -> None:
-        """Delete requests, every user's transactions and idempotency records."""
-        self._delete_query(self._db.collection(GENERATION_REQUESTS))
-        self._delete_query(self._db.collection_group(TRANSACTIONS))
-        self._delete_query(self._db.collection(IDEMPOTENCY_KEYS))
-
-    def replace_collection(self, collection: str, documents: dict[str, dict[str, Any]]) -> None:
-        """Make `collection` hold exactly `documents` (ids -> data)."""
+    def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
+        """In one transaction: delete the collection's seeded documents that are not in
+        `documents`, and write each of `documents` whose id is free or seeded. Returns how many
+        were written (an unmarked document with the same id is kept, not counted)."""
         ref = self._db.collection(collection)
-        writer = self._db.bulk_writer()
-        for snap in ref.select([]).stream():
-            if snap.id not in documents:
-                if collection == USERS:
-                    self._delete_query(snap.reference.collection(TRANSACTIONS))
-                writer.delete(snap.reference)
-        for doc_id, data in documents.items():
-            writer.set(ref.document(doc_id), data)
-        writer.close()
 
-    def write(self, collection: str, documents: dict[str, dict[str, Any]]) -> None:
-        writer = self._db.bulk_writer()
-        for doc_id, data in documents.items():
-            writer.set(self._db.collection(collection).document(doc_id), data)
-        writer.close()
+        def run(transaction: Transaction) -> int:
+            existing = {snap.id: snap for snap in ref.stream(transaction=transaction)}  # read all
+            for doc_id, snap in existing.items():
+                if doc_id not in documents and _is_seeded(snap):
+                    transaction.delete(snap.reference)
+            written = 0
+            for doc_id, data in documents.items():
+                current = existing.get(doc_id)
+                if current is None or _is_seeded(current):
+                    transaction.set(ref.document(doc_id), data | {SEEDED: True})
+                    written += 1
+            return written
 
-    def write_transactions(self, ledgers: dict[str, dict[str, dict[str, Any]]]) -> None:
-        """Write `users/{userId}/transactions/{txId}` documents (user id -> tx id -> data)."""
-        writer = self._db.bulk_writer()
-        for user_id, documents in ledgers.items():
-            history = self._db.collection(USERS).document(user_id).collection(TRANSACTIONS)
-            for tx_id, data in documents.items():
-                writer.set(history.document(tx_id), data)
-        writer.close()
+        return run_transaction(self._db, run, lock_key=f"seed:{collection}")
 
-    def _delete_query(self, query: firestore.Query | firestore.CollectionReference) -> None:
-        writer = self._db.bulk_writer()
-        for snap in query.select([]).stream():
-            writer.delete(snap.reference)
-        writer.close()
+    def replace_user(
+        self,
+        user_id: str,
+        user: dict[str, Any],
+        requests: dict[str, dict[str, Any]],
+        transactions: dict[str, dict[str, Any]],
+    ) -> SeededUser | None:
+        """Reseed one user in one transaction, or do nothing (None) when `users/{user_id}`
+        exists without the seed mark: a real user is never reset.
+
+        The user's earlier seeded requests and transactions are replaced by `requests` and
+        `transactions`. Its unmarked transactions (made through the API since the last seed)
+        and their requests stay, as do user fields the seeder does not write (such as the
+        in-flight counter); `initial_credits` absorbs the kept transactions' net so that
+        `current_credits == initial_credits - deductions + refunds` still holds.
+        """
+        user_ref = self._db.collection(USERS).document(user_id)
+        history = user_ref.collection(TRANSACTIONS)
+        owned_requests = (
+            self._db.collection(GENERATION_REQUESTS)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .where(filter=FieldFilter(SEEDED, "==", True))
+        )
+
+        def run(transaction: Transaction) -> SeededUser | None:
+            # Every read before the first write: a transaction refuses reads after writes.
+            snap = user_ref.get(transaction=transaction)
+            if snap.exists and not _is_seeded(snap):
+                return None
+            ledger = list(history.stream(transaction=transaction))
+            old_requests = list(owned_requests.stream(transaction=transaction))
+            kept_net = 0
+            kept = 0
+            for tx in ledger:
+                if _is_seeded(tx):
+                    if tx.id not in transactions:
+                        transaction.delete(tx.reference)
+                    continue
+                data = tx.to_dict() or {}
+                credits = int(data.get("credits", 0))
+                kept_net += credits if data.get("type") == "deduction" else -credits
+                kept += 1
+            for request in old_requests:
+                if request.id not in requests:
+                    transaction.delete(request.reference)
+            for request_id, data in requests.items():
+                transaction.set(
+                    self._db.collection(GENERATION_REQUESTS).document(request_id),
+                    data | {SEEDED: True},
+                )
+            for tx_id, data in transactions.items():
+                transaction.set(history.document(tx_id), data | {SEEDED: True})
+            initial = int(user["initial_credits"]) + kept_net
+            # merge: fields the seeder does not define (e.g. the in-flight counter its own
+            # requests move) keep describing the documents that stay.
+            transaction.set(user_ref, user | {"initial_credits": initial, SEEDED: True}, merge=True)
+            return SeededUser(len(requests), len(transactions), kept)
+
+        return run_transaction(self._db, run, lock_key=f"user:{user_id}")
+
+
+def _is_seeded(snap: firestore.DocumentSnapshot) -> bool:
+    return (snap.to_dict() or {}).get(SEEDED) is True

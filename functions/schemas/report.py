@@ -79,7 +79,7 @@ class ReportPeriod(_Out):
 
 
 class DimensionStats(_Out):
-    """Counts and rates for one value of a breakdown dimension (a style, a size, a model...)."""
+    """Counts and rates for one value of a dimension (a style, a color or a size)."""
 
     total: int
     completed: int
@@ -89,16 +89,19 @@ class DimensionStats(_Out):
 
 
 class GenerationStats(_Out):
+    """Week totals. Each `*_breakdown` is `{<id>: <request count>}`, the shape existing report
+    readers sum; the outcome detail per id is in the report's `*_stats` / `model_performance`."""
+
     total_requests: int
     completed_requests: int
     failed_requests: int
     pending_requests: int
     success_rate: float
     failure_rate: float
-    style_breakdown: dict[str, DimensionStats]
-    color_breakdown: dict[str, DimensionStats]
-    size_breakdown: dict[str, DimensionStats]
-    model_breakdown: dict[str, DimensionStats]
+    style_breakdown: dict[str, int]
+    color_breakdown: dict[str, int]
+    size_breakdown: dict[str, int]
+    model_breakdown: dict[str, int]
 
 
 class CreditStats(_Out):
@@ -153,6 +156,9 @@ class WeeklyReport(_Out):
     report_type: Literal["weekly"] = "weekly"
     report_period: ReportPeriod
     generation_stats: GenerationStats
+    style_stats: dict[str, DimensionStats]
+    color_stats: dict[str, DimensionStats]
+    size_stats: dict[str, DimensionStats]
     credit_stats: CreditStats
     user_stats: UserStats
     model_performance: dict[str, ModelPerformance]

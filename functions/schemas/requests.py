@@ -57,7 +57,10 @@ class CreateGenerationRequest(BaseModel):
     @field_validator("style", "color", "size")
     @classmethod
     def _normalise(cls, value: str) -> str:
-        return normalise_catalog_id(value)
+        normalised = normalise_catalog_id(value)
+        if not normalised:
+            raise ValueError("Must not be blank")
+        return normalised
 
 
 class UserIdQuery(BaseModel):

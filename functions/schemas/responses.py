@@ -1,4 +1,4 @@
-"""Response bodies: the exact field names the clients depend on (SPEC section 2)."""
+"""Response bodies: the exact field names the clients depend on."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def transaction_body(tx: TransactionRecord) -> dict[str, Any]:
         "id": tx.id,
         "type": tx.type,
         "credits": tx.credits,
-        "generationRequestId": tx.generation_request_id,
+        "generation_request_id": tx.generation_request_id,
+        "user_id": tx.user_id,
         "timestamp": to_rfc3339(tx.timestamp),
         "description": tx.description,
     }

@@ -51,6 +51,7 @@ class GenerationService:
         generations: GenerationRepository,
         queue: GenerationQueue,
         clock: Clock,
+        max_in_flight: int,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._catalog = catalog
@@ -58,6 +59,7 @@ class GenerationService:
         self._queue = queue
         self._clock = clock
         self._new_id = new_id
+        self._max_in_flight = max_in_flight
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
         cost = self._validate_against_catalog(request)
@@ -84,12 +86,22 @@ class GenerationService:
                 prompt=request.prompt,
                 cost=cost,
             ),
-            self._clock.now(),
+            self._clock.now,
             claim,
+            max_in_flight=self._max_in_flight,
         )
         if isinstance(created, Replay):
             return CreateResult(created.status_code, created.response)
-        self._enqueue_or_refund(request_id, claim)
+        try:
+            self._enqueue_or_refund(request_id)
+        except QueueFailureError as failure:
+            if claim is not None:
+                # The key keeps this answer for its lifetime: a retry with it replays the 503
+                # instead of charging again under a new id.
+                self._generations.finish_idempotency(
+                    claim.doc_id, failure.status, failure.envelope()
+                )
+            raise
         if claim is not None:
             self._generations.finish_idempotency(claim.doc_id, 202, claim.response)
         return CreateResult(202, body.model_dump())
@@ -116,7 +128,7 @@ class GenerationService:
             )
         return size.credit_cost
 
-    def _enqueue_or_refund(self, request_id: str, claim: IdempotencyClaim | None) -> None:
+    def _enqueue_or_refund(self, request_id: str) -> None:
         try:
             self._queue.enqueue(request_id)
             return
@@ -130,14 +142,15 @@ class GenerationService:
         )
         if refunded is None:
             return  # the task did reach the worker after all: the request is under way
-        if claim is not None:
-            # A refunded attempt does not use up the key: a retry may try again.
-            self._generations.release_idempotency(claim.doc_id)
         raise QueueFailureError(extra={"generationRequestId": request_id, "refunded": True})
 
-    def get(self, request_id: str) -> GenerationRecord:
+    def get(
+        self, request_id: str, visible: Callable[[str], bool] = lambda owner: True
+    ) -> GenerationRecord:
+        """The request, or 404 when it is unknown or `visible(owner)` says the caller may not
+        see it (the same answer, so that another user's ids cannot be probed)."""
         record = self._generations.get(request_id)
-        if record is None:
+        if record is None or not visible(record.user_id):
             raise NotFoundError(
                 f"Generation request not found: {request_id}", error="generation_not_found"
             )

@@ -14,6 +14,12 @@ class GenerationQueue(Protocol):
         """Schedule the worker for this request. Raises on failure; duplicates are harmless."""
 
 
+class TaskInspector(Protocol):
+    def task_exists(self, generation_request_id: str) -> bool | None:
+        """Whether the request's worker task is still in the queue (pending or being retried);
+        None when that cannot be told (the queue did not answer)."""
+
+
 class ReportStore(Protocol):
     """Streams of report inputs (half-open `[start, end)` ranges) and the stored reports."""
 

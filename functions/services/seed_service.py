@@ -1,7 +1,8 @@
-"""Reset reference data, users and fabricated history to the documented seed state."""
+"""Reset the seeder's own reference data, users and fabricated history to the seed state."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock
@@ -22,30 +23,48 @@ def reference_documents() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+@dataclass(frozen=True)
+class SeedOutcome:
+    """What a seed run wrote (`counts`, per collection) and which seed users it left alone
+    because a document with their id exists that the seeder does not own."""
+
+    counts: dict[str, int]
+    users_left_alone: list[str] = field(default_factory=list)
+
+
 class SeedService:
+    """Writes the documented seed state, touching only documents the seeder owns (marked by the
+    repository): reference entries, the seed users with their fabricated requests and ledger.
+    Everything else (other users, their requests and transactions, idempotency records,
+    reports) is never deleted or changed."""
+
     def __init__(self, repository: SeedRepository, clock: Clock) -> None:
         self._repository = repository
         self._clock = clock
 
-    def seed(self, *, history: bool = True, seed: int = DEFAULT_SEED) -> dict[str, int]:
-        """Replace reference data, users and (unless `history` is False) the fabricated history.
-
-        Returns the number of documents written per collection.
-        """
+    def seed(self, *, history: bool = True, seed: int = DEFAULT_SEED) -> SeedOutcome:
+        """Replace the seeded reference data, users and (unless `history` is False) the
+        fabricated history."""
         now = self._clock.now()
         fabricated = fabricate_history(now, seed) if history else SeedHistory()
-        self._repository.clear_history()
         reference = reference_documents()
-        for collection, documents in reference.items():
-            self._repository.replace_collection(
+        counts = {
+            collection: self._repository.replace_owned(
                 collection,
                 {
                     d["id"]: {k: v for k, v in d.items() if k != "id"} | {"created_at": now}
                     for d in documents
                 },
             )
-        users = {
-            user_id: {
+            for collection, documents in reference.items()
+        }
+        requests_by_user: dict[str, dict[str, dict[str, Any]]] = {}
+        for request_id, request in fabricated.requests.items():
+            requests_by_user.setdefault(request["user_id"], {})[request_id] = request
+        counts |= {"users": 0, "generation_requests": 0, "transactions": 0}
+        left_alone: list[str] = []
+        for user_id, (name, credits) in seed_data.USERS.items():
+            user = {
                 "name": name,
                 "email": f"{user_id}@example.com",
                 "current_credits": credits,
@@ -56,16 +75,16 @@ class SeedService:
                 "updated_at": now,
                 "last_login": None,
             }
-            for user_id, (name, credits) in seed_data.USERS.items()
-        }
-        self._repository.replace_collection("users", users)
-        self._repository.write("generation_requests", fabricated.requests)
-        self._repository.write_transactions(fabricated.transactions)
-        return {
-            "styles": len(reference["styles"]),
-            "colors": len(reference["colors"]),
-            "sizes": len(reference["sizes"]),
-            "users": len(users),
-            "generation_requests": len(fabricated.requests),
-            "transactions": fabricated.transaction_count,
-        }
+            written = self._repository.replace_user(
+                user_id,
+                user,
+                requests_by_user.get(user_id, {}),
+                fabricated.transactions.get(user_id, {}),
+            )
+            if written is None:
+                left_alone.append(user_id)
+                continue
+            counts["users"] += 1
+            counts["generation_requests"] += written.requests
+            counts["transactions"] += written.transactions
+        return SeedOutcome(counts, left_alone)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from core.clock import Clock
-from core.logging import info
-from repositories.generations import GenerationRepository
+from core.logging import info, log_exception, warn
+from repositories.generations import (
+    QUARANTINED,
+    GenerationRepository,
+    MalformedRecord,
+    StuckCandidate,
+)
 from schemas.documents import GenerationOutcome, GenerationStatus
 from services.model_simulator import ModelSimulator
+from services.ports import TaskInspector
 
 TIMEOUT_MESSAGE = "Generation timed out"
 STUCK_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
@@ -20,19 +27,59 @@ class WorkResult(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"  # a model failure: a business outcome, acknowledged, refunded
     SUPERSEDED = "superseded"  # another delivery or the sweeper settled it first
+    MALFORMED = "malformed"  # the stored request does not validate: left for the sweeper
+
+
+@dataclass(frozen=True)
+class StuckTimeouts:
+    """How long a request may sit before the sweeper fails and refunds it.
+
+    `processing`: the worker's own time plus its retries. `queued`: only used where the queue
+    cannot be asked whether the request's task still exists (see TaskInspector); a queued
+    request whose task is known to exist is waiting its turn, never stuck.
+    """
+
+    processing_seconds: int
+    queued_seconds: int
+
+
+@dataclass
+class SweepResult:
+    examined: int = 0  # found queued/processing past the processing timeout
+    refunded: int = 0  # failed + refunded now (or completed-less: owner gone, nothing refunded)
+    waiting: int = 0  # their task still exists (or, unknown, the queued timeout has not passed)
+    settled_elsewhere: int = 0  # the worker settled it between the query and our transaction
+    quarantined: int = 0  # cannot be settled (malformed): marked for an operator
+    skipped: int = 0  # an error on this item: logged, retried on the next sweep
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 class GenerationWorker:
     def __init__(
-        self, generations: GenerationRepository, simulator: ModelSimulator, clock: Clock
+        self,
+        generations: GenerationRepository,
+        simulator: ModelSimulator,
+        clock: Clock,
+        tasks: TaskInspector | None = None,
     ) -> None:
         self._generations = generations
         self._simulator = simulator
         self._clock = clock
+        self._tasks = tasks
 
     def process(self, request_id: str) -> WorkResult:
         """Infrastructure errors propagate (the task is retried); everything else is settled."""
-        record = self._generations.start_processing(request_id, self._clock.now())
+        try:
+            record = self._generations.start_processing(request_id, self._clock.now())
+        except MalformedRecord as malformed:
+            warn(
+                "malformed generation request",
+                generationRequestId=request_id,
+                problem=str(malformed),
+            )
+            return WorkResult.MALFORMED  # a retry cannot fix it; the sweeper quarantines it
         if record is None:
             return WorkResult.SKIPPED
         outcome = self._simulator.generate(record, self._clock.now)
@@ -43,19 +90,61 @@ class GenerationWorker:
             return WorkResult.SUPERSEDED
         return WorkResult.COMPLETED if outcome.succeeded else WorkResult.FAILED
 
-    def recover_stuck(self, timeout_seconds: int) -> int:
-        """Fail and refund requests left queued/processing for longer than the timeout."""
-        cutoff = self._clock.now() - timedelta(seconds=timeout_seconds)
-        recovered = 0
-        for request_id in self._generations.find_stuck_ids(STUCK_STATUSES, cutoff):
+    def recover_stuck(self, timeouts: StuckTimeouts) -> SweepResult:
+        """Fail and refund requests left queued/processing too long. Each request is handled on
+        its own: one that fails is logged and counted, and the others are still settled."""
+        now = self._clock.now()
+        result = SweepResult()
+        cutoff = now - timedelta(seconds=timeouts.processing_seconds)
+        for candidate in self._generations.find_stuck(STUCK_STATUSES, cutoff):
+            result.examined += 1
+            try:
+                self._recover_one(candidate, cutoff, now, timeouts, result)
+            except Exception as exc:
+                result.skipped += 1
+                log_exception("stuck request not settled", exc, generationRequestId=candidate.id)
+        return result
+
+    def _recover_one(
+        self,
+        candidate: StuckCandidate,
+        cutoff: datetime,
+        now: datetime,
+        timeouts: StuckTimeouts,
+        result: SweepResult,
+    ) -> None:
+        if self._still_waiting(candidate, now, timeouts):
+            result.waiting += 1
+            return
+        try:
             settled = self._generations.settle(
-                request_id,
+                candidate.id,
                 GenerationOutcome(error_message=TIMEOUT_MESSAGE),
                 self._clock.now(),
                 from_statuses=STUCK_STATUSES,
                 updated_before=cutoff,
             )
-            if settled is not None:
-                recovered += 1
-                info("recovered stuck generation", generationRequestId=request_id)
-        return recovered
+        except MalformedRecord as malformed:
+            if self._generations.quarantine(candidate.id, str(malformed), self._clock.now()):
+                result.quarantined += 1
+                warn(
+                    "stuck request quarantined",
+                    generationRequestId=candidate.id,
+                    status=QUARANTINED,
+                    problem=str(malformed),
+                )
+            return
+        if settled is None:
+            result.settled_elsewhere += 1
+            return
+        result.refunded += 1
+        info("recovered stuck generation", generationRequestId=candidate.id)
+
+    def _still_waiting(self, candidate: StuckCandidate, now: datetime, t: StuckTimeouts) -> bool:
+        """Whether the request's task may still run: then the request is not stuck."""
+        exists = self._tasks.task_exists(candidate.id) if self._tasks is not None else None
+        if exists is not None:
+            return exists
+        if candidate.status != GenerationStatus.QUEUED.value or candidate.updated_at is None:
+            return False
+        return candidate.updated_at >= now - timedelta(seconds=t.queued_seconds)

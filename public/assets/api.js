@@ -27,14 +27,25 @@ export function getSettings() {
   };
 }
 
-/** Normalises a user-typed base URL. Returns null when it is not an absolute http(s) URL. */
+// Plain http is accepted only for these hosts: an ID token or the admin key is never sent in
+// clear over a network, nor to a mistyped host name with a missing "s".
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Normalises a user-typed base URL. Returns null unless it is an absolute `https` URL, or an
+ * `http` URL on a loopback host (127.0.0.1, localhost, [::1]), without query or fragment.
+ */
 export function normaliseBaseUrl(raw) {
   const value = String(raw || '').trim();
   if (!value) return null;
   let url;
   try { url = new URL(value); } catch { return null; }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
-  if (url.search || url.hash) return null;
+  if (url.protocol === 'http:') {
+    if (!LOOPBACK_HOSTS.has(url.hostname)) return null;
+  } else if (url.protocol !== 'https:') {
+    return null;
+  }
+  if (url.username || url.password || url.search || url.hash) return null;
   return url.href.replace(/\/+$/, '');
 }
 

@@ -84,7 +84,9 @@ el.envForm.addEventListener('submit', (event) => {
   const env = el.envForm.elements.env.value === 'production' ? 'production' : 'local';
   const rawBase = el.envBaseUrl.value.trim();
   if (env === 'production' && !normaliseBaseUrl(rawBase)) {
-    el.envError.textContent = 'Enter an absolute http(s) URL without query string, e.g. https://feraset-imagen.web.app/api';
+    el.envError.textContent = 'Not saved: the base URL must be an https URL without query string, '
+      + 'e.g. https://feraset-imagen.web.app/api (plain http only for 127.0.0.1, localhost or [::1]). '
+      + 'The previous setting is kept.';
     el.envBaseUrl.setAttribute('aria-invalid', 'true');
     return;
   }
@@ -210,7 +212,7 @@ function renderTransaction(tx) {
       h('span', { class: 'tx-desc' }, tx.description || humanize(tx.type || 'transaction')),
       h('span', { class: 'tx-meta' },
         h('time', { datetime: tx.timestamp || '' }, formatTime(tx.timestamp)),
-        tx.generationRequestId ? ` · ${shortId(tx.generationRequestId)}` : '')));
+        tx.generation_request_id ? ` · ${shortId(tx.generation_request_id)}` : '')));
 }
 
 function shortId(id) {
@@ -540,9 +542,18 @@ async function runAdmin(button, label, fn) {
   }
 }
 
+// What seed_database does, exactly: it touches only documents it wrote itself (marked seeded).
+const SEED_CONFIRMATION = 'Seed the database?\n\n'
+  + 'This resets the seed data only: the 6 styles, 5 colors and 3 sizes, the 13 seed users '
+  + '(balances back to their seed values) and their fabricated request history.\n\n'
+  + 'Nothing else is deleted or changed: other users, their requests and transactions, '
+  + 'requests the seed users made themselves, reports and idempotency records stay as they are. '
+  + 'A seed user whose document was not created by the seeder is left alone.\n\n'
+  + 'Refused with "seed disabled" where the SEED_ENABLED param is false (the production default).';
+
 el.seed.addEventListener('click', () => {
   // eslint-disable-next-line no-alert
-  if (!window.confirm('Reset reference data, users and history? This replaces all seeded data.')) return;
+  if (!window.confirm(SEED_CONFIRMATION)) return;
   runAdmin(el.seed, 'Seeding', async () => {
     const data = await api('seed_database', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
     const counts = data.counts && typeof data.counts === 'object' ? data.counts : {};

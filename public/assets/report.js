@@ -173,14 +173,16 @@ function measureChartWidth() {
   return Math.round(Math.max(280, Math.min(720, card)));
 }
 
+// Per-id outcome detail is in `style_stats`/`color_stats`/`size_stats` and `model_performance`;
+// `generation_stats.*_breakdown` holds only `{id: request count}` (used when the detail is absent).
 function renderCharts(report) {
   const gen = report.generation_stats || {};
   chartWidth = measureChartWidth();
   replace(el.charts,
     chartCard('Model performance', 'chart-models', rowsFromModelPerformance(report.model_performance || gen.model_breakdown || {})),
-    chartCard('Style breakdown', 'chart-style', rowsFromBreakdown(gen.style_breakdown)),
-    chartCard('Color breakdown', 'chart-color', rowsFromBreakdown(gen.color_breakdown)),
-    chartCard('Size breakdown', 'chart-size', rowsFromBreakdown(gen.size_breakdown)));
+    chartCard('Style breakdown', 'chart-style', rowsFromBreakdown(report.style_stats || gen.style_breakdown)),
+    chartCard('Color breakdown', 'chart-color', rowsFromBreakdown(report.color_stats || gen.color_breakdown)),
+    chartCard('Size breakdown', 'chart-size', rowsFromBreakdown(report.size_stats || gen.size_breakdown)));
 }
 
 let resizeTimer = null;

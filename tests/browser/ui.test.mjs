@@ -83,6 +83,31 @@ async function waitForForm(page) {
   await page.waitForFunction((sel) => !document.querySelector(sel).disabled, tid('submit-button'));
 }
 
+const GARBAGE = ['[object Object]', 'NaN', 'undefined'];
+
+/**
+ * Every text a reader can see or hear: rendered text, SVG chart labels and tooltips, and the
+ * aria-label/title/alt attributes. None may show a mis-read field ("[object Object]", "NaN",
+ * "undefined"), which is what a renamed or retyped API field turns into.
+ */
+async function assertNoGarbageText(page, label) {
+  const texts = await page.evaluate(() => {
+    const out = [['body', document.body.innerText]];
+    for (const node of document.querySelectorAll('svg text, svg title')) out.push(['svg', node.textContent]);
+    for (const node of document.querySelectorAll('[aria-label], [title], [alt]')) {
+      for (const attr of ['aria-label', 'title', 'alt']) {
+        const value = node.getAttribute(attr);
+        if (value) out.push([`@${attr}`, value]);
+      }
+    }
+    for (const node of document.querySelectorAll('select option')) out.push(['option', node.textContent]);
+    return out;
+  });
+  assert.ok(texts[0][1].trim().length > 0, `${label}: the page rendered no text`);
+  const bad = texts.filter(([, text]) => GARBAGE.some((g) => text.includes(g)));
+  assert.deepEqual(bad, [], `${label}: rendered text shows a mis-read field`);
+}
+
 async function seedViaButton(page) {
   await page.locator(tid('seed-button')).click();
   await page.waitForFunction(
@@ -139,6 +164,9 @@ test('seed, submit a 512x512 request as arda, watch it finish, balance follows t
     assert.ok((await item.locator(tid('request-error')).textContent()).trim().length > 0, 'failed request shows its error_message');
     await waitForCredits(page, before);
   }
+  // The history names the request each entry charged (the `generation_request_id` field).
+  await page.locator(tid('tx-item')).filter({ hasText: id.slice(0, 8) }).first().waitFor({ state: 'visible' });
+  await assertNoGarbageText(page, 'index.html');
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index.png'), fullPage: true });
   await page.close();
 });
@@ -175,6 +203,7 @@ test('running the weekly report and opening report.html lists anomalies', async 
   );
   assert.equal(await page.locator(tid('admin-result')).getAttribute('data-state'), 'success',
     `report failed: ${await page.locator(tid('admin-result')).textContent()}`);
+  await assertNoGarbageText(page, 'index.html (report summary)');
   await page.close();
 
   const report = await openPage('report.html');
@@ -185,12 +214,26 @@ test('running the weekly report and opening report.html lists anomalies', async 
   const firstType = (await report.locator(`${tid('anomaly-item')} ${tid('anomaly-type')}`).first().textContent()).trim();
   assert.ok(firstType.length > 0, 'anomaly type is shown');
   assert.ok(await report.locator(`${tid('report-charts')} svg`).count() >= 1, 'at least one chart is drawn');
+  // Style/color/size charts draw the per-id detail (`*_stats`): bars carry a failure rate.
+  for (const chart of ['chart-style', 'chart-color', 'chart-size']) {
+    const values = await report.locator(`${tid(chart)} .bar-value`).allTextContents();
+    assert.ok(values.length >= 1, `${chart} has bars`);
+    assert.ok(values.every((v) => /^\d[\d,.]* · \d[\d,.]*% fail$/.test(v)), `${chart} values: ${JSON.stringify(values)}`);
+  }
+  await assertNoGarbageText(report, 'report.html');
   await report.screenshot({ path: path.join(SCREENSHOT_DIR, 'report.png'), fullPage: true });
 
   // Dark mode rendering of both pages, for visual review.
   await report.emulateMedia({ colorScheme: 'dark' });
   await report.screenshot({ path: path.join(SCREENSHOT_DIR, 'report-dark.png'), fullPage: true });
   await report.close();
+
+  // The console page over the seeded history.
+  const consolePage = await openPage('index.html');
+  await selectUser(consolePage, 'bot_spammer');
+  await consolePage.locator(tid('tx-item')).first().waitFor({ state: 'visible' });
+  await assertNoGarbageText(consolePage, 'index.html (seeded history)');
+  await consolePage.close();
 });
 
 test('no uncaught errors in the pages', () => {

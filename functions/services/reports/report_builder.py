@@ -23,6 +23,11 @@ from services.reports.anomalies import SEVERITY_SCORES, AnomalyThresholds, analy
 from services.reports.window import WeekWindow, as_utc, report_id
 
 
+def _counts(tallies: Mapping[str, Tally]) -> dict[str, int]:
+    """`{<id>: <request count>}`, sorted by id."""
+    return {key: t.total for key, t in sorted(tallies.items())}
+
+
 def _dimension(tallies: Mapping[str, Tally]) -> dict[str, DimensionStats]:
     return {
         key: DimensionStats(
@@ -45,10 +50,10 @@ def _generation_stats(agg: WeekAggregate) -> GenerationStats:
         pending_requests=req.pending,
         success_rate=req.success_rate,
         failure_rate=req.failure_rate,
-        style_breakdown=_dimension(agg.breakdowns["style"]),
-        color_breakdown=_dimension(agg.breakdowns["color"]),
-        size_breakdown=_dimension(agg.breakdowns["size"]),
-        model_breakdown=_dimension(agg.breakdowns["model"]),
+        style_breakdown=_counts(agg.breakdowns["style"]),
+        color_breakdown=_counts(agg.breakdowns["color"]),
+        size_breakdown=_counts(agg.breakdowns["size"]),
+        model_breakdown=_counts(agg.breakdowns["model"]),
     )
 
 
@@ -107,6 +112,9 @@ def build_report(
             start_date=window.start.isoformat(), end_date=window.end.isoformat()
         ),
         generation_stats=_generation_stats(current),
+        style_stats=_dimension(current.breakdowns["style"]),
+        color_stats=_dimension(current.breakdowns["color"]),
+        size_stats=_dimension(current.breakdowns["size"]),
         credit_stats=_credit_stats(current),
         user_stats=_user_stats(current),
         model_performance=_model_performance(current),
@@ -115,11 +123,11 @@ def build_report(
     return report.model_dump()
 
 
-def _most_popular(breakdown: Mapping[str, Mapping[str, Any]]) -> str | None:
+def _most_popular(breakdown: Mapping[str, int]) -> str | None:
     """The key with the most requests; ties go to the alphabetically first key."""
     if not breakdown:
         return None
-    return min(breakdown, key=lambda key: (-int(breakdown[key]["total"]), key))
+    return min(breakdown, key=lambda key: (-int(breakdown[key]), key))
 
 
 def summarize(report: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

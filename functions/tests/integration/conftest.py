@@ -9,6 +9,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from container import Container
 from core.clock import SystemClock
 from core.config import Settings
 from core.firestore_client import build_firestore_client
+from repositories import firestore_helpers
 from repositories.seed import SeedRepository
 from services.seed_service import SeedService
 from tests.support.ledger import assert_ledger_consistent
@@ -67,6 +69,17 @@ def seeded(db: firestore.Client) -> Iterator[None]:
     assert_ledger_consistent(db)
 
 
+@pytest.fixture(params=["host-lock", "no-host-lock"])
+def host_lock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a race twice: with the host-level lock, and without it (as between instances), so
+    that the lock can never be what makes the guarantee hold."""
+    if request.param == "no-host-lock":
+        monkeypatch.setattr(
+            firestore_helpers.LOCAL_LOCKS, "hold", lambda key, give_up_at=0.0: nullcontext()
+        )
+    return str(request.param)
+
+
 def settings_for_tests(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "failure_rates": {},
@@ -75,6 +88,9 @@ def settings_for_tests(**overrides: Any) -> Settings:
         "max_latency_seconds": 0.0,
         "on_emulator": True,
         "require_auth": False,
+        "seed_enabled": True,  # as in every emulator profile
+        "max_in_flight_per_user": 1000,  # tests of the cap set their own
+        "queued_timeout_seconds": 600,  # as the processing timeout, unless a test says otherwise
     }
     return Settings(**(values | overrides))
 
@@ -85,12 +101,13 @@ def make_container(
 ) -> Callable[..., Container]:
     """Build a container on the emulator and route main.py's functions to it."""
 
-    def build(queue: Any = None, seed: int = 7, **settings: Any) -> Container:
+    def build(queue: Any = None, seed: int = 7, tasks: Any = None, **settings: Any) -> Container:
         built = Container(
             settings=settings_for_tests(**settings),
             db=db,
             queue=queue if queue is not None else RecordingQueue(),
             rng=random.Random(seed),
+            tasks=tasks,
         )
         monkeypatch.setattr(main, "container", lambda: built)
         return built

@@ -8,6 +8,7 @@ token verifier is the real `firebase_admin.auth.verify_id_token`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -64,8 +65,9 @@ def unsigned_token(uid: str, *, expires_in: int, audience: str = PROJECT) -> str
         "aud": audience,
         "sub": uid,
         "user_id": uid,
-        "auth_time": now - 7200,
-        "iat": now - 7200,
+        # issued now: revocation checks refuse tokens older than the account's valid-since time
+        "auth_time": now,
+        "iat": now,
         "exp": now + expires_in,
     }
 
@@ -155,11 +157,60 @@ def test_generation_status_only_for_the_owner(make_container, tokens):
 
     status, body = call(main.getGenerationStatus, "GET", headers=bearer(tokens[OWNER]), **query)
     assert status == 200 and body["status"] == "queued", body
+    # another user's request answers exactly like an unknown id: its existence stays hidden
     status, body = call(main.getGenerationStatus, "GET", headers=bearer(tokens[OTHER]), **query)
-    assert_error(status, body, 403, "forbidden")
+    assert_error(status, body, 404, "not_found")
+    unknown = {"query": {"generationRequestId": "00000000-0000-4000-8000-000000000000"}}
+    status, missing = call(
+        main.getGenerationStatus, "GET", headers=bearer(tokens[OTHER]), **unknown
+    )
+    assert body["message"].replace(created["generationRequestId"], "ID") == missing[
+        "message"
+    ].replace("00000000-0000-4000-8000-000000000000", "ID")
     for headers in (None, bearer("garbage"), bearer(unsigned_token(OWNER, expires_in=-1))):
         status, body = call(main.getGenerationStatus, "GET", headers=headers, **query)
         assert_error(status, body, 401, "unauthenticated")
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[" * 60_000, b"\xef\xbb\xbf{}", b'{"userId": NaN}']
+)
+@pytest.mark.parametrize(
+    "handler", [main.createGenerationRequest, main.getUserCredits, main.getGenerationStatus]
+)
+def test_credentials_are_checked_before_the_body_is_parsed(make_container, handler, body, mocker):
+    make_container(require_auth=True)
+    parse = mocker.patch("controllers.http.parse_json", side_effect=AssertionError("parsed"))
+    status, answer = call(handler, "POST", data=body, content_type="application/json")
+    assert_error(status, answer, 401, "unauthenticated")
+    parse.assert_not_called()
+
+
+def fresh_account(uid: str) -> str:
+    """A token for a user of its own (these tests revoke or disable it)."""
+    with contextlib.suppress(auth.UserNotFoundError):
+        auth.delete_user(uid, app=firebase_app())
+    auth.create_user(uid=uid, email=f"{uid}@example.com", password=PASSWORD, app=firebase_app())
+    return sign_in(uid)
+
+
+def test_revoked_tokens_are_refused_at_once(make_container, tokens):
+    make_container(require_auth=True)
+    token = fresh_account("mike_creative")
+    assert call_as("validate-get", "mike_creative", bearer(token))[0] == 200
+    time.sleep(1.1)  # revocation works at one-second granularity (tokensValidAfterTime)
+    auth.revoke_refresh_tokens("mike_creative", app=firebase_app())
+    status, body = call_as("validate-get", "mike_creative", bearer(token))
+    assert_error(status, body, 401, "unauthenticated")
+
+
+def test_a_disabled_account_is_refused_at_once(make_container, tokens):
+    make_container(require_auth=True)
+    token = fresh_account("sarah_artist")
+    assert call_as("credits-get", "sarah_artist", bearer(token))[0] == 200
+    auth.update_user("sarah_artist", disabled=True, app=firebase_app())
+    status, body = call_as("credits-get", "sarah_artist", bearer(token))
+    assert_error(status, body, 401, "unauthenticated")
 
 
 @pytest.mark.parametrize("name", CALLS)
@@ -178,7 +229,7 @@ def test_functions_emulator_defaults_to_open():
 
 
 # --- admin functions in production mode ------------------------------------------------------
-ADMIN_KEY = "k"
+ADMIN_KEY = "k" * 32  # the shortest key the guard accepts
 ADMIN_CALLS: dict[str, tuple[Handler, str]] = {
     "seed_database": (main.seed_database, "POST"),
     "listUsers": (main.listUsers, "GET"),
@@ -197,7 +248,8 @@ ADMIN_CALLS: dict[str, tuple[Handler, str]] = {
 def test_admin_functions_reject_without_the_key(make_container, name, headers):
     make_container(on_emulator=False, admin_api_key=ADMIN_KEY)
     handler, method = ADMIN_CALLS[name]
-    status, body = call(handler, method, headers=headers)
+    body_kwargs: dict[str, Any] = {"json_body": {}} if method == "POST" else {}
+    status, body = call(handler, method, headers=headers, **body_kwargs)
     assert_error(status, body, 403, "forbidden")
 
 
@@ -207,10 +259,16 @@ def test_user_token_is_not_an_admin_key(make_container, tokens):
     assert_error(status, body, 403, "forbidden")
 
 
-def test_without_a_configured_key_admin_is_closed(make_container):
-    make_container(on_emulator=False, admin_api_key="")
-    status, body = call(main.listUsers, "GET", headers=bearer(""))
-    assert_error(status, body, 403, "forbidden")
+@pytest.mark.parametrize("key", ["", "k" * 31])
+@pytest.mark.parametrize("name", list(ADMIN_CALLS))
+def test_without_a_long_enough_key_admin_is_closed(make_container, name, key):
+    """No key, or one shorter than 32 characters: every admin function refuses to serve,
+    even to a caller presenting that very key."""
+    make_container(on_emulator=False, admin_api_key=key)
+    handler, method = ADMIN_CALLS[name]
+    status, body = call(handler, method, headers=bearer(key), json_body={})
+    assert_error(status, body, 503, "system")
+    assert body["error"] == "admin_key_too_short"
 
 
 def test_admin_functions_accept_the_key(make_container):

@@ -46,7 +46,9 @@ def test_twenty_concurrent_requests_never_overdraw(db, make_container):
 def test_transactions_alone_prevent_overdraft_across_instances(db, make_container, monkeypatch):
     """Without the in-process lock (as between separate function instances), racing
     transactions still never overdraw: the losers retry and see the new balance."""
-    monkeypatch.setattr(firestore_helpers.LOCAL_LOCKS, "hold", lambda key: nullcontext())
+    monkeypatch.setattr(
+        firestore_helpers.LOCAL_LOCKS, "hold", lambda key, give_up_at=0.0: nullcontext()
+    )
     make_container()
     add_user(db, "many_instances", 10)
     racers = 6

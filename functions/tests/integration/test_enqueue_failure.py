@@ -52,14 +52,25 @@ def test_unreachable_queue_refunds_and_answers_503(db, make_container, unreachab
     assert balance(db, "arda") == 500
 
 
-def test_failed_enqueue_does_not_use_up_the_idempotency_key(db, make_container, unreachable_queue):
+def test_failed_enqueue_keeps_its_answer_for_the_key(db, make_container, unreachable_queue):
+    """The key of a refunded 503 replays that 503 for its lifetime: a retry with it never
+    charges again under a new id (a new attempt takes a new key)."""
     make_container(queue=unreachable_queue)
     headers = {"Idempotency-Key": "retry-after-outage"}
-    first, _ = call(main.createGenerationRequest, json_body=request_body(), headers=headers)
-    assert first == 503
+    first, failed = call(main.createGenerationRequest, json_body=request_body(), headers=headers)
+    assert first == 503 and failed["refunded"] is True
 
-    make_container()  # the queue is back
-    second, body = call(main.createGenerationRequest, json_body=request_body(), headers=headers)
-    assert second == 202
+    container = make_container()  # the queue is back
+    second, replay = call(main.createGenerationRequest, json_body=request_body(), headers=headers)
+    assert (second, replay) == (first, failed)
+    assert container.queue.enqueued == []
+    assert balance(db, "arda") == 500
+    assert len(list(db.collection("generation_requests").stream())) == 1
+
+    third, body = call(
+        main.createGenerationRequest,
+        json_body=request_body(),
+        headers={"Idempotency-Key": "a-new-attempt"},
+    )
+    assert third == 202 and body["generationRequestId"] != failed["generationRequestId"]
     assert balance(db, "arda") == 500 - 3
-    assert body["generationRequestId"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ import main
 from core.firestore_client import build_firestore_client
 from repositories import firestore_helpers, generations
 from tests.integration.conftest import balance, request_body, transactions
-from tests.support.http import call
+from tests.support.http import _APP, call, make_request
 
 LEAKS = ("Traceback", "Error(", "failed to connect", "127.0.0.1", "ServiceUnavailable", "Aborted")
 
@@ -94,9 +95,42 @@ def test_firestore_unavailable_is_a_clean_error(db, make_container, unreachable_
 
     status, body = call(handler, method, **kwargs)
 
-    assert_clean_error(status, body, {500, 503}, "system")
+    assert_clean_error(status, body, {503}, "unavailable")
     assert container.queue.enqueued == []
     assert state(db) == before
+
+
+def test_unreachable_firestore_answers_503_inside_the_request_deadline(db, make_container):
+    """The production client (build_firestore_client, with its request deadlines) against a
+    Firestore that is not there: a clean 503 well inside the 60 s function timeout, not a hang."""
+    container = make_container()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{closed_port()}")
+        container.db = build_firestore_client()
+    started = time.monotonic()
+    with _APP.app_context():
+        response = main.createGenerationRequest(make_request("POST", json_body=request_body()))
+    elapsed = time.monotonic() - started
+    body = json.loads(response.get_data())
+    assert_clean_error(response.status_code, body, {503}, "unavailable")
+    assert response.headers["Retry-After"].isdigit()
+    assert elapsed < 30, elapsed  # the client's own defaults would retry for 60 s
+
+
+def test_a_create_clash_is_a_conflict_not_contention(db, make_container):
+    """AlreadyExists is a fact, not contention: answered at once (409), never retried for 20 s
+    and reported as busy."""
+    container = make_container()
+    status, first = call(main.createGenerationRequest, json_body=request_body())
+    assert status == 202
+    # the same request id again: its document (and deduction) exist already
+    service = container.generation_controller._service
+    service._new_id = lambda: first["generationRequestId"]
+    started = time.monotonic()
+    status, body = call(main.createGenerationRequest, json_body=request_body())
+    assert time.monotonic() - started < 5
+    assert_clean_error(status, body, {409}, "conflict")
+    assert balance(db, "arda") == 500 - 3
 
 
 def test_worker_with_firestore_unavailable_is_retried(db, make_container, unreachable_db):
@@ -223,7 +257,7 @@ def test_create_under_exhausted_contention_writes_nothing(db, make_container, co
 
     status, body = call(main.createGenerationRequest, json_body=request_body(), headers=headers)
 
-    assert_clean_error(status, body, {503}, "system")
+    assert_clean_error(status, body, {503}, "busy")
     assert body["message"] == "The service is busy; please retry"
     assert container.queue.enqueued == []
     assert state(db) == before

@@ -3,7 +3,8 @@
 Hypothesis generates batches of requests (methods, content types, JSON and non-JSON bodies,
 unicode / huge / `/`-containing values, query strings, Idempotency-Key and other headers); each
 batch is sent through a small thread pool. Properties: no 5xx, every error is the documented
-envelope, no internals leak, CORS headers everywhere, and afterwards the ledger invariant holds.
+envelope, no internals leak, CORS headers everywhere (admin functions: none for an unlisted
+origin), and afterwards the ledger invariant holds.
 The `seeded` fixture runs once for the whole run, not per example.
 """
 
@@ -47,6 +48,15 @@ FUNCTIONS: dict[str, list[str]] = {
     "getReport": ["GET"],
     "seed_database": [],
     "scheduleWeeklyReport": [],
+    "sweepStuckGenerations": [],
+}
+ADMIN_FUNCTIONS = {
+    "listUsers",
+    "listReports",
+    "getReport",
+    "seed_database",
+    "scheduleWeeklyReport",
+    "sweepStuckGenerations",
 }
 STATUS_OF = {
     "validation": {400},
@@ -57,7 +67,12 @@ STATUS_OF = {
     "method_not_allowed": {405},
     "idempotency_conflict": {409, 422},
     "queue_failure": {503},
-    "system": {500, 503},
+    "payload_too_large": {413},
+    "unsupported_media_type": {415},
+    "too_many_in_flight": {429},
+    "busy": {503},
+    "unavailable": {503},
+    "system": {500},
 }
 LEAKS = ("Traceback", "Error(", 'File "', "site-packages", "/work/", "pydantic", ".py:")
 TERMINAL = {"completed", "failed"}
@@ -80,13 +95,18 @@ SPECIAL = ["", " ", "..", ".", "__x__", "a/b", "/", "//users", "null", "0", "-1"
 # --- strategies --------------------------------------------------------------------------
 printable = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 huge = st.builds(lambda c, n: c * n, st.sampled_from("aü/💥 \x00"), st.integers(101, 20_000))
+# st.text leaves out surrogates (category Cs) unless asked: ask, and splice them into text.
+lone_surrogates = st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3)
 texts = st.one_of(
-    st.text(max_size=30),  # any unicode, control characters and lone surrogates included
+    st.text(max_size=30),  # any unicode, control characters included
+    st.builds(lambda a, s, b: a + s + b, st.text(max_size=5), lone_surrogates, st.text(max_size=5)),
     st.text(alphabet="/._- ", max_size=8),
     st.sampled_from(SPECIAL),
     huge,
 )
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts)
+# json.dumps spells non-finite floats NaN / Infinity / -Infinity.
+numbers = st.one_of(st.integers(), st.floats())
+scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
 any_json = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
@@ -141,9 +161,30 @@ json_bytes = st.one_of(
         st.one_of(create_bodies, any_json),
     ),
 )
+
+
+def nested(depth: int, kind: str, inner: bytes) -> bytes:
+    opener, closer = (b"[", b"]") if kind == "array" else (b'{"a":', b"}")
+    return opener * depth + inner + closer * depth
+
+
+deep_bodies = st.builds(
+    nested,
+    st.integers(500, 12_000),
+    st.sampled_from(["array", "object"]),
+    st.sampled_from([b"1", b"", b'"x"']),  # closed or left open
+)
+hostile_bodies = st.one_of(
+    deep_bodies,
+    st.builds(lambda b: b"\xef\xbb\xbf" + b, json_bytes),  # UTF-8 byte order mark
+    st.builds(lambda b: b + b" " * 70_000, json_bytes),  # over the 64 KiB limit
+    # integers past Python's 4,300-digit conversion limit
+    st.builds(lambda n: b'{"userId": ' + b"9" * n + b"}", st.integers(4_000, 6_000)),
+)
 bodies = st.one_of(
     json_bytes,
     json_bytes,
+    hostile_bodies,
     st.none(),
     st.binary(max_size=64),
     st.sampled_from([b"{", b"[]", b"null", b'"x"', b"{}", b"   ", b"\xff\xfe", b"userId=arda"]),
@@ -232,7 +273,11 @@ def check(request: FuzzRequest, response: requests.Response) -> Iterator[str]:
     status = response.status_code
     if status >= 500:
         yield f"{status}: {response.text[:300]}"
-    if response.headers.get("Access-Control-Allow-Origin") != "*":
+    allow_origin = response.headers.get("Access-Control-Allow-Origin")
+    if request.function in ADMIN_FUNCTIONS:
+        if allow_origin is not None:  # the fuzzer sends no Origin: no page may read the answer
+            yield f"{status} admin answer with CORS for {allow_origin!r}"
+    elif allow_origin != "*":
         yield f"{status} without CORS headers"
     if request.method == "HEAD" or status == 204:
         return

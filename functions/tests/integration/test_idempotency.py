@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from google.api_core import exceptions as gexc
 
 import main
 from tests.integration.conftest import balance, request_body, transactions
@@ -74,3 +77,42 @@ def test_invalid_key_is_a_validation_error(db, make_container):
     make_container()
     status, body = create("x" * 256)
     assert status == 400 and body["details"][0]["field"] == "Idempotency-Key"
+
+
+def test_in_flight_window_starts_when_the_claim_commits(db, make_container, monkeypatch):
+    """A claim whose transaction retried for a while is still in flight for the whole grace
+    period after its commit: its times come from the committing attempt, not a clock read
+    before the retries."""
+    container = make_container()
+    real_clock = container.clock
+    reads: list[datetime] = []
+
+    class Recording:
+        def now(self) -> datetime:
+            value = real_clock.now()
+            reads.append(value)
+            return value
+
+    container.clock = Recording()
+    # make the first two attempts lose to a (simulated) concurrent writer
+    transaction = db.transaction
+    losses = iter([True, True])
+
+    def flaky_transaction(**kwargs):
+        tx = transaction(**kwargs)
+        if next(losses, False):
+
+            def abort() -> None:
+                raise gexc.Aborted("injected contention")
+
+            tx._commit = abort
+        return tx
+
+    monkeypatch.setattr(db, "transaction", flaky_transaction)
+    status, body = create("slow-commit")
+    assert status == 202, body
+    key_doc = next(iter(db.collection("idempotency_keys").stream())).to_dict()
+    request = db.collection("generation_requests").document(body["generationRequestId"]).get()
+    assert len(reads) >= 3  # one clock read per attempt
+    assert key_doc["created_at"] == request.get("created_at")
+    assert key_doc["created_at"] >= reads[2] - timedelta(milliseconds=1)

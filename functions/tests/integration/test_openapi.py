@@ -136,7 +136,7 @@ def test_seed_database_conforms() -> None:
 
 
 def test_weekly_report_conforms() -> None:
-    assert call("/seed_database", "POST").status_code == 200
+    assert call("/seed_database", "POST", body={}).status_code == 200
     run = call("/scheduleWeeklyReport", "POST", body={})
     assert run.status_code == 200
     report_id = run.json()["report_data"]["id"]

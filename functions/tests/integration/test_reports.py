@@ -80,6 +80,8 @@ def write_request(
         )
         net = 0
     user.update({"initial_credits": firestore.Increment(net)})
+    if status in ("queued", "processing"):  # the owner's fair-use counter counts it
+        user.update({"in_flight": firestore.Increment(1)})
 
 
 @pytest.fixture
@@ -117,7 +119,7 @@ def hand_built_week(db: firestore.Client) -> None:
 def test_seeded_history_is_replaced_not_accumulated(db, make_container):
     make_container()
     first_status, first = call(main.seed_database, "POST", json_body={"seed": 3})
-    again_status, again = call(main.seed_database, "POST")  # no body: the default seed
+    again_status, again = call(main.seed_database, "POST", json_body={})  # the default seed
 
     assert first_status == again_status == 200, (first, again)
     counts = again["counts"]
@@ -178,8 +180,11 @@ def test_hand_built_week_has_exact_figures(db, make_container, hand_built_week):
     assert (gen["total_requests"], gen["completed_requests"]) == (4, 2)
     assert (gen["failed_requests"], gen["pending_requests"]) == (1, 1)
     assert (gen["success_rate"], gen["failure_rate"]) == (50.0, 25.0)
-    assert gen["size_breakdown"]["512x512"]["total"] == 2
-    assert gen["style_breakdown"]["realistic"] == {
+    assert gen["size_breakdown"] == {"1024x1024": 1, "1024x1792": 1, "512x512": 2}
+    assert gen["style_breakdown"] == {"anime": 2, "realistic": 1, "sketch": 1}
+    assert gen["model_breakdown"] == {"Model A": 2, "Model B": 2}
+    assert report["size_stats"]["512x512"]["total"] == 2
+    assert report["style_stats"]["realistic"] == {
         "total": 1,
         "completed": 0,
         "failed": 1,
@@ -271,15 +276,22 @@ def test_only_post_is_allowed_and_the_body_must_be_json(db, make_container):
     make_container()
     assert call(main.scheduleWeeklyReport, "GET")[0] == 405
     status, body = call(main.scheduleWeeklyReport, "POST", data="week", content_type="text/plain")
-    assert status == 400 and body["reportStatus"] == "failed"
+    assert status == 415 and body["reportStatus"] == "failed", body
+    status, body = call(
+        main.scheduleWeeklyReport, "POST", data="week", content_type="application/json"
+    )
+    assert status == 400 and body["reportStatus"] == "failed", body
 
 
 def test_outside_the_emulator_the_admin_key_is_required(db, make_container):
-    make_container(on_emulator=False, admin_api_key="s3cret")
+    make_container(on_emulator=False, admin_api_key="s3cret" * 6)
     status, body = run_report()
     assert status == 403 and body["reportStatus"] == "failed"
     status, body = call(
-        main.scheduleWeeklyReport, "POST", json_body={}, headers={"Authorization": "Bearer s3cret"}
+        main.scheduleWeeklyReport,
+        "POST",
+        json_body={},
+        headers={"Authorization": "Bearer " + "s3cret" * 6},
     )
     assert status == 200, body
 

@@ -48,7 +48,7 @@ def images_generated(db, user_id: str = "arda") -> int:
 
 
 @pytest.mark.parametrize("concurrent", [False, True], ids=["sequential", "concurrent"])
-def test_redelivered_success_completes_once(db, make_container, concurrent):
+def test_redelivered_success_completes_once(db, make_container, concurrent, host_lock):
     container = make_container()
     request_id = create_request(db, container)
     if concurrent:
@@ -69,7 +69,7 @@ def test_redelivered_success_completes_once(db, make_container, concurrent):
 
 
 @pytest.mark.parametrize("concurrent", [False, True], ids=["sequential", "concurrent"])
-def test_redelivered_model_failure_refunds_once(db, make_container, concurrent):
+def test_redelivered_model_failure_refunds_once(db, make_container, concurrent, host_lock):
     container = make_container(default_failure_rate=1.0)
     request_id = create_request(db, container)
     if concurrent:

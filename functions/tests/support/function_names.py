@@ -16,5 +16,6 @@ HTTP_FUNCTIONS = frozenset(
         "scheduleWeeklyReport",
         "listReports",
         "getReport",
+        "sweepStuckGenerations",
     }
 )

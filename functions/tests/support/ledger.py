@@ -6,15 +6,24 @@ from collections import Counter
 
 from google.cloud import firestore
 
+IN_FLIGHT = ("queued", "processing")
+
 
 def ledger_violations(db: firestore.Client) -> list[str]:
-    """Every way the stored data breaks the invariant (empty when it holds)."""
+    """Every way the stored data breaks the invariant (empty when it holds).
+
+    Also the fair-use counter: each user's `in_flight` equals its requests queued or processing.
+    """
     problems: list[str] = []
     requests = {
         snap.id: snap.to_dict() or {} for snap in db.collection("generation_requests").stream()
     }
     deductions: Counter[str] = Counter()
     refunds: Counter[str] = Counter()
+    in_flight: Counter[str] = Counter(
+        r.get("user_id") for r in requests.values() if r.get("status") in IN_FLIGHT
+    )
+    users = {user.id for user in db.collection("users").select([]).stream()}
     for user in db.collection("users").stream():
         data = user.to_dict() or {}
         deducted = refunded = 0
@@ -40,8 +49,20 @@ def ledger_violations(db: firestore.Client) -> list[str]:
             )
         if current < 0:
             problems.append(f"{user.id}: negative balance {current}")
+        if int(data.get("in_flight", 0)) != in_flight[user.id]:
+            problems.append(
+                f"{user.id}: in_flight {data.get('in_flight', 0)} != {in_flight[user.id]} "
+                "requests queued or processing"
+            )
     for request_id in set(deductions) | set(refunds) | set(requests):
-        status = requests.get(request_id, {}).get("status")
+        request = requests.get(request_id, {})
+        status = request.get("status")
+        if request and request.get("user_id") not in users:
+            # The owner is gone (and its ledger with it): the request must not wait for a
+            # settle that can never refund anyone, and nobody may be refunded for it.
+            if status in IN_FLIGHT or refunds[request_id]:
+                problems.append(f"request {request_id} of a missing owner: {status}, refunded")
+            continue
         if deductions[request_id] != 1:
             problems.append(f"request {request_id}: {deductions[request_id]} deductions")
         if refunds[request_id] != (1 if status == "failed" else 0):

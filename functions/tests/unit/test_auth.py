@@ -2,23 +2,36 @@ from __future__ import annotations
 
 import pytest
 
-from controllers.auth import AdminGuard, UserAuthorizer
-from core.errors import ForbiddenError, UnauthenticatedError
+from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
+from core.errors import (
+    AdminKeyTooShortError,
+    BackendUnavailableError,
+    ForbiddenError,
+    UnauthenticatedError,
+)
 from tests.support.http import make_request
 
 
 def verifier(token: str) -> dict:
     if token == "good-arda":
         return {"uid": "arda"}
-    raise ValueError("bad token")
+    if token == "backend-down":
+        raise ConnectionError("auth backend unreachable")
+    raise TokenRejected("InvalidIdTokenError")
 
 
 def request_with(header: str | None):
     return make_request("GET", headers={"Authorization": header} if header else None)
 
 
+def authorize(required: bool, header: str | None, user_id: str) -> None:
+    authorizer = UserAuthorizer(required, verifier)
+    authorizer.require_owner(authorizer.authenticate(request_with(header)), user_id)
+
+
 def test_auth_not_required_lets_anyone_act():
-    UserAuthorizer(False, verifier).authorize(request_with(None), "arda")
+    authorize(False, None, "arda")
+    assert UserAuthorizer(False, verifier).owns(None, "havanur")
 
 
 @pytest.mark.parametrize(
@@ -29,31 +42,53 @@ def test_auth_not_required_lets_anyone_act():
         ("Bearer ", "arda", UnauthenticatedError),
         ("Bearer expired", "arda", UnauthenticatedError),
         ("Bearer good-arda", "havanur", ForbiddenError),
+        ("Bearer backend-down", "arda", BackendUnavailableError),
     ],
 )
 def test_auth_required_rejects(header, user_id, error):
     with pytest.raises(error):
-        UserAuthorizer(True, verifier).authorize(request_with(header), user_id)
+        authorize(True, header, user_id)
 
 
 def test_auth_required_accepts_own_token():
-    UserAuthorizer(True, verifier).authorize(request_with("Bearer good-arda"), "arda")
+    authorize(True, "Bearer good-arda", "arda")
+    authorizer = UserAuthorizer(True, verifier)
+    assert authorizer.owns("arda", "arda") and not authorizer.owns("arda", "havanur")
+
+
+def test_failed_authentication_is_logged_without_the_token(mocker):
+    warn = mocker.patch("controllers.auth.warn")
+    with pytest.raises(UnauthenticatedError):
+        authorize(True, "Bearer secret-token-value", "arda")
+    (message,), fields = warn.call_args
+    assert message == "authentication failed" and fields["reason"] == "InvalidIdTokenError"
+    assert "secret-token-value" not in repr(warn.call_args)
 
 
 def test_admin_open_on_emulator():
     AdminGuard(True, "").authorize(request_with(None))
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong", "Bearer", "secret-key"])
+ADMIN_KEY = "k" * 31 + "!"  # 32 characters: the shortest key the guard accepts
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong", "Bearer", ADMIN_KEY, f"Bearer {ADMIN_KEY}x", "Basic x"]
+)
 def test_admin_in_production_needs_the_key(header):
     with pytest.raises(ForbiddenError):
-        AdminGuard(False, "secret-key").authorize(request_with(header))
+        AdminGuard(False, ADMIN_KEY).authorize(request_with(header))
 
 
-def test_admin_in_production_without_configured_key_is_closed():
-    with pytest.raises(ForbiddenError):
-        AdminGuard(False, "").authorize(request_with("Bearer "))
+@pytest.mark.parametrize("key", ["", "secret-key", "k" * 31])
+def test_admin_key_shorter_than_32_characters_disables_admin_functions(key):
+    """Even the right (short) key is refused, with a clear 503 instead of a 403."""
+    with pytest.raises(AdminKeyTooShortError) as raised:
+        AdminGuard(False, key).authorize(request_with(f"Bearer {key}"))
+    assert raised.value.status == 503
+    assert "at least 32 characters" in raised.value.message
+    assert key not in raised.value.message or key == ""
 
 
 def test_admin_key_accepted():
-    AdminGuard(False, "secret-key").authorize(request_with("Bearer secret-key"))
+    AdminGuard(False, ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}"))

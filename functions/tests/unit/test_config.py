@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from core.config import load_settings
+from core.config import load_settings, parse_require_auth, running_on_emulator
+from core.errors import ConfigurationError
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     for name in (
         "FUNCTIONS_EMULATOR",
+        "FIREBASE_EMULATOR_HUB",
+        "K_SERVICE",
+        "K_REVISION",
+        "K_CONFIGURATION",
         "REQUIRE_AUTH",
         "GENERATION_FAILURE_RATE",
         "MODEL_A_FAILURE_RATE",
@@ -30,6 +35,7 @@ def test_defaults_follow_the_spec():
 def test_require_auth_defaults_on_in_production_and_off_on_the_emulator(monkeypatch):
     assert load_settings().require_auth is True
     monkeypatch.setenv("FUNCTIONS_EMULATOR", "true")
+    monkeypatch.setenv("FIREBASE_EMULATOR_HUB", "127.0.0.1:4400")
     settings = load_settings()
     assert settings.on_emulator is True and settings.require_auth is False
     monkeypatch.setenv("REQUIRE_AUTH", "true")
@@ -46,3 +52,72 @@ def test_invalid_rate_is_rejected(monkeypatch):
     monkeypatch.setenv("GENERATION_FAILURE_RATE", "1.5")
     with pytest.raises(ValueError):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "on_emulator"),
+    [
+        ({}, False),  # production
+        ({"K_SERVICE": "fn", "K_REVISION": "fn-00001-abc", "K_CONFIGURATION": "fn"}, False),
+        ({"FUNCTIONS_EMULATOR": "false", "FIREBASE_EMULATOR_HUB": "h"}, False),
+        # the Functions emulator itself sets K_SERVICE and K_REVISION=1, never K_CONFIGURATION
+        (
+            {
+                "FUNCTIONS_EMULATOR": "true",
+                "FIREBASE_EMULATOR_HUB": "127.0.0.1:4400",
+                "K_SERVICE": "fn",
+                "K_REVISION": "1",
+            },
+            True,
+        ),
+        ({"FUNCTIONS_EMULATOR": "TRUE", "FIREBASE_EMULATOR_HUB": "127.0.0.1:4400"}, True),
+    ],
+)
+def test_emulator_mode_needs_the_emulators_environment(env, on_emulator):
+    assert running_on_emulator(env) is on_emulator
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"FUNCTIONS_EMULATOR": "true"},  # no emulator hub: deployed by accident
+        {"FUNCTIONS_EMULATOR": "true", "FIREBASE_EMULATOR_HUB": "h", "K_CONFIGURATION": "fn"},
+        {"FUNCTIONS_EMULATOR": "true", "FIREBASE_EMULATOR_HUB": "h", "K_REVISION": "fn-00002-x"},
+        {"FUNCTIONS_EMULATOR": "true", "K_SERVICE": "fn", "K_REVISION": "fn-00001-abc"},
+    ],
+)
+def test_emulator_mode_on_cloud_run_refuses_to_serve(env):
+    with pytest.raises(ConfigurationError, match="refusing to serve"):
+        running_on_emulator(env)
+
+
+def test_emulator_flag_deployed_to_production_refuses_to_load(monkeypatch):
+    monkeypatch.setenv("FUNCTIONS_EMULATOR", "true")
+    monkeypatch.setenv("K_SERVICE", "createGenerationRequest")
+    monkeypatch.setenv("K_REVISION", "creategenerationrequest-00003-xyz")
+    monkeypatch.setenv("K_CONFIGURATION", "creategenerationrequest")
+    with pytest.raises(ConfigurationError):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("FALSE", False), (" false ", False)]
+)
+def test_require_auth_is_parsed_strictly(monkeypatch, raw, expected):
+    monkeypatch.setenv("REQUIRE_AUTH", raw)
+    assert load_settings().require_auth is expected
+
+
+@pytest.mark.parametrize("raw", ["yes", "0", "1", "off", "ture", "no"])
+def test_require_auth_other_values_refuse_to_serve(monkeypatch, raw):
+    monkeypatch.setenv("REQUIRE_AUTH", raw)
+    with pytest.raises(ConfigurationError, match="REQUIRE_AUTH"):
+        load_settings()
+    assert parse_require_auth("", on_emulator=False) is True
+    assert parse_require_auth("", on_emulator=True) is False
+
+
+def test_in_flight_cap_and_queued_timeout_defaults():
+    settings = load_settings()
+    assert settings.max_in_flight_per_user == 10
+    assert settings.queued_timeout_seconds == 3600

@@ -42,9 +42,13 @@ def deps(mocker):
     catalog = mocker.Mock()
     catalog.lookup.return_value = (True, STYLE, COLOR, SIZE)
     generations = mocker.Mock()
-    generations.charge_and_create.side_effect = lambda new, now, claim: mocker.Mock(id=new.id)
+    generations.charge_and_create.side_effect = lambda new, clock, claim, **_: mocker.Mock(
+        id=new.id
+    )
     queue = mocker.Mock()
-    service = GenerationService(catalog, generations, queue, FixedClock(), new_id=lambda: "id-1")
+    service = GenerationService(
+        catalog, generations, queue, FixedClock(), max_in_flight=10, new_id=lambda: "id-1"
+    )
     return service, catalog, generations, queue
 
 
@@ -90,7 +94,18 @@ def test_enqueue_failure_refunds_and_raises_503(deps):
     kwargs = generations.settle.call_args.kwargs
     assert kwargs["from_statuses"] == {GenerationStatus.QUEUED}
     assert generations.settle.call_args.args[1].error_message == "Failed to queue generation task"
-    generations.release_idempotency.assert_called_once_with(idempotency_doc_id("arda", "key"))
+    # The key keeps the 503 for its lifetime: a retry replays it instead of charging again.
+    doc_id, status, body = generations.finish_idempotency.call_args.args
+    assert (doc_id, status) == (idempotency_doc_id("arda", "key"), 503)
+    assert body["error_type"] == "queue_failure" and body["refunded"] is True
+
+
+def test_charge_gets_the_clock_and_the_in_flight_cap(deps):
+    service, _, generations, _ = deps
+    service.create(request(), None)
+    _, clock, _ = generations.charge_and_create.call_args.args
+    assert clock() == NOW
+    assert generations.charge_and_create.call_args.kwargs == {"max_in_flight": 10}
 
 
 def test_enqueue_error_after_the_worker_started_is_not_a_failure(deps):

@@ -18,7 +18,14 @@ from firebase_functions.private import serving
 from tests.support.function_names import HTTP_FUNCTIONS
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
-ADMIN_FUNCTIONS = ["seed_database", "scheduleWeeklyReport", "listReports", "getReport", "listUsers"]
+ADMIN_FUNCTIONS = [
+    "seed_database",
+    "scheduleWeeklyReport",
+    "listReports",
+    "getReport",
+    "listUsers",
+    "sweepStuckGenerations",
+]
 SCHEDULES = {"weeklyReportScheduler": "25 20 * * 1", "recoverStuckGenerations": "every 10 minutes"}
 WORKER = "processImageGeneration"
 TRIGGERS = ("httpsTrigger", "callableTrigger", "taskQueueTrigger", "scheduleTrigger")
@@ -105,3 +112,73 @@ def test_admin_functions_receive_the_admin_key(endpoints, name):
 def test_user_functions_do_not_receive_the_admin_key(endpoints):
     for name in HTTP_FUNCTIONS - set(ADMIN_FUNCTIONS):
         assert endpoints[name]["secretEnvironmentVariables"] == [], name
+
+
+# --- capacity: declared on purpose, never the platform's defaults ----------------------------
+CAPACITY_FIELDS = (
+    "availableMemoryMb",
+    "cpu",
+    "concurrency",
+    "minInstances",
+    "maxInstances",
+    "timeoutSeconds",
+)
+INTERACTIVE = (512, 1, 8, 0, 20, 60)
+ADMIN_READ = (512, 1, 4, 0, 2, 60)
+REPORT = (1024, 1, 1, 0, 1, 540)
+SWEEPER = (512, 1, 1, 0, 1, 300)
+# The numbers and reasoning of docs/architecture.md, "Capacity".
+DECLARED_CAPACITY = {
+    "createGenerationRequest": INTERACTIVE,
+    "getGenerationStatus": INTERACTIVE,
+    "listGenerationRequests": INTERACTIVE,
+    "getUserCredits": INTERACTIVE,
+    "validate_user": INTERACTIVE,
+    "getCatalog": INTERACTIVE,
+    "health": (256, 1, 8, 0, 5, 10),
+    "listUsers": ADMIN_READ,
+    "listReports": ADMIN_READ,
+    "getReport": ADMIN_READ,
+    "seed_database": (512, 1, 1, 0, 1, 300),
+    "scheduleWeeklyReport": REPORT,
+    "weeklyReportScheduler": REPORT,
+    "processImageGeneration": (512, 1, 8, 0, 4, 120),
+    "recoverStuckGenerations": SWEEPER,
+    "sweepStuckGenerations": SWEEPER,
+}
+
+
+def capacity_of(endpoint: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(endpoint.get(name) for name in CAPACITY_FIELDS)
+
+
+def test_every_function_has_its_capacity_listed(endpoints):
+    assert set(DECLARED_CAPACITY) == set(endpoints)
+
+
+@pytest.mark.parametrize("name", sorted(DECLARED_CAPACITY))
+def test_declared_capacity(endpoints, name):
+    assert capacity_of(endpoints[name]) == DECLARED_CAPACITY[name]
+
+
+@pytest.mark.parametrize("name", sorted(DECLARED_CAPACITY))
+def test_capacity_is_consistent(endpoints, name):
+    memory, cpu, concurrency, min_instances, max_instances, timeout = capacity_of(endpoints[name])
+    assert concurrency == 1 or cpu >= 1  # the platform refuses concurrency > 1 below one CPU
+    assert 0 <= min_instances <= max_instances
+    assert memory >= 256  # the process alone holds ~95 MiB after imports
+    assert concurrency <= deployed_threads()  # every concurrent request gets a thread
+    if trigger_of(endpoints[name]) == "scheduleTrigger":
+        assert timeout <= 540  # the longest an event-driven function may run
+
+
+def test_worker_attempt_ends_before_the_sweeper_may_fail_it(manifest, endpoints):
+    (param,) = [p for p in manifest["params"] if p["name"] == "GENERATION_TIMEOUT_SECONDS"]
+    assert endpoints[WORKER]["timeoutSeconds"] < param["default"]
+
+
+def deployed_threads() -> int:
+    """THREADS from the deployed environment file (the Functions Framework's thread count)."""
+    env = (FUNCTIONS_DIR / ".env.feraset-imagen").read_text()
+    (value,) = [line.split("=", 1)[1] for line in env.splitlines() if line.startswith("THREADS=")]
+    return int(value)

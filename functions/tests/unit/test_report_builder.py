@@ -93,7 +93,24 @@ def test_generation_stats() -> None:
         "success_rate": 50.0,
         "failure_rate": 25.0,
     }
-    assert stats["style_breakdown"] == {
+
+
+def test_breakdowns_are_request_counts_per_id() -> None:
+    """Existing report readers sum these maps: every value is a plain integer count."""
+    stats = _build()["generation_stats"]
+    assert stats["style_breakdown"] == {"anime": 1, "sketch": 3}
+    assert stats["color_breakdown"] == {"neon": 3, "pastel": 1}
+    assert stats["size_breakdown"] == {"1024x1024": 1, "512x512": 3}
+    assert stats["model_breakdown"] == {"Model A": 2, "Model B": 2}
+    for name in ("style", "color", "size", "model"):
+        breakdown = stats[f"{name}_breakdown"]
+        assert all(type(count) is int for count in breakdown.values()), name
+        assert sum(breakdown.values()) == stats["total_requests"], name
+
+
+def test_dimension_detail_lives_under_the_stats_keys() -> None:
+    report = _build()
+    assert report["style_stats"] == {
         "anime": {
             "total": 1,
             "completed": 1,
@@ -109,15 +126,20 @@ def test_generation_stats() -> None:
             "failure_rate": 33.33,
         },
     }
-    assert list(stats["color_breakdown"]) == ["neon", "pastel"]
-    assert stats["size_breakdown"]["512x512"]["total"] == 3
-    assert stats["model_breakdown"]["Model B"] == {
-        "total": 2,
-        "completed": 0,
+    assert list(report["color_stats"]) == ["neon", "pastel"]
+    assert report["color_stats"]["pastel"]["completed"] == 1
+    assert report["size_stats"]["512x512"] == {
+        "total": 3,
+        "completed": 1,
         "failed": 1,
-        "success_rate": 0.0,
-        "failure_rate": 50.0,
+        "success_rate": 33.33,
+        "failure_rate": 33.33,
     }
+    assert "model_stats" not in report  # models keep model_performance
+    gen = report["generation_stats"]
+    for name in ("style", "color", "size"):
+        totals = {key: detail["total"] for key, detail in report[f"{name}_stats"].items()}
+        assert totals == gen[f"{name}_breakdown"], name
 
 
 def test_credit_and_user_stats() -> None:
@@ -186,6 +208,8 @@ def test_empty_week_gives_zeros_not_errors() -> None:
     assert report["credit_stats"]["average_credits_per_request"] == 0.0
     assert report["user_stats"]["average_requests_per_user"] == 0.0
     assert report["model_performance"] == {}
+    assert report["style_stats"] == report["color_stats"] == report["size_stats"] == {}
+    assert report["generation_stats"]["style_breakdown"] == {}
     assert report["anomaly_analysis"]["severity_level"] == "normal"
 
 
@@ -237,10 +261,7 @@ def test_summary() -> None:
 )
 def test_most_popular_style(totals: dict[str, int], expected: str | None) -> None:
     report = _build()
-    report["generation_stats"]["style_breakdown"] = {
-        key: {"total": n, "completed": n, "failed": 0, "success_rate": 100.0, "failure_rate": 0.0}
-        for key, n in totals.items()
-    }
+    report["generation_stats"]["style_breakdown"] = dict(totals)
     summary, _ = summarize(report)
     assert summary["most_popular_style"] == expected
 

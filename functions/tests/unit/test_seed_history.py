@@ -171,7 +171,7 @@ def test_a_report_right_after_seeding_shows_the_planted_anomalies(seed, now):
     assert found["single_user_credit_spike"]["user_id"] == "new_enterprise"
     assert found["critical_model_failure_rate"]["model"] == "Model B"
     assert run.report["report_period"]["start_date"] == last_complete_week(now).start.isoformat()
-    assert run.report["generation_stats"]["model_breakdown"]["Model B"]["failed"] >= 10
+    assert run.report["model_performance"]["Model B"]["failed"] >= 10
     assert run.anomaly_summary["requires_attention"] is True
 
 

@@ -1,0 +1,87 @@
+"""getCatalog: served from a short per-instance cache, and cacheable by browsers and the CDN."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from controllers.catalog_controller import CatalogController
+from controllers.http import endpoint
+from schemas.documents import Catalog, ColorRecord, SizeRecord, StyleRecord
+from services.catalog_service import CATALOG_TTL, CatalogService
+from tests.support.http import make_request
+
+START = datetime(2025, 8, 6, 12, 0, tzinfo=UTC)
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.current = START
+
+    def now(self) -> datetime:
+        return self.current
+
+
+COMPLETE = Catalog(
+    styles=[StyleRecord(id="anime", display_name="Anime")],
+    colors=[ColorRecord(id="neon", display_name="Neon")],
+    sizes=[
+        SizeRecord(
+            id="512x512", width=512, height=512, aspect_ratio="1:1", display_name="S", credit_cost=1
+        )
+    ],
+)
+EMPTY = Catalog(styles=[], colors=[], sizes=[])
+
+
+class CountingCatalog:
+    def __init__(self, catalog: Catalog = COMPLETE) -> None:
+        self.reads = 0
+        self.catalog = catalog
+
+    def active_catalog(self) -> Catalog:
+        self.reads += 1
+        return self.catalog
+
+
+def service(stored: Catalog = COMPLETE) -> tuple[CatalogService, CountingCatalog, StepClock]:
+    repository, clock = CountingCatalog(stored), StepClock()
+    return CatalogService(repository, clock), repository, clock  # type: ignore[arg-type]
+
+
+def test_the_catalog_is_read_once_per_ttl():
+    catalog, repository, clock = service()
+    first = catalog.catalog()
+    clock.current = START + CATALOG_TTL - timedelta(milliseconds=1)
+    assert catalog.catalog() is first
+    assert repository.reads == 1
+    clock.current = START + CATALOG_TTL
+    catalog.catalog()
+    assert repository.reads == 2
+
+
+def test_a_clock_that_steps_back_rereads():
+    catalog, repository, clock = service()
+    catalog.catalog()
+    clock.current = START - timedelta(seconds=1)
+    catalog.catalog()
+    assert repository.reads == 2
+
+
+def test_get_catalog_is_cacheable_and_keeps_cors():
+    catalog, _, _ = service()
+    handler = endpoint(["GET"])(CatalogController(catalog).catalog)
+    response = handler(make_request("GET"))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_an_empty_catalog_is_neither_kept_nor_cacheable():
+    """Before seeding the catalog is empty: the next call reads again (and finds the seeded
+    one), and no browser or CDN may keep the empty answer."""
+    catalog, repository, _ = service(EMPTY)
+    handler = endpoint(["GET"])(CatalogController(catalog).catalog)
+    assert handler(make_request("GET")).headers["Cache-Control"] == "no-store"
+    repository.catalog = COMPLETE
+    assert catalog.catalog() is COMPLETE
+    assert repository.reads == 2

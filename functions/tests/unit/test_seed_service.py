@@ -1,0 +1,71 @@
+"""SeedService: writes through the repository's owned-only operations and reports what it did."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from repositories.seed import SeededUser
+from services import seed_data
+from services.seed_service import SeedService
+
+NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class RecordingRepository:
+    """Owns every id except those in `foreign` (documents the seeder did not write)."""
+
+    def __init__(self, foreign: set[str]) -> None:
+        self.foreign = foreign
+        self.users: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        self.reference: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
+        self.reference[collection] = documents
+        return len([d for d in documents if d not in self.foreign])
+
+    def replace_user(
+        self,
+        user_id: str,
+        user: dict[str, Any],
+        requests: dict[str, dict[str, Any]],
+        transactions: dict[str, dict[str, Any]],
+    ) -> SeededUser | None:
+        if user_id in self.foreign:
+            return None
+        self.users[user_id] = (user, requests, transactions)
+        return SeededUser(len(requests), len(transactions), 0)
+
+
+def seed(foreign: set[str]) -> tuple[Any, RecordingRepository]:
+    repository = RecordingRepository(foreign)
+    outcome = SeedService(repository, FixedClock()).seed(seed=3)  # type: ignore[arg-type]
+    return outcome, repository
+
+
+def test_every_user_gets_exactly_its_own_history():
+    outcome, repository = seed(set())
+    assert set(repository.users) == set(seed_data.USERS)
+    for user_id, (user, requests, transactions) in repository.users.items():
+        assert all(r["user_id"] == user_id for r in requests.values())
+        assert all(t["user_id"] == user_id for t in transactions.values())
+        deducted = sum(t["credits"] for t in transactions.values() if t["type"] == "deduction")
+        refunded = sum(t["credits"] for t in transactions.values() if t["type"] == "refund")
+        assert user["current_credits"] == user["initial_credits"] - deducted + refunded
+    assert outcome.users_left_alone == []
+    assert outcome.counts["users"] == len(seed_data.USERS)
+
+
+def test_users_the_seeder_does_not_own_are_left_alone_and_not_counted():
+    everyone, _ = seed(set())
+    outcome, repository = seed({"arda", "realistic"})
+    assert outcome.users_left_alone == ["arda"]
+    assert "arda" not in repository.users
+    assert outcome.counts["users"] == len(seed_data.USERS) - 1
+    assert outcome.counts["styles"] == len(seed_data.STYLES) - 1
+    assert outcome.counts["generation_requests"] < everyone.counts["generation_requests"]
