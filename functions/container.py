@@ -19,25 +19,27 @@ from controllers.account_controller import AccountController
 from controllers.admin_controller import AdminController
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
+from controllers.emulator_admin import OpenAdminGuard
 from controllers.generation_controller import GenerationController
 from controllers.report_controller import ReportController
 from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
+from core.emulator_task_queue import EmulatorGenerationQueue
 from core.firestore_client import build_firestore_client, project_id
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from repositories.catalog import CatalogRepository
+from repositories.emulator_host_lock import HostLocks
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
 from repositories.users import UserRepository
-from services.account_service import AccountService
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
 from services.ports import GenerationQueue, TaskInspector
 from services.report_service import ReportService
-from services.seed_service import SeedService
+from services.seeding.service import SeedService
 from services.worker_service import GenerationWorker, StuckTimeouts
 
 
@@ -51,10 +53,13 @@ class Container:
     verify_token: Any = None  # (token) -> claims; defaults to firebase_admin.auth
     # Whether a request's task still exists; None where the queue cannot be asked (emulator).
     tasks: TaskInspector | None = None
+    # The emulator's same-key transaction lock (repositories/emulator_host_lock.py); None in
+    # production.
+    host_locks: HostLocks | None = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
-        return GenerationRepository(self.db)
+        return GenerationRepository(self.db, self.host_locks)
 
     @cached_property
     def simulator(self) -> ModelSimulator:
@@ -73,12 +78,19 @@ class Container:
 
     @cached_property
     def admin_guard(self) -> AdminGuard:
-        return AdminGuard(self.settings.on_emulator, self.settings.admin_api_key)
+        if self.settings.on_emulator:
+            return OpenAdminGuard()  # the emulator workaround (controllers/emulator_admin.py)
+        return AdminGuard(self.settings.admin_api_key)
+
+    @cached_property
+    def catalog_service(self) -> CatalogService:
+        """One per instance: its short-lived cache serves getCatalog and the accept path."""
+        return CatalogService(CatalogRepository(self.db), self.clock)
 
     @cached_property
     def generation_controller(self) -> GenerationController:
         service = GenerationService(
-            CatalogRepository(self.db),
+            self.catalog_service,
             self.generations,
             self.queue,
             self.clock,
@@ -88,13 +100,11 @@ class Container:
 
     @cached_property
     def account_controller(self) -> AccountController:
-        return AccountController(
-            AccountService(UserRepository(self.db)), self.user_auth, self.admin_guard
-        )
+        return AccountController(UserRepository(self.db), self.user_auth, self.admin_guard)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:
-        return CatalogController(CatalogService(CatalogRepository(self.db), self.clock))
+        return CatalogController(self.catalog_service)
 
     @cached_property
     def worker_controller(self) -> WorkerController:
@@ -113,7 +123,9 @@ class Container:
 
     @cached_property
     def report_controller(self) -> ReportController:
-        service = ReportService(ReportRepository(self.db), self.clock)
+        service = ReportService(
+            ReportRepository(self.db), self.clock, self.settings.anomaly_thresholds
+        )
         return ReportController(service, self.admin_guard)
 
 
@@ -151,10 +163,14 @@ def _verify_id_token(token: str) -> dict[str, Any]:
 @cache
 def container() -> Container:
     """The process-wide container used by main.py."""
-    settings = load_settings()
+    return wire(load_settings(), build_firestore_client(), firebase_app())
+
+
+def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> Container:
+    """Where production and the emulator differ, and only here: the emulator gets its
+    workarounds (each in a module named for it), production the Cloud Tasks task lookup."""
+    if settings.on_emulator:
+        return Container(settings, db, EmulatorGenerationQueue(app), host_locks=HostLocks())
     return Container(
-        settings=settings,
-        db=build_firestore_client(),
-        queue=CloudTasksGenerationQueue(firebase_app()),
-        tasks=None if settings.on_emulator else CloudTasksInspector(project_id()),
+        settings, db, CloudTasksGenerationQueue(app), tasks=CloudTasksInspector(project_id())
     )

@@ -33,12 +33,14 @@ from google.cloud.firestore_v1.bulk_writer import BulkWriterOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
 from core.clock import SystemClock
+from core.config import MODELS, AnomalyThresholds
 from core.firestore_client import build_firestore_client, project_id
 from repositories.reports import ReportRepository
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
-from services import seed_data
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.report import WeeklyReport
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week
+from services.seeding import reference_data
 
 REQUESTS = 20_000
 USERS = 200
@@ -67,7 +69,7 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
     writer = db.bulk_writer(
         options=BulkWriterOptions(initial_ops_per_second=20_000, max_ops_per_second=20_000)
     )
-    costs = {s["id"]: s["credit_cost"] for s in seed_data.SIZES}
+    costs = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}
     user_ids = [f"bench_user_{n:03d}" for n in range(users)]
     counts: Counter[str] = Counter()
     for n, user_id in enumerate(user_ids):
@@ -93,7 +95,7 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
     for n in range(total):
         request_id = f"bench_{n:06d}"
         user_id = rng.choice(user_ids)
-        model = rng.choice(("Model A", "Model B"))
+        model = rng.choice(MODELS)
         size = rng.choice(list(costs))
         created = span_start + span * ((n + rng.random()) / total)
         failed = rng.random() < FAILURE_RATE[model]
@@ -103,8 +105,8 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
             {
                 "user_id": user_id,
                 "model": model,
-                "style": rng.choice(seed_data.STYLES)["id"],
-                "color": rng.choice(seed_data.COLORS)["id"],
+                "style": rng.choice(reference_data.STYLES)["id"],
+                "color": rng.choice(reference_data.COLORS)["id"],
                 "size": size,
                 "prompt": "benchmark",
                 "status": "failed" if failed else "completed",
@@ -164,7 +166,7 @@ class CountingStore:
     def users_created(self, start: datetime, end: datetime) -> Iterator[UserRecord]:
         return self._count("users", self._inner.users_created(start, end))
 
-    def save(self, report: dict[str, Any]) -> None:
+    def save(self, report: WeeklyReport) -> None:
         self._inner.save(report)
 
     def get(self, report_id: str) -> dict[str, Any] | None:
@@ -198,7 +200,7 @@ def measure(week_start: date) -> dict[str, Any]:
     db = build_firestore_client()
     db.collection("users").limit(1).get()  # open the channel outside the timed run
     store = CountingStore(ReportRepository(db))
-    service = ReportService(store, SystemClock())
+    service = ReportService(store, SystemClock(), AnomalyThresholds())
 
     peak_reset = reset_peak_rss()
     rss_before = rss_kib("VmRSS")
@@ -224,9 +226,9 @@ def measure(week_start: date) -> dict[str, Any]:
         "rss_peak_kib": peak,
         "tracemalloc_peak_bytes": traced_peak,
         "traced_run_seconds": traced_seconds,
-        "report_id": run.report["id"],
-        "report_requests": run.summary["total_requests"],
-        "anomalies": run.anomaly_summary["total_anomalies"],
+        "report_id": run.report.id,
+        "report_requests": run.summary.total_requests,
+        "anomalies": run.anomaly_summary.total_anomalies,
     }
 
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
 from core.clock import SystemClock
 from core.firestore_client import build_firestore_client, project_id
 from repositories.seed import SeedRepository
-from services.seed_history import DEFAULT_SEED
-from services.seed_service import SeedService
+from services.seeding.history import DEFAULT_SEED
+from services.seeding.service import SeedService
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORT_DIR = ROOT / "docs" / "firestore-export"

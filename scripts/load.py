@@ -4,7 +4,7 @@
 through the Functions emulator: mostly createGenerationRequest, plus the status and credit
 reads a client makes. Model latency is 0 and 20 % of generations fail (and are refunded).
 Afterwards every accepted request must reach a terminal state, no answer may be a 5xx, and the
-ledger invariant (SPEC section 3) must hold for every user. 402 (out of credits) is a
+ledger invariant (see docs/architecture.md) must hold for every user. 402 (out of credits) is a
 legitimate answer and is counted on its own. Loopback only.
 """
 

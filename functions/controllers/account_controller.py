@@ -7,14 +7,17 @@ from flask import Request, Response
 from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_response, params, validate
 from core.errors import NotFoundError
+from schemas.documents import UserRecord
 from schemas.requests import CreditsQuery, UserIdQuery
 from schemas.responses import transaction_body, user_data_body
-from services.account_service import AccountService
+from services.ports import UserStore
 
 
 class AccountController:
-    def __init__(self, service: AccountService, auth: UserAuthorizer, admin: AdminGuard) -> None:
-        self._service = service
+    """Reads users and their ledger straight from the store: no rule sits in between."""
+
+    def __init__(self, users: UserStore, auth: UserAuthorizer, admin: AdminGuard) -> None:
+        self._users = users
         self._auth = auth
         self._admin = admin
 
@@ -22,7 +25,8 @@ class AccountController:
         uid = self._auth.authenticate(request)
         query = validate(CreditsQuery, params(request))
         self._auth.require_owner(uid, query.userId)
-        user, page, next_cursor = self._service.credits(query.userId, query.limit, query.cursor)
+        user = self._user(query.userId)
+        page, next_cursor = self._users.transactions_page(query.userId, query.limit, query.cursor)
         return json_response(
             {
                 "success": True,
@@ -37,7 +41,7 @@ class AccountController:
         query = validate(UserIdQuery, params(request))
         self._auth.require_owner(uid, query.userId)
         try:
-            user = self._service.get_user(query.userId)
+            user = self._user(query.userId)
         except NotFoundError as missing:
             missing.extra["exists"] = False
             raise
@@ -53,7 +57,7 @@ class AccountController:
     def list_users(self, request: Request) -> Response:
         """Every user with name and email: an admin view (open on the emulator, for the UI)."""
         with self._admin.call(request, "listUsers") as call:
-            users = self._service.list_users()
+            users = self._users.list_all()
             call.counts = {"users": len(users)}
         return json_response(
             {
@@ -61,3 +65,9 @@ class AccountController:
                 "users": [{"userId": u.id, **user_data_body(u)} for u in users],
             }
         )
+
+    def _user(self, user_id: str) -> UserRecord:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFoundError(f"User not found: {user_id}", error="user_not_found")
+        return user

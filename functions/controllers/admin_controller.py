@@ -8,8 +8,7 @@ from controllers.auth import AdminGuard
 from controllers.http import json_response, optional_json_body, validate
 from core.errors import SeedDisabledError
 from schemas.requests import SeedOptions
-from services.seed_history import DEFAULT_SEED
-from services.seed_service import SeedService
+from services.seeding.service import SeedService
 
 
 class AdminController:
@@ -23,7 +22,7 @@ class AdminController:
             if not self._seed_enabled:
                 raise SeedDisabledError(error="seed_disabled")
             options = validate(SeedOptions, optional_json_body(request))
-            outcome = self._seeder.seed(seed=DEFAULT_SEED if options.seed is None else options.seed)
+            outcome = self._seeder.seed(seed=options.seed)
             call.counts = dict(outcome.counts)
         message = "Database seeded successfully"
         if outcome.users_left_alone:

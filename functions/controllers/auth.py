@@ -100,16 +100,16 @@ class AdminCall:
 
 
 class AdminGuard:
-    """Admin functions: open on the emulator; in production they need the ADMIN_API_KEY secret,
-    which must be at least 32 characters (a shorter one disables them)."""
+    """Admin functions need the ADMIN_API_KEY secret, which must be at least 32 characters (a
+    shorter one disables them). On the emulator the composition root uses OpenAdminGuard
+    (controllers/emulator_admin.py) instead."""
 
-    def __init__(self, on_emulator: bool, admin_api_key: str) -> None:
-        self._on_emulator = on_emulator
+    on_emulator = False
+
+    def __init__(self, admin_api_key: str) -> None:
         self._admin_api_key = admin_api_key
 
     def authorize(self, request: Request) -> None:
-        if self._on_emulator:
-            return
         if len(self._admin_api_key) < MIN_ADMIN_KEY_LENGTH:
             raise AdminKeyTooShortError(error="admin_key_too_short")
         token = bearer_token(request)
@@ -124,7 +124,7 @@ class AdminGuard:
         admin_call = AdminCall(function)
         fields: dict[str, Any] = {
             "function": function,
-            "on_emulator": self._on_emulator,
+            "on_emulator": self.on_emulator,
             "source_ip": _source_ip(request),
         }
         try:

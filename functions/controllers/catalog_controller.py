@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Request, Response
 
 from controllers.http import json_response
-from schemas.requests import MODELS
+from core.config import MODELS
 from schemas.responses import catalog_body
 from services.catalog_service import CatalogService, is_complete
 

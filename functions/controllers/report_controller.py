@@ -8,11 +8,10 @@ from flask import Request, Response
 
 from controllers.auth import AdminGuard
 from controllers.http import json_response, optional_json_body, params, validate
-from core.errors import AppError, FieldError, InternalError, ValidationError
+from core.errors import AppError, InternalError
 from core.logging import info, log_exception
 from schemas.requests import ReportQuery, ReportsQuery, WeeklyReportOptions
 from services.report_service import ReportRun, ReportService
-from services.reports.window import parse_week_start
 
 FAILED = {"reportStatus": "failed"}
 
@@ -34,8 +33,8 @@ class ReportController:
         try:
             with self._guard.call(request, "scheduleWeeklyReport") as call:
                 options = validate(WeeklyReportOptions, optional_json_body(request))
-                run = self._run(_week_start(options.weekStart), trigger="http")
-                call.counts = {"total_anomalies": run.anomaly_summary["total_anomalies"]}
+                run = self._run(options.weekStart, trigger="http")
+                call.counts = {"total_anomalies": run.anomaly_summary.total_anomalies}
         except AppError as error:
             error.extra.update(FAILED)
             raise
@@ -47,9 +46,9 @@ class ReportController:
         return json_response(
             {
                 "reportStatus": "success",
-                "report_data": run.report,
-                "summary": run.summary,
-                "anomaly_summary": run.anomaly_summary,
+                "report_data": run.report.model_dump(),
+                "summary": run.summary.model_dump(),
+                "anomaly_summary": run.anomaly_summary.model_dump(),
             }
         )
 
@@ -80,22 +79,9 @@ class ReportController:
         run = self._service.run(week_start)
         info(
             "weekly report stored",
-            reportId=run.report["id"],
+            reportId=run.report.id,
             trigger=trigger,
-            severity_level=run.anomaly_summary["severity_level"],
-            total_anomalies=run.anomaly_summary["total_anomalies"],
+            severity_level=run.anomaly_summary.severity_level,
+            total_anomalies=run.anomaly_summary.total_anomalies,
         )
         return run
-
-
-def _week_start(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return parse_week_start(text)
-    except ValueError as exc:
-        raise ValidationError(
-            "Request validation failed",
-            error="validation_failed",
-            details=[FieldError("weekStart", str(exc))],
-        ) from None

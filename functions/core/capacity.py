@@ -25,77 +25,43 @@ class Capacity(TypedDict):
     timeout_sec: int
 
 
+def _capacity(
+    memory: MemoryOption, concurrency: int, *, max_instances: int, timeout_sec: int
+) -> Capacity:
+    """One whole CPU everywhere (the platform refuses concurrency > 1 below one) and no
+    instance kept warm (min 0): a cold start costs about a second, an idle instance money."""
+    return Capacity(
+        memory=memory,
+        cpu=1,
+        concurrency=concurrency,
+        min_instances=0,
+        max_instances=max_instances,
+        timeout_sec=timeout_sec,
+    )
+
+
 # Request/response endpoints: a few Firestore round trips each (I/O-bound, ~20-150 ms), bodies
 # capped at 64 KiB. 8 at once per instance (one thread each), 20 instances = 160 in flight.
-INTERACTIVE = Capacity(
-    memory=MemoryOption.MB_512,
-    cpu=1,
-    concurrency=THREADS,
-    min_instances=0,
-    max_instances=20,
-    timeout_sec=60,
-)
+INTERACTIVE = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=60)
 
 # health: touches nothing; as interactive, but the smallest memory that serves it.
-PROBE = Capacity(
-    memory=MemoryOption.MB_256,
-    cpu=1,
-    concurrency=THREADS,
-    min_instances=0,
-    max_instances=5,
-    timeout_sec=10,
-)
+PROBE = _capacity(MemoryOption.MB_256, THREADS, max_instances=5, timeout_sec=10)
 
 # Admin reads (listUsers, listReports, getReport): rare, one operator at a time.
-ADMIN_READ = Capacity(
-    memory=MemoryOption.MB_512,
-    cpu=1,
-    concurrency=4,
-    min_instances=0,
-    max_instances=2,
-    timeout_sec=60,
-)
+ADMIN_READ = _capacity(MemoryOption.MB_512, 4, max_instances=2, timeout_sec=60)
 
 # seed_database: hundreds of writes in per-user transactions; one at a time, never in parallel.
-ADMIN_SEED = Capacity(
-    memory=MemoryOption.MB_512,
-    cpu=1,
-    concurrency=1,
-    min_instances=0,
-    max_instances=1,
-    timeout_sec=300,
-)
+ADMIN_SEED = _capacity(MemoryOption.MB_512, 1, max_instances=1, timeout_sec=300)
 
 # The weekly report (HTTP and scheduled): streams a week of requests and transactions and
 # aggregates in memory; one at a time. 540 s is the longest a scheduled function may run.
-REPORT = Capacity(
-    memory=MemoryOption.GB_1,
-    cpu=1,
-    concurrency=1,
-    min_instances=0,
-    max_instances=1,
-    timeout_sec=540,
-)
+REPORT = _capacity(MemoryOption.GB_1, 1, max_instances=1, timeout_sec=540)
 
 # The generation worker: mostly waiting on the model (1-5 s) and Firestore. Cloud Tasks limits
 # the queue to TASK_MAX_CONCURRENT_DISPATCHES (10) in flight, which 2 instances x 8 cover; the
 # timeout stays well below GENERATION_TIMEOUT_SECONDS (600 s), after which the sweeper fails
 # and refunds a request, so a live attempt is never swept.
-WORKER = Capacity(
-    memory=MemoryOption.MB_512,
-    cpu=1,
-    concurrency=THREADS,
-    min_instances=0,
-    max_instances=4,
-    timeout_sec=120,
-)
+WORKER = _capacity(MemoryOption.MB_512, THREADS, max_instances=4, timeout_sec=120)
 
 # recoverStuckGenerations: every 10 minutes, a query and one transaction per stuck request.
-SWEEPER = Capacity(
-    memory=MemoryOption.MB_512,
-    cpu=1,
-    concurrency=1,
-    min_instances=0,
-    max_instances=1,
-    timeout_sec=300,
-)
+SWEEPER = _capacity(MemoryOption.MB_512, 1, max_instances=1, timeout_sec=300)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from firebase_functions import params
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,8 +18,14 @@ from core.errors import ConfigurationError
 
 # --- Model simulation -------------------------------------------------------------------------
 GENERATION_FAILURE_RATE = params.StringParam("GENERATION_FAILURE_RATE", default="0.05")
-MODEL_A_FAILURE_RATE = params.StringParam("MODEL_A_FAILURE_RATE", default="")
-MODEL_B_FAILURE_RATE = params.StringParam("MODEL_B_FAILURE_RATE", default="")
+# The image models on offer (the one list of them), each with its own failure-rate param
+# (`MODEL_A_FAILURE_RATE`...; blank means GENERATION_FAILURE_RATE).
+ModelName = Literal["Model A", "Model B"]
+MODELS: tuple[ModelName, ...] = get_args(ModelName)
+MODEL_FAILURE_RATES = {
+    model: params.StringParam(f"{model.upper().replace(' ', '_')}_FAILURE_RATE", default="")
+    for model in MODELS
+}
 MODEL_MIN_LATENCY_SECONDS = params.StringParam("MODEL_MIN_LATENCY_SECONDS", default="1")
 MODEL_MAX_LATENCY_SECONDS = params.StringParam("MODEL_MAX_LATENCY_SECONDS", default="5")
 GENERATION_TIMEOUT_SECONDS = params.IntParam("GENERATION_TIMEOUT_SECONDS", default=600)
@@ -48,29 +54,41 @@ EMULATOR_CONSOLE_ORIGINS = ("http://127.0.0.1:8888", "http://localhost:8888")
 # seed_database may run at all (false in production: seeding is for the emulator and demos).
 SEED_ENABLED = params.BoolParam("SEED_ENABLED", default=False)
 
-# --- Anomaly thresholds (SPEC section 7) ------------------------------------------------------
-ANOMALY_REQUEST_SPIKE_RATIO = params.StringParam("ANOMALY_REQUEST_SPIKE_RATIO", default="2.5")
-ANOMALY_CREDIT_SPIKE_RATIO = params.StringParam("ANOMALY_CREDIT_SPIKE_RATIO", default="3.0")
-ANOMALY_HIGH_SPIKE_RATIO = params.StringParam("ANOMALY_HIGH_SPIKE_RATIO", default="5.0")
-ANOMALY_FAILURE_RATE_PERCENT = params.StringParam("ANOMALY_FAILURE_RATE_PERCENT", default="15")
-ANOMALY_REFUND_RATE_PERCENT = params.StringParam("ANOMALY_REFUND_RATE_PERCENT", default="30")
-ANOMALY_USER_DAILY_CREDITS = params.IntParam("ANOMALY_USER_DAILY_CREDITS", default=50)
-ANOMALY_USER_WEEKLY_REQUESTS = params.IntParam("ANOMALY_USER_WEEKLY_REQUESTS", default=10)
-ANOMALY_NEW_USERS_PER_DAY = params.IntParam("ANOMALY_NEW_USERS_PER_DAY", default=5)
-ANOMALY_FAILURE_SPIKE_RATIO = params.StringParam("ANOMALY_FAILURE_SPIKE_RATIO", default="2.0")
-ANOMALY_REFUND_SPIKE_RATIO = params.StringParam("ANOMALY_REFUND_SPIKE_RATIO", default="2.0")
-ANOMALY_USER_SPIKE_RATIO = params.StringParam("ANOMALY_USER_SPIKE_RATIO", default="2.0")
-ANOMALY_ACTIVE_USERS_INCREASE = params.IntParam("ANOMALY_ACTIVE_USERS_INCREASE", default=5)
-ANOMALY_MODEL_FAILURE_RATE_PERCENT = params.StringParam(
-    "ANOMALY_MODEL_FAILURE_RATE_PERCENT", default="15"
-)
-ANOMALY_MODEL_SPIKE_RATIO = params.StringParam("ANOMALY_MODEL_SPIKE_RATIO", default="2.0")
-ANOMALY_MODEL_DISPARITY_RATIO = params.StringParam("ANOMALY_MODEL_DISPARITY_RATIO", default="5.0")
-ANOMALY_MODEL_MIN_REQUESTS = params.IntParam("ANOMALY_MODEL_MIN_REQUESTS", default=5)
-ANOMALY_MODEL_UNDERPERFORMING_RATIO = params.StringParam(
-    "ANOMALY_MODEL_UNDERPERFORMING_RATIO", default="1.5"
-)
-ANOMALY_PERFECT_MIN_REQUESTS = params.IntParam("ANOMALY_PERFECT_MIN_REQUESTS", default=20)
+
+# --- Anomaly thresholds of the weekly report -------------------------------------------------
+class AnomalyThresholds(BaseModel):
+    """Rule thresholds; percentages are 0-100, ratios are multipliers. Each field is also the
+    param `ANOMALY_<FIELD>` (see ANOMALY_PARAMS); a blank value means the default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_spike_ratio: float = Field(default=2.5, gt=0)
+    credit_spike_ratio: float = Field(default=3.0, gt=0)
+    high_spike_ratio: float = Field(default=5.0, gt=0)
+    failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
+    failure_spike_ratio: float = Field(default=2.0, gt=0)
+    refund_rate_percent: float = Field(default=30.0, ge=0)
+    refund_spike_ratio: float = Field(default=2.0, gt=0)
+    user_weekly_requests: int = Field(default=10, ge=0)
+    user_spike_ratio: float = Field(default=2.0, gt=0)
+    user_daily_credits: int = Field(default=50, ge=0)
+    new_users_per_day: int = Field(default=5, ge=0)
+    active_users_increase: int = Field(default=5, ge=0)
+    model_failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
+    model_spike_ratio: float = Field(default=2.0, gt=0)
+    model_disparity_ratio: float = Field(default=5.0, gt=0)
+    model_min_requests: int = Field(default=5, ge=1)
+    model_underperforming_ratio: float = Field(default=1.5, gt=0)
+    perfect_min_requests: int = Field(default=20, ge=0)
+
+
+# Declared from the model above: whole-number thresholds as int params, the others as strings.
+ANOMALY_PARAMS: dict[str, params.IntParam | params.StringParam] = {
+    name: params.IntParam(f"ANOMALY_{name.upper()}", default=field.default)
+    if field.annotation is int
+    else params.StringParam(f"ANOMALY_{name.upper()}", default=str(field.default))
+    for name, field in AnomalyThresholds.model_fields.items()
+}
 
 
 def running_on_emulator(environ: Mapping[str, str] = os.environ) -> bool:
@@ -127,6 +145,7 @@ class Settings(BaseModel):
     admin_api_key: str = ""
     seed_enabled: bool = False
     admin_cors_origins: tuple[str, ...] = ()
+    anomaly_thresholds: AnomalyThresholds = Field(default_factory=AnomalyThresholds)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -135,10 +154,7 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 def load_settings() -> Settings:
     default_rate = _float(GENERATION_FAILURE_RATE) or 0.0
-    rates = {
-        "Model A": _float(MODEL_A_FAILURE_RATE, default_rate),
-        "Model B": _float(MODEL_B_FAILURE_RATE, default_rate),
-    }
+    rates = {model: _float(param, default_rate) for model, param in MODEL_FAILURE_RATES.items()}
     on_emulator = running_on_emulator()
     require_auth = parse_require_auth(REQUIRE_AUTH.value, on_emulator)
     return Settings(
@@ -157,4 +173,7 @@ def load_settings() -> Settings:
             o.strip() for o in ADMIN_CORS_ORIGINS.value.split(",") if o.strip()
         )
         or (EMULATOR_CONSOLE_ORIGINS if on_emulator else ()),
+        anomaly_thresholds=AnomalyThresholds.model_validate(
+            {name: raw for name, p in ANOMALY_PARAMS.items() if str(raw := p.value).strip()}
+        ),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import cached_property
 from typing import Any
 
@@ -14,11 +13,6 @@ from google.api_core import exceptions as gexc
 from core.logging import warn
 
 WORKER_FUNCTION = "processImageGeneration"
-
-# firebase-admin 7.7 strips a leading "/" from the task name the Cloud Tasks emulator returns,
-# but for a task created with an explicit id the emulator returns the name without one, so
-# parsing the (successful) answer fails with this ValueError after the task was created.
-_EMULATOR_NAME_PARSE_ERROR = "Invalid resource name format."
 
 
 def task_id(generation_request_id: str) -> str:
@@ -40,15 +34,10 @@ class CloudTasksGenerationQueue:
         body = {"data": {"generationRequestId": generation_request_id}}
         options = functions.TaskOptions(task_id=task_id(generation_request_id))
         with contextlib.suppress(exceptions.AlreadyExistsError):
-            try:
-                self._queue.enqueue(body, options)
-            except ValueError as error:
-                if not (_on_tasks_emulator() and str(error) == _EMULATOR_NAME_PARSE_ERROR):
-                    raise
+            self._submit(body, options)
 
-
-def _on_tasks_emulator() -> bool:
-    return bool(os.environ.get("CLOUD_TASKS_EMULATOR_HOST"))
+    def _submit(self, body: dict[str, Any], options: functions.TaskOptions) -> None:
+        self._queue.enqueue(body, options)
 
 
 class CloudTasksInspector:

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import math
-import os
 import random
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -21,6 +15,7 @@ from google.cloud.firestore_v1.transaction import Transaction
 from pydantic import BaseModel
 
 from core.errors import ConflictError, ContentionError
+from repositories.emulator_host_lock import HostLocks
 
 # Requests for one user contend on its user document. The client retries an aborted commit at
 # once, which under heavy contention (and on the emulator, which does not keep a retried
@@ -49,78 +44,6 @@ def to_model[M: BaseModel](snapshot: DocumentSnapshot, model: type[M]) -> M | No
     return model.model_validate({**data, "id": snapshot.id})
 
 
-class HostLocks:
-    """Per-key advisory file locks: serialise same-key transactions on this host.
-
-    Transactions alone keep the data correct. But Firestore's server-SDK locking is
-    pessimistic: two transactions that read the same document and then write it deadlock until
-    a lock timeout (about 2 s on the emulator, where both usually abort). Requests for one user
-    arrive concurrently in threads of one instance and, on the Functions emulator, in separate
-    worker processes; queueing them on a file lock first avoids the deadlock. flock() locks
-    exclude each other across processes and across separately opened files within a process.
-
-    One file per key (named by its hash), so unrelated users never wait behind each other; the
-    holder removes it on release, so files do not accumulate. A waiter that then wins the lock
-    on a removed file sees that the path no longer names it and locks the current one instead.
-    Waiting is bounded by the caller's deadline (polling, as flock() itself cannot time out).
-    """
-
-    POLL_START_SECONDS = 0.002
-    POLL_MAX_SECONDS = 0.05
-
-    def __init__(self, directory: Path | None = None) -> None:
-        self._directory = directory or Path(tempfile.gettempdir()) / "feraset-imagen-locks"
-        self._directory_ready = False  # created on first use, not at import
-
-    @contextlib.contextmanager
-    def hold(self, key: str | None, give_up_at: float = math.inf) -> Iterator[None]:
-        """Hold the lock of `key` (None: no lock); ContentionError if not had by `give_up_at`
-        (a `time.monotonic()` value)."""
-        if key is None:
-            yield
-            return
-        if not self._directory_ready:
-            self._directory.mkdir(parents=True, exist_ok=True)
-            self._directory_ready = True
-        path = self._directory / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.lock"
-        handle = self._acquire(path, give_up_at)
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)  # still holding the lock: nobody else owns this file
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-
-    def _acquire(self, path: Path, give_up_at: float) -> BinaryIO:
-        delay = self.POLL_START_SECONDS
-        while True:
-            handle = path.open("a+b")
-            try:
-                while True:
-                    try:
-                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if time.monotonic() >= give_up_at:
-                            raise ContentionError() from None
-                        time.sleep(delay)
-                        delay = min(delay * 2, self.POLL_MAX_SECONDS)
-                if _same_file(handle, path):
-                    return handle
-            except BaseException:
-                handle.close()
-                raise
-            handle.close()  # the previous holder removed this file: lock the current one
-
-
-def _same_file(handle: BinaryIO, path: Path) -> bool:
-    try:
-        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
-    except FileNotFoundError:
-        return False
-
-
-LOCAL_LOCKS = HostLocks()
 # A request that keeps losing gives up well inside the 60 s function timeout (clean 503).
 TRANSACTION_DEADLINE_SECONDS = 20.0
 
@@ -130,17 +53,18 @@ def run_transaction[T](
     body: Callable[[Transaction], T],
     *,
     lock_key: str | None = None,
+    locks: HostLocks | None = None,
     attempts: int = TRANSACTION_ATTEMPTS,
     deadline_seconds: float = TRANSACTION_DEADLINE_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run `body` in a Firestore transaction, retrying contention with backoff.
 
-    `lock_key` names the contended document (e.g. the user whose balance changes) so that
-    this host runs one such transaction at a time. Typed errors raised by `body` (e.g.
-    insufficient credits) roll back and propagate at once. Exhausted retries or deadline raise
-    ContentionError (503 busy); nothing of the transaction was written. A create() clash is no
-    contention and is not retried: ConflictError.
+    `lock_key` names the contended document (e.g. the user whose balance changes); with `locks`
+    (the emulator workaround) this host runs one such transaction at a time. Typed errors
+    raised by `body` (e.g. insufficient credits) roll back and propagate at once. Exhausted
+    retries or deadline raise ContentionError (503 busy); nothing of the transaction was
+    written. A create() clash is no contention and is not retried: ConflictError.
     """
     transactional = firestore.transactional(body)
     delay = BACKOFF_START_SECONDS
@@ -149,7 +73,7 @@ def run_transaction[T](
         if time.monotonic() > give_up_at:
             break
         try:
-            with LOCAL_LOCKS.hold(lock_key, give_up_at):
+            with locks.hold(lock_key, give_up_at) if locks else contextlib.nullcontext():
                 return transactional(db.transaction(max_attempts=1))
         except gexc.AlreadyExists:
             # A document created with create() exists already: a fact, not contention.

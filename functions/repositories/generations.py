@@ -1,4 +1,4 @@
-"""generation_requests, their ledger entries and idempotency records: every money-moving write.
+"""generation_requests and their ledger entries: every money-moving write.
 
 Each public method is one Firestore transaction, so a request, its deduction or refund, the
 owner's balance and the idempotency record always change together or not at all.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -16,49 +16,24 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.transaction import Transaction
 
-from core.errors import (
-    IdempotencyInFlightError,
-    IdempotencyMismatchError,
-    InsufficientCreditsError,
-    NotFoundError,
-    TooManyInFlightError,
-)
+from core.errors import InsufficientCreditsError, NotFoundError, TooManyInFlightError
 from core.firestore_client import request_deadline
+from repositories.emulator_host_lock import HostLocks
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
-    IDEMPOTENCY_KEYS,
     TRANSACTIONS,
     USERS,
     run_transaction,
     to_model,
 )
-from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
-
-# An idempotency record still "in flight" after this long belongs to an invocation that died
-# between commit and enqueue; replaying its stored answer beats answering 409 for a day.
-IN_FLIGHT_GRACE = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class NewGeneration:
-    id: str
-    user_id: str
-    model: str
-    style: str
-    color: str
-    size: str
-    prompt: str
-    cost: int
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    doc_id: str
-    key: str
-    request_hash: str
-    response: dict[str, Any]
-    status_code: int
-    ttl: timedelta
+from repositories.idempotency import IdempotencyClaim, IdempotencyStore, Replay
+from schemas import ledger
+from schemas.documents import (
+    GenerationOutcome,
+    GenerationRecord,
+    GenerationStatus,
+    TransactionRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -75,27 +50,16 @@ QUARANTINED = "quarantined"
 OWNER_MISSING = "owner_missing"
 
 
-@dataclass(frozen=True)
-class Replay:
-    """A stored answer for a repeated Idempotency-Key."""
-
-    status_code: int
-    response: dict[str, Any]
-
-
-def refund_id(request_id: str) -> str:
-    return f"refund_{request_id}"
-
-
-def deduction_id(request_id: str) -> str:
-    return f"deduction_{request_id}"
-
-
 class GenerationRepository:
-    def __init__(self, db: firestore.Client) -> None:
+    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
         self._db = db
+        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self.idempotency = IdempotencyStore(db)
 
     # --- reads ----------------------------------------------------------------------------
+    def user_exists(self, user_id: str) -> bool:
+        return bool(self._db.collection(USERS).document(user_id).get().exists)
+
     def get(self, request_id: str) -> GenerationRecord | None:
         return to_model(self._requests.document(request_id).get(), GenerationRecord)
 
@@ -130,55 +94,63 @@ class GenerationRepository:
         return found
 
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
-        """Take a request that cannot be settled (e.g. its document does not validate) out of
-        `queued`/`processing` for an operator to look at. Touches nothing else: no refund, no
-        balance. True when it was still waiting to be settled."""
+        """Take a request that cannot be settled (its document does not validate) out of
+        `queued`/`processing` for an operator to look at, and give its owner's fair-use slot
+        back (it will never run). No refund and no balance change: what it cost stays booked
+        until someone decides. True when it was still waiting to be settled."""
 
         def run(tx: Transaction) -> bool:
             ref = self._requests.document(request_id)
-            snap = ref.get(transaction=tx)
-            if (snap.to_dict() or {}).get("status") not in ("queued", "processing"):
+            data = ref.get(transaction=tx).to_dict() or {}
+            if data.get("status") not in ("queued", "processing"):
                 return False
+            owner = data.get("user_id")
+            if isinstance(owner, str) and owner:
+                user_ref = self._db.collection(USERS).document(owner)
+                if user_ref.get(transaction=tx).exists:
+                    tx.update(user_ref, {"in_flight": firestore.Increment(-1)})
             tx.update(ref, {"status": QUARANTINED, "settle_problem": reason, "updated_at": now})
             return True
 
-        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
+        return self._transaction(run, f"request:{request_id}")
 
-    # --- create: charge + record + ledger + idempotency, atomically ------------------------
     def charge_and_create(
         self,
-        new: NewGeneration,
+        queued: GenerationRecord,
         clock: Callable[[], datetime],
         claim: IdempotencyClaim | None = None,
         *,
         max_in_flight: int,
     ) -> GenerationRecord | Replay:
-        """Deduct `new.cost` from the user and record the request, or replay a stored answer.
+        """Charge `queued.credits_deducted` to its owner and store the request, or replay the
+        answer stored for the claim's key.
 
-        The time is read inside each attempt, so the stored times (and the idempotency claim's
-        in-flight window) start when the winning attempt committed, not before its retries.
-        At most `max_in_flight` of the user's requests are queued or processing at once: the
-        user document's `in_flight` counter is moved by this transaction and by every
-        transition to a terminal state (`settle`), exactly once each.
+        The owner's document is read once, here. The time is read inside each attempt, so the
+        stored times (and the idempotency claim's in-flight window) start when the winning
+        attempt committed, not before its retries. At most `max_in_flight` of the user's
+        requests are queued or processing at once: the user document's `in_flight` counter is
+        moved by this transaction and by every transition to a terminal state (`settle`),
+        exactly once each.
         """
 
         def run(tx: Transaction) -> GenerationRecord | Replay:
             now = clock()
             if claim is not None:
-                replay = self._check_claim(tx, claim, new.user_id, now)
+                replay = self.idempotency.check(tx, claim, queued.user_id, now)
                 if replay is not None:
                     return replay
-            user_ref = self._db.collection(USERS).document(new.user_id)
+            user_ref = self._db.collection(USERS).document(queued.user_id)
             user = user_ref.get(transaction=tx)
             if not user.exists:
-                raise NotFoundError(f"User not found: {new.user_id}", error="user_not_found")
+                raise NotFoundError(f"User not found: {queued.user_id}", error="user_not_found")
             user_data = user.to_dict() or {}
             balance = int(user_data.get("current_credits") or 0)
-            if balance < new.cost:
+            cost = queued.credits_deducted
+            if balance < cost:
                 raise InsufficientCreditsError(
-                    f"Insufficient credits. Required: {new.cost}, Available: {balance}",
+                    f"Insufficient credits. Required: {cost}, Available: {balance}",
                     error="insufficient_credits",
-                    extra={"requiredCredits": new.cost, "availableCredits": balance},
+                    extra={"requiredCredits": cost, "availableCredits": balance},
                 )
             in_flight = max(int(user_data.get("in_flight") or 0), 0)
             if in_flight >= max_in_flight:
@@ -188,82 +160,18 @@ class GenerationRepository:
                     error="too_many_in_flight",
                     extra={"maxInFlight": max_in_flight},
                 )
-            record = GenerationRecord(
-                id=new.id,
-                user_id=new.user_id,
-                model=new.model,
-                style=new.style,
-                color=new.color,
-                size=new.size,
-                prompt=new.prompt,
-                status=GenerationStatus.QUEUED,
-                credits_deducted=new.cost,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
+            record = queued.model_copy(update={"created_at": now, "updated_at": now})
             tx.update(
                 user_ref,
-                {
-                    "current_credits": balance - new.cost,
-                    "in_flight": in_flight + 1,
-                    "updated_at": now,
-                },
+                {"current_credits": balance - cost, "in_flight": in_flight + 1, "updated_at": now},
             )
-            tx.create(self._requests.document(new.id), record.model_dump(exclude={"id"}))
-            tx.create(
-                user_ref.collection(TRANSACTIONS).document(deduction_id(new.id)),
-                {
-                    "type": "deduction",
-                    "credits": new.cost,
-                    "generation_request_id": new.id,
-                    "user_id": new.user_id,
-                    "timestamp": now,
-                    "description": f"Image generation ({new.model}, {new.size})",
-                },
-            )
+            tx.create(self._requests.document(record.id), record.document())
+            self._book(tx, ledger.deduction(record, now))
             if claim is not None:
-                tx.set(
-                    self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id),
-                    {
-                        "user_id": new.user_id,
-                        "key": claim.key,
-                        "request_hash": claim.request_hash,
-                        "state": "in_flight",
-                        "generation_request_id": new.id,
-                        "status_code": claim.status_code,
-                        "response": claim.response,
-                        "created_at": now,
-                        "expires_at": now + claim.ttl,
-                    },
-                )
+                self.idempotency.claim(tx, claim, record.user_id, record.id, now)
             return record
 
-        return run_transaction(self._db, run, lock_key=f"user:{new.user_id}")
-
-    def _check_claim(
-        self, tx: Transaction, claim: IdempotencyClaim, user_id: str, now: datetime
-    ) -> Replay | None:
-        snap = self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id).get(transaction=tx)
-        if not snap.exists:
-            return None
-        data = snap.to_dict() or {}
-        expires_at = data.get("expires_at")
-        if expires_at is not None and expires_at <= now:
-            return None  # expired but not yet removed by the TTL policy: treat as new
-        if data.get("request_hash") != claim.request_hash or data.get("user_id") != user_id:
-            raise IdempotencyMismatchError()
-        created_at = data.get("created_at") or now
-        if data.get("state") != "done" and now - created_at < IN_FLIGHT_GRACE:
-            raise IdempotencyInFlightError(
-                extra={"generationRequestId": data.get("generation_request_id")}
-            )
-        return Replay(status_code=int(data["status_code"]), response=dict(data["response"]))
-
-    def finish_idempotency(self, doc_id: str, status_code: int, response: dict[str, Any]) -> None:
-        self._db.collection(IDEMPOTENCY_KEYS).document(doc_id).update(
-            {"state": "done", "status_code": status_code, "response": response}
-        )
+        return self._transaction(run, f"user:{queued.user_id}")
 
     # --- worker and sweeper: guarded state transitions ---------------------------------------
     def start_processing(self, request_id: str, now: datetime) -> GenerationRecord | None:
@@ -284,7 +192,7 @@ class GenerationRepository:
             tx.update(ref, changes)
             return record.model_copy(update=changes | {"status": GenerationStatus.PROCESSING})
 
-        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
+        return self._transaction(run, f"request:{request_id}")
 
     def settle(
         self,
@@ -346,7 +254,9 @@ class GenerationRepository:
                     "error_message": outcome.error_message,
                 }
                 if owner_exists:
-                    self._refund(tx, user_ref, record, outcome.error_message or "", now)
+                    # create() fails the commit if the refund already exists: a second refund
+                    # of the same request is impossible by construction, on top of the guard.
+                    self._book(tx, ledger.refund(record, outcome.error_message or "", now))
                     user_changes |= {
                         "current_credits": firestore.Increment(record.credits_deducted),
                         "updated_at": now,
@@ -360,7 +270,7 @@ class GenerationRepository:
                 update=changes | {"status": GenerationStatus(changes["status"])}
             )
 
-        return run_transaction(self._db, run, lock_key=f"request:{request_id}")
+        return self._transaction(run, f"request:{request_id}")
 
     def _owner_exists(self, request_id: str) -> bool:
         snap = self._requests.document(request_id).get()
@@ -369,28 +279,13 @@ class GenerationRepository:
             return True  # nothing to conclude: let the original error stand
         return bool(self._db.collection(USERS).document(owner).get().exists)
 
-    def _refund(
-        self,
-        tx: Transaction,
-        user_ref: firestore.DocumentReference,
-        record: GenerationRecord,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        # create() fails the commit if the refund already exists: a second refund of the same
-        # request is impossible by construction, on top of the status guard. The balance is
-        # credited by the caller's single update of the owner's document.
-        tx.create(
-            user_ref.collection(TRANSACTIONS).document(refund_id(record.id)),
-            {
-                "type": "refund",
-                "credits": record.credits_deducted,
-                "generation_request_id": record.id,
-                "user_id": record.user_id,
-                "timestamp": now,
-                "description": f"Refund: {reason}" if reason else "Refund",
-            },
-        )
+    def _book(self, tx: Transaction, entry: TransactionRecord) -> None:
+        """Create a ledger entry (create(): an entry with the same id makes the commit fail)."""
+        user_ref = self._db.collection(USERS).document(entry.user_id)
+        tx.create(user_ref.collection(TRANSACTIONS).document(entry.id), entry.document())
+
+    def _transaction[T](self, body: Callable[[Transaction], T], lock_key: str) -> T:
+        return run_transaction(self._db, body, lock_key=lock_key, locks=self._locks)
 
     @property
     def _requests(self) -> firestore.CollectionReference:

@@ -21,9 +21,11 @@ from repositories.firestore_helpers import (
     USERS,
     to_model,
 )
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.report import WeeklyReport
 
-REQUEST_FIELDS = ["user_id", "model", "style", "color", "size", "status", "created_at"]
+# The report's projection of a generation request: RequestRecord's fields (the id is the name).
+REQUEST_FIELDS = [name for name in RequestRecord.model_fields if name != "id"]
 TRANSACTION_FIELDS = ["user_id", "type", "credits", "timestamp", "generation_request_id"]
 USER_FIELDS = ["created_at"]
 LISTING_FIELDS = [
@@ -67,7 +69,7 @@ class ReportRepository:
         COLLECTION_GROUP index on `transactions.timestamp`, see firestore.indexes.json)."""
         query = _between(self._db.collection_group(TRANSACTIONS), "timestamp", start, end)
         for snap in query.select(TRANSACTION_FIELDS).stream():
-            data = snap.to_dict() or {}
+            data = {**(snap.to_dict() or {}), "id": snap.id}
             if not data.get("user_id"):
                 data["user_id"] = _owner_id(snap)
             yield TransactionRecord.model_validate(data)
@@ -81,9 +83,9 @@ class ReportRepository:
 
     # --- reports ----------------------------------------------------------------------------
 
-    def save(self, report: dict[str, Any]) -> None:
+    def save(self, report: WeeklyReport) -> None:
         """Overwrite `reports/{id}`: re-running a week replaces its report."""
-        self._db.collection(REPORTS).document(report["id"]).set(report)
+        self._db.collection(REPORTS).document(report.id).set(report.model_dump())
 
     def get(self, report_id: str) -> dict[str, Any] | None:
         snap = self._db.collection(REPORTS).document(report_id).get()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.cloud import firestore
 
 from core.errors import ValidationError
+from core.firestore_client import request_deadline
 from repositories.firestore_helpers import TRANSACTIONS, USERS, to_model
 from schemas.documents import TransactionRecord, UserRecord
 
@@ -18,7 +19,9 @@ class UserRepository:
 
     def list_all(self, limit: int = 500) -> list[UserRecord]:
         query = self._db.collection(USERS).order_by("__name__").limit(limit)
-        return [u for snap in query.stream() if (u := to_model(snap, UserRecord))]
+        return [
+            u for snap in query.stream(**request_deadline()) if (u := to_model(snap, UserRecord))
+        ]
 
     def transactions_page(
         self, user_id: str, limit: int, cursor: str | None
@@ -33,7 +36,7 @@ class UserRepository:
             if not anchor.exists:
                 raise ValidationError("Invalid cursor", error="invalid_cursor", details=None)
             query = query.start_after(anchor)
-        snaps = list(query.limit(limit + 1).stream())
+        snaps = list(query.limit(limit + 1).stream(**request_deadline()))
         page = [t for snap in snaps[:limit] if (t := to_model(snap, TransactionRecord))]
         next_cursor = page[-1].id if len(snaps) > limit and page else None
         return page, next_cursor

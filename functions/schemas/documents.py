@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 
 class GenerationStatus(StrEnum):
@@ -33,8 +34,20 @@ _PROGRESS = {
 }
 
 
+# An instant as stored: timezone-aware, held in UTC (Firestore returns UTC; naive is a bug).
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+TransactionType = Literal["deduction", "refund"]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    def document(self) -> dict[str, Any]:
+        """The stored form: every field but the id (the document's name), enums as values."""
+        return {
+            name: value.value if isinstance(value, Enum) else value
+            for name, value in self.model_dump(exclude={"id"}).items()
+        }
 
 
 class UserRecord(_Record):
@@ -44,35 +57,49 @@ class UserRecord(_Record):
     current_credits: int = 0
     initial_credits: int = 0
     total_images_generated: int = 0
+    # Requests queued or processing (the fair-use cap); moved by the money path's transactions.
+    in_flight: int = 0
     is_active: bool = True
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
 
 
-class GenerationRecord(_Record):
+class RequestRecord(_Record):
+    """Who asked for what, when, and where it stands: the part of a stored generation request
+    the weekly report reads (its projection of GenerationRecord)."""
+
     id: str
     user_id: str
     model: str
     style: str
     color: str
     size: str
-    prompt: str
     status: GenerationStatus
+    created_at: UtcDatetime
+
+
+class GenerationRecord(RequestRecord):
+    """One `generation_requests/{id}` document."""
+
+    prompt: str
     credits_deducted: int
     image_url: str | None = None
     error_message: str | None = None
     attempts: int = 0
-    created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    # Why the sweeper could not settle it normally (`owner_missing`, or a quarantine reason).
+    settle_problem: str | None = None
 
 
 class TransactionRecord(_Record):
+    """One `users/{uid}/transactions/{txId}` document."""
+
     id: str
-    type: str
+    type: TransactionType
     credits: int
     generation_request_id: str | None = None
     user_id: str
-    timestamp: datetime
+    timestamp: UtcDatetime
     description: str = ""
 
 

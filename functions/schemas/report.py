@@ -1,69 +1,17 @@
-"""Weekly report: the plain input records the aggregation reads and the stored report shape.
+"""Weekly report: the stored report shape.
 
-Input records are built from Firestore documents by the repository (`Model.model_validate`) and
-carry only the fields the aggregation needs. Output models hold datetimes as RFC 3339 UTC strings
-(`datetime.isoformat()` on aware UTC values), the format used everywhere else in the API.
+The report reads the stored records of schemas/documents.py (requests as their `RequestRecord`
+projection). Its models hold datetimes as RFC 3339 UTC strings (`datetime.isoformat()` on aware
+UTC values), the format used everywhere else in the API.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
-RequestStatus = Literal["pending", "queued", "processing", "completed", "failed"]
-TransactionType = Literal["deduction", "refund"]
-Severity = Literal["low", "medium", "high"]
 SeverityLevel = Literal["normal", "low", "medium", "high", "critical"]
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-# --- Input records ------------------------------------------------------------------------------
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class RequestRecord(_Record):
-    """One `generation_requests/{id}` document, as far as the report needs it."""
-
-    id: str
-    user_id: str
-    model: str
-    style: str
-    color: str
-    size: str
-    status: RequestStatus
-    created_at: AwareDatetime
-    credits_deducted: int = Field(default=0, ge=0)
-
-    _utc = field_validator("created_at")(_as_utc)
-
-
-class TransactionRecord(_Record):
-    """One `users/{uid}/transactions/{txId}` document."""
-
-    user_id: str
-    type: TransactionType
-    credits: int = Field(gt=0)
-    timestamp: AwareDatetime
-    generation_request_id: str | None = None
-
-    _utc = field_validator("timestamp")(_as_utc)
-
-
-class UserRecord(_Record):
-    """One `users/{uid}` document: only its creation time matters to the report."""
-
-    id: str
-    created_at: AwareDatetime
-
-    _utc = field_validator("created_at")(_as_utc)
 
 
 # --- Stored report ------------------------------------------------------------------------------

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from datetime import date
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-MODELS: tuple[str, ...] = ("Model A", "Model B")
+from core.config import ModelName
 
 
 def firestore_safe(value: str) -> str:
@@ -46,7 +50,7 @@ class CreateGenerationRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     userId: UserId
-    model: Literal["Model A", "Model B"]
+    model: ModelName
     style: CatalogId
     color: CatalogId
     size: CatalogId
@@ -100,12 +104,33 @@ class SeedOptions(BaseModel):
     seed: Annotated[int, Field(strict=True, ge=0, le=2**63 - 1)] | None = None
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _week_start(value: object) -> date | None:
+    """`YYYY-MM-DD` naming a Monday (date.fromisoformat alone would also take "20250106")."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if not _ISO_DATE.fullmatch(text := value.strip()):
+        raise PydanticCustomError("week_start", "weekStart must be a date in YYYY-MM-DD format")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError("week_start", "weekStart must be a valid calendar date") from None
+    if day.weekday() != 0:
+        raise PydanticCustomError("week_start", "weekStart must be a Monday")
+    return day
+
+
 class WeeklyReportOptions(BaseModel):
-    """Optional body of scheduleWeeklyReport; `weekStart` is checked to be a Monday later."""
+    """Optional body of scheduleWeeklyReport. Whether the week has ended is checked where the
+    clock is (the report service)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    weekStart: Annotated[str, StringConstraints(strict=True, max_length=20)] | None = None
+    weekStart: Annotated[date | None, BeforeValidator(_week_start)] = None
 
 
 class ReportsQuery(BaseModel):

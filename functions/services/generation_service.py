@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from core.clock import Clock
 from core.errors import FieldError, NotFoundError, QueueFailureError, ValidationError
 from core.logging import log_exception
-from repositories.catalog import CatalogRepository
-from repositories.generations import (
-    GenerationRepository,
-    IdempotencyClaim,
-    NewGeneration,
-    Replay,
-)
+from repositories.generations import GenerationRepository
+from repositories.idempotency import IdempotencyClaim, Replay
 from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse
+from services.catalog_service import CatalogService
 from services.ports import GenerationQueue
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
-IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -35,19 +27,10 @@ class CreateResult:
     body: dict[str, Any]
 
 
-def idempotency_doc_id(user_id: str, key: str) -> str:
-    return hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest()
-
-
-def request_hash(request: CreateGenerationRequest) -> str:
-    canonical = json.dumps(request.model_dump(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 class GenerationService:
     def __init__(
         self,
-        catalog: CatalogRepository,
+        catalog: CatalogService,
         generations: GenerationRepository,
         queue: GenerationQueue,
         clock: Clock,
@@ -62,71 +45,66 @@ class GenerationService:
         self._max_in_flight = max_in_flight
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
-        cost = self._validate_against_catalog(request)
-        request_id = self._new_id()
-        body = CreateGenerationResponse(generationRequestId=request_id, deductedCredits=cost)
+        """Charge, record and enqueue. Checks run in the documented order: user exists (404),
+        catalog ids (400), balance (402), fair-use cap (429); the user document is read once,
+        inside the charging transaction, and the catalog comes from the per-instance cache."""
+        cost = self._cost(request)
+        now = self._clock.now()
+        queued = GenerationRecord(
+            id=self._new_id(),
+            user_id=request.userId,
+            **request.model_dump(exclude={"userId"}),
+            status=GenerationStatus.QUEUED,
+            credits_deducted=cost,
+            created_at=now,  # stamped again with the committing attempt's time
+            updated_at=now,
+        )
+        accepted = CreateGenerationResponse(generationRequestId=queued.id, deductedCredits=cost)
         claim = None
         if idempotency_key is not None:
-            claim = IdempotencyClaim(
-                doc_id=idempotency_doc_id(request.userId, idempotency_key),
-                key=idempotency_key,
-                request_hash=request_hash(request),
-                response=body.model_dump(),
-                status_code=202,
-                ttl=IDEMPOTENCY_TTL,
+            claim = IdempotencyClaim.for_request(
+                request.userId, idempotency_key, request.model_dump(), accepted.model_dump()
             )
         created = self._generations.charge_and_create(
-            NewGeneration(
-                id=request_id,
-                user_id=request.userId,
-                model=request.model,
-                style=request.style,
-                color=request.color,
-                size=request.size,
-                prompt=request.prompt,
-                cost=cost,
-            ),
-            self._clock.now,
-            claim,
-            max_in_flight=self._max_in_flight,
+            queued, self._clock.now, claim, max_in_flight=self._max_in_flight
         )
         if isinstance(created, Replay):
             return CreateResult(created.status_code, created.response)
         try:
-            self._enqueue_or_refund(request_id)
+            self._enqueue_or_refund(created.id)
         except QueueFailureError as failure:
             if claim is not None:
-                # The key keeps this answer for its lifetime: a retry with it replays the 503
-                # instead of charging again under a new id.
-                self._generations.finish_idempotency(
-                    claim.doc_id, failure.status, failure.envelope()
-                )
+                self._generations.idempotency.failed(claim, failure.status, failure.envelope())
             raise
         if claim is not None:
-            self._generations.finish_idempotency(claim.doc_id, 202, claim.response)
-        return CreateResult(202, body.model_dump())
+            self._generations.idempotency.done(claim)
+        return CreateResult(202, accepted.model_dump())
 
-    def _validate_against_catalog(self, request: CreateGenerationRequest) -> int:
-        """404 for an unknown user, then 400 naming every unknown or inactive catalog id."""
-        user_exists, style, color, size = self._catalog.lookup(
-            request.userId, request.style, request.color, request.size
-        )
-        if not user_exists:
-            raise NotFoundError(f"User not found: {request.userId}", error="user_not_found")
+    def _cost(self, request: CreateGenerationRequest) -> int:
+        """The size's credit cost, or a 400 naming every unknown or inactive catalog id; an
+        unknown user is reported first (404), as the request's checks are ordered."""
+        catalog = self._catalog.catalog()
+        active = {
+            "style": {s.id for s in catalog.styles},
+            "color": {c.id for c in catalog.colors},
+            "size": {s.id for s in catalog.sizes},
+        }
         details = [
             FieldError(field, f"Unknown or inactive {field}: {value!r}")
-            for field, value, entry in (
-                ("style", request.style, style),
-                ("color", request.color, color),
-                ("size", request.size, size),
+            for field, value in (
+                ("style", request.style),
+                ("color", request.color),
+                ("size", request.size),
             )
-            if entry is None or not entry.is_active
+            if value not in active[field]
         ]
-        if details or size is None:
+        if details:
+            if not self._generations.user_exists(request.userId):
+                raise NotFoundError(f"User not found: {request.userId}", error="user_not_found")
             raise ValidationError(
                 "Invalid style, color or size", error="invalid_catalog_value", details=details
             )
-        return size.credit_cost
+        return next(s.credit_cost for s in catalog.sizes if s.id == request.size)
 
     def _enqueue_or_refund(self, request_id: str) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Interfaces the services depend on; adapters live in core/ and tests provide fakes."""
+"""Interfaces the services and controllers depend on; adapters live in core/ and repositories/,
+and tests provide fakes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.report import WeeklyReport
 
 
 class GenerationQueue(Protocol):
@@ -20,6 +22,19 @@ class TaskInspector(Protocol):
         None when that cannot be told (the queue did not answer)."""
 
 
+class UserStore(Protocol):
+    """Users and their ledger, read as they are (no rule sits between them and the caller)."""
+
+    def get(self, user_id: str) -> UserRecord | None: ...
+
+    def list_all(self) -> list[UserRecord]: ...
+
+    def transactions_page(
+        self, user_id: str, limit: int, cursor: str | None
+    ) -> tuple[list[TransactionRecord], str | None]:
+        """Newest first; the cursor is the id of the last transaction of the previous page."""
+
+
 class ReportStore(Protocol):
     """Streams of report inputs (half-open `[start, end)` ranges) and the stored reports."""
 
@@ -31,7 +46,7 @@ class ReportStore(Protocol):
 
     def users_created(self, start: datetime, end: datetime) -> Iterable[UserRecord]: ...
 
-    def save(self, report: dict[str, Any]) -> None: ...
+    def save(self, report: WeeklyReport) -> None: ...
 
     def get(self, report_id: str) -> dict[str, Any] | None: ...
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any, NamedTuple
 
 from core.clock import Clock
+from core.config import AnomalyThresholds
 from core.errors import FieldError, NotFoundError, ValidationError
+from schemas.report import AnomalySummary, ReportSummary, WeeklyReport
 from services.ports import ReportStore
 from services.reports.aggregation import WeekSeries
-from services.reports.anomalies import AnomalyThresholds
 from services.reports.report_builder import build_report, summarize
 from services.reports.window import WeekWindow, last_complete_week, week_for
 
@@ -18,21 +18,16 @@ MAX_LISTED_REPORTS = 100
 
 
 class ReportRun(NamedTuple):
-    report: dict[str, Any]
-    summary: dict[str, Any]
-    anomaly_summary: dict[str, Any]
+    report: WeeklyReport
+    summary: ReportSummary
+    anomaly_summary: AnomalySummary
 
 
 class ReportService:
-    def __init__(
-        self,
-        store: ReportStore,
-        clock: Clock,
-        thresholds_loader: Callable[[], AnomalyThresholds] = AnomalyThresholds.from_params,
-    ) -> None:
+    def __init__(self, store: ReportStore, clock: Clock, thresholds: AnomalyThresholds) -> None:
         self._store = store
         self._clock = clock
-        self._thresholds_loader = thresholds_loader
+        self._thresholds = thresholds
 
     def run(self, week_start: date | None = None) -> ReportRun:
         """Report on the ISO week starting `week_start` (a Monday of a week that has ended),
@@ -51,7 +46,7 @@ class ReportService:
             series.current,
             series.previous_week,
             series.previous,
-            self._thresholds_loader(),
+            self._thresholds,
             now,
         )
         self._store.save(report)

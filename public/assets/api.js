@@ -1,29 +1,21 @@
 // API client: environment selection + fetch wrapper that understands the JSON error envelope
 // ({"success": false, "error_type", "message", "error", "details": [{field, message}]}).
+import { h, replace, storageGet, storageSet } from './dom.js';
 
 const ENV_KEY = 'feraset.env';          // "local" | "production"
 const BASE_KEY = 'feraset.baseUrl';     // production base URL typed by the user
 const ADMIN_KEY = 'feraset.adminKey';   // sessionStorage only
 const TOKEN_KEY = 'feraset.idToken';    // sessionStorage only
 
+// Hosting rewrites /api/<functionName> to each HTTP function (firebase.json).
 export const LOCAL_BASE = '/api';
-
-function read(storage, key) {
-  try { return storage.getItem(key); } catch { return null; }
-}
-function write(storage, key, value) {
-  try {
-    if (value === null || value === undefined || value === '') storage.removeItem(key);
-    else storage.setItem(key, value);
-  } catch { /* storage unavailable: keep in-memory defaults */ }
-}
 
 export function getSettings() {
   return {
-    env: read(localStorage, ENV_KEY) === 'production' ? 'production' : 'local',
-    productionBaseUrl: read(localStorage, BASE_KEY) || '',
-    adminKey: read(sessionStorage, ADMIN_KEY) || '',
-    idToken: read(sessionStorage, TOKEN_KEY) || '',
+    env: storageGet(localStorage, ENV_KEY) === 'production' ? 'production' : 'local',
+    productionBaseUrl: storageGet(localStorage, BASE_KEY) || '',
+    adminKey: storageGet(sessionStorage, ADMIN_KEY) || '',
+    idToken: storageGet(sessionStorage, TOKEN_KEY) || '',
   };
 }
 
@@ -50,10 +42,10 @@ export function normaliseBaseUrl(raw) {
 }
 
 export function saveSettings({ env, productionBaseUrl, adminKey, idToken }) {
-  write(localStorage, ENV_KEY, env === 'production' ? 'production' : 'local');
-  if (productionBaseUrl !== undefined) write(localStorage, BASE_KEY, productionBaseUrl);
-  if (adminKey !== undefined) write(sessionStorage, ADMIN_KEY, adminKey);
-  if (idToken !== undefined) write(sessionStorage, TOKEN_KEY, idToken);
+  storageSet(localStorage, ENV_KEY, env === 'production' ? 'production' : 'local');
+  if (productionBaseUrl !== undefined) storageSet(localStorage, BASE_KEY, productionBaseUrl);
+  if (adminKey !== undefined) storageSet(sessionStorage, ADMIN_KEY, adminKey);
+  if (idToken !== undefined) storageSet(sessionStorage, TOKEN_KEY, idToken);
 }
 
 export function getBaseUrl() {
@@ -143,6 +135,14 @@ export async function api(name, { method = 'GET', query, body, headers = {}, adm
   return data;
 }
 
+// Seeding and the weekly report can take a minute or more on a cold emulator.
+export const ADMIN_TIMEOUT_MS = 120000;
+
+/** Run the weekly report now (admin); both pages have a button for it. */
+export function runWeeklyReport() {
+  return api('scheduleWeeklyReport', { method: 'POST', body: {}, admin: true, timeoutMs: ADMIN_TIMEOUT_MS });
+}
+
 /** Lines to show for an error: the API message first, then one line per validation detail. */
 export function describeError(err) {
   if (!(err instanceof ApiError)) {
@@ -156,4 +156,20 @@ export function describeError(err) {
     .filter((d) => d && typeof d === 'object')
     .map((d) => (d.field ? `${d.field}: ${d.message ?? ''}` : String(d.message ?? '')));
   return { message, details, status: err.status, errorType: err.errorType };
+}
+
+/**
+ * Show an error in `node` as text: the message (after `prefix`), then a list of the validation
+ * details. A falsy `err` clears `node`.
+ */
+export function showError(node, err, prefix = '') {
+  if (!err) { replace(node); return node; }
+  const { message, details } = describeError(err);
+  return replace(node, `${prefix}${message}`,
+    details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null);
+}
+
+/** Show which API base the page talks to (both pages' footers). */
+export function showApiBase(node) {
+  if (node) node.textContent = getBaseUrl();
 }

@@ -1,5 +1,10 @@
-import { api, ApiError, describeError, getSettings, saveSettings, getBaseUrl, normaliseBaseUrl } from './api.js';
-import { h, replace, $, formatTime, formatNumber, humanize, isHttpsUrl, initTheme } from './dom.js';
+import {
+  api, ApiError, describeError, getSettings, saveSettings, getBaseUrl, normaliseBaseUrl, showError, showApiBase, LOCAL_BASE,
+  runWeeklyReport, ADMIN_TIMEOUT_MS,
+} from './api.js';
+import {
+  h, replace, $, formatTime, formatNumber, humanize, isHttpsUrl, initTheme, cssToken, storageGet, storageSet,
+} from './dom.js';
 
 const TERMINAL = new Set(['completed', 'failed']);
 const POLL_START_MS = 500;
@@ -53,12 +58,6 @@ const el = {
 };
 
 // ---------------------------------------------------------------- helpers
-function setError(node, err) {
-  if (!err) { replace(node); return; }
-  const { message, details } = describeError(err);
-  replace(node, message, details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null);
-}
-
 function announce(text) {
   replace(el.globalStatus, text || '');
 }
@@ -75,8 +74,8 @@ function renderEnv() {
   el.envAdminKey.value = settings.adminKey;
   el.envIdToken.value = settings.idToken;
   const base = getBaseUrl();
-  el.envSummary.textContent = settings.env === 'production' && base !== '/api' ? `Production (${base})` : 'Local emulator';
-  el.apiBase.textContent = base;
+  el.envSummary.textContent = settings.env === 'production' && base !== LOCAL_BASE ? `Production (${base})` : 'Local emulator';
+  showApiBase(el.apiBase);
 }
 
 el.envForm.addEventListener('submit', (event) => {
@@ -115,9 +114,9 @@ async function loadUsers() {
   } catch (err) {
     if (epoch !== state.envEpoch) return;
     state.users = [];
-    setError(el.usersError, err);
+    showError(el.usersError, err);
   }
-  const previous = state.userId || localStorageGet(USER_KEY) || '';
+  const previous = state.userId || storageGet(localStorage, USER_KEY) || '';
   const options = [h('option', { value: '' }, state.users.length ? 'Choose a user…' : 'No users (seed the database)')];
   for (const user of state.users) {
     options.push(h('option', { value: user.userId, title: user.email || undefined }, userLabel(user)));
@@ -127,13 +126,6 @@ async function loadUsers() {
   const keep = state.users.some((u) => u.userId === previous) ? previous : '';
   el.userSelect.value = keep;
   await selectUser(keep);
-}
-
-function localStorageGet(key) {
-  try { return localStorage.getItem(key); } catch { return null; }
-}
-function localStorageSet(key, value) {
-  try { if (value) localStorage.setItem(key, value); else localStorage.removeItem(key); } catch { /* ignore */ }
 }
 
 el.userSelect.addEventListener('change', () => {
@@ -146,7 +138,7 @@ async function selectUser(userId) {
   state.userId = userId;
   state.requests.clear();
   state.txCursor = null;
-  localStorageSet(USER_KEY, userId);
+  storageSet(localStorage, USER_KEY, userId);
   replace(el.requestList);
   replace(el.txList);
   replace(el.txError);
@@ -183,7 +175,7 @@ async function loadCredits({ reset }) {
     updateUserOptionCredits(userId, data.currentCredits);
   } catch (err) {
     if (epoch !== state.epoch) return;
-    setError(el.txError, err);
+    showError(el.txError, err);
   } finally {
     if (epoch === state.epoch) {
       el.txMore.disabled = false;
@@ -287,7 +279,7 @@ function hideFormError() {
 }
 
 function showFormError(err) {
-  setError(el.formError, err);
+  showError(el.formError, err);
   el.formError.hidden = false;
   el.formError.dataset.status = err instanceof ApiError ? String(err.status) : '';
   if (err instanceof ApiError) {
@@ -378,7 +370,7 @@ async function loadRequests() {
     if (state.requests.size === 0) replace(el.requestList, h('li', { class: 'empty', 'data-testid': 'requests-empty' }, 'No requests yet.'));
   } catch (err) {
     if (epoch !== state.epoch) return;
-    setError(el.requestsError, err);
+    showError(el.requestsError, err);
   } finally {
     if (epoch === state.epoch) el.requestList.removeAttribute('aria-busy');
   }
@@ -451,10 +443,6 @@ function renderRequest(r) {
 function normaliseIso(value) {
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? '' : d.toISOString();
-}
-
-function cssToken(value) {
-  return String(value).toLowerCase().replace(/[^a-z0-9_-]/g, '-');
 }
 
 // ---------------------------------------------------------------- polling with exponential backoff
@@ -533,9 +521,7 @@ async function runAdmin(button, label, fn) {
     el.adminResult.dataset.state = 'success';
   } catch (err) {
     el.adminResult.dataset.state = 'error';
-    const { message, details } = describeError(err);
-    replace(el.adminResult, h('div', { class: 'error-text', role: 'alert' }, `${label} failed: ${message}`,
-      details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null));
+    replace(el.adminResult, showError(h('div', { class: 'error-text', role: 'alert' }), err, `${label} failed: `));
   } finally {
     button.disabled = false;
     button.textContent = original;
@@ -555,7 +541,7 @@ el.seed.addEventListener('click', () => {
   // eslint-disable-next-line no-alert
   if (!window.confirm(SEED_CONFIRMATION)) return;
   runAdmin(el.seed, 'Seeding', async () => {
-    const data = await api('seed_database', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
+    const data = await api('seed_database', { method: 'POST', body: {}, admin: true, timeoutMs: ADMIN_TIMEOUT_MS });
     const counts = data.counts && typeof data.counts === 'object' ? data.counts : {};
     renderAdminResult(data.message || 'Database seeded.',
       Object.entries(counts).map(([k, v]) => [humanize(k), formatNumber(v)]));
@@ -565,7 +551,7 @@ el.seed.addEventListener('click', () => {
 
 el.report.addEventListener('click', () => {
   runAdmin(el.report, 'Running weekly report', async () => {
-    const data = await api('scheduleWeeklyReport', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
+    const data = await runWeeklyReport();
     const summary = data.summary || {};
     const anomalies = data.anomaly_summary || {};
     const period = summary.report_period || data.report_data?.report_period || {};

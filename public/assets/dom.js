@@ -73,6 +73,11 @@ export function isHttpsUrl(value) {
   }
 }
 
+/** A value as a safe class-name fragment: `badge-${cssToken(status)}`. */
+export function cssToken(value) {
+  return String(value ?? '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
+}
+
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }
@@ -99,35 +104,50 @@ export function humanize(key) {
     .replace(/^\w/, (c) => c.toUpperCase());
 }
 
+// ---- storage (shared by both pages) ----------------------------------------
+// Storage can be disabled or full (private windows, quotas): reads then give null and writes
+// are dropped, and the pages keep their in-memory defaults.
+
+/** storage.getItem(key), or null when storage is unavailable. */
+export function storageGet(storage, key) {
+  try { return storage.getItem(key); } catch { return null; }
+}
+
+/** Store `value` under `key`; an empty value (null, undefined, '') removes the key. */
+export function storageSet(storage, key, value) {
+  try {
+    if (value === null || value === undefined || value === '') storage.removeItem(key);
+    else storage.setItem(key, String(value));
+  } catch { /* storage unavailable: keep in-memory defaults */ }
+}
+
 // ---- theme (shared by both pages) ----------------------------------------
+// The colours follow the system preference (styles.css declares each token with light-dark());
+// once the user picks a theme, data-theme on <html> pins it and localStorage remembers it.
 const THEME_KEY = 'feraset.theme';
+const DARK_QUERY = '(prefers-color-scheme: dark)';
 
 export function initTheme(button) {
   const root = document.documentElement;
+  const stored = () => {
+    const theme = storageGet(localStorage, THEME_KEY);
+    return theme === 'dark' || theme === 'light' ? theme : null;
+  };
+  const effective = () => root.dataset.theme || (matchMedia(DARK_QUERY).matches ? 'dark' : 'light');
   const apply = (theme) => {
-    if (theme === 'dark' || theme === 'light') root.dataset.theme = theme;
+    if (theme) root.dataset.theme = theme;
     else delete root.dataset.theme;
-    const effective = theme || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
     if (button) {
-      button.textContent = effective === 'dark' ? 'Light mode' : 'Dark mode';
-      button.setAttribute('aria-pressed', String(effective === 'dark'));
+      const dark = effective() === 'dark';
+      button.textContent = dark ? 'Light mode' : 'Dark mode';
+      button.setAttribute('aria-pressed', String(dark));
     }
   };
-  let stored = null;
-  try { stored = localStorage.getItem(THEME_KEY); } catch { /* storage disabled */ }
-  apply(stored);
-  if (button) {
-    button.addEventListener('click', () => {
-      const current = root.dataset.theme
-        || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
-      const next = current === 'dark' ? 'light' : 'dark';
-      try { localStorage.setItem(THEME_KEY, next); } catch { /* ignore */ }
-      apply(next);
-    });
-  }
-  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
-    let s2 = null;
-    try { s2 = localStorage.getItem(THEME_KEY); } catch { /* ignore */ }
-    apply(s2);
+  apply(stored());
+  button?.addEventListener('click', () => {
+    const next = effective() === 'dark' ? 'light' : 'dark';
+    storageSet(localStorage, THEME_KEY, next);
+    apply(next);
   });
+  matchMedia(DARK_QUERY).addEventListener('change', () => apply(stored()));
 }

@@ -1,5 +1,5 @@
-import { api, ApiError, describeError, getBaseUrl } from './api.js';
-import { h, s, replace, $, formatTime, formatNumber, humanize, initTheme } from './dom.js';
+import { api, ApiError, showError, showApiBase, runWeeklyReport } from './api.js';
+import { h, s, replace, $, formatTime, formatNumber, humanize, initTheme, cssToken } from './dom.js';
 
 const el = {
   select: $('#report-select'),
@@ -42,19 +42,9 @@ function num(value) {
   return typeof value === 'number' ? value : Number(value) || 0;
 }
 
-function cssToken(value) {
-  return String(value ?? '').toLowerCase().replace(/[^a-z0-9_-]/g, '-');
-}
-
 function severityBadge(level, testid) {
   const text = level ? String(level) : 'unknown';
   return h('span', { class: `badge badge-${cssToken(text)}`, 'data-testid': testid }, text);
-}
-
-function setError(err) {
-  if (!err) { replace(el.error); return; }
-  const { message, details } = describeError(err);
-  replace(el.error, message, details.length ? h('ul', { class: 'details' }, details.map((d) => h('li', null, d))) : null);
 }
 
 // ---------------------------------------------------------------- report list + loading
@@ -75,7 +65,7 @@ async function loadList(preferId) {
     const data = await api('listReports', { admin: true });
     reports = Array.isArray(data.reports) ? data.reports : [];
   } catch (err) {
-    setError(err);
+    showError(el.error, err);
   }
   const options = [h('option', { value: '' }, reports.length ? 'Latest report' : 'No reports yet')];
   for (const r of reports) {
@@ -91,7 +81,7 @@ async function loadList(preferId) {
 async function loadReport(reportId) {
   const seq = ++loadSeq;
   el.status.textContent = 'Loading report…';
-  setError(null);
+  showError(el.error, null);
   try {
     const data = await api('getReport', { query: reportId ? { reportId } : {}, admin: true });
     if (seq !== loadSeq) return;
@@ -106,13 +96,13 @@ async function loadReport(reportId) {
       el.status.textContent = 'No report found. Use "Run report now" to generate one.';
     } else {
       el.status.textContent = '';
-      setError(err);
+      showError(el.error, err);
     }
   }
 }
 
 async function refresh(preferId) {
-  setError(null);
+  showError(el.error, null);
   await loadList(preferId);
   await loadReport(el.select.value || preferId || '');
 }
@@ -129,15 +119,15 @@ el.run.addEventListener('click', async () => {
   const original = el.run.textContent;
   el.run.textContent = 'Running…';
   el.status.textContent = 'Running the weekly report…';
-  setError(null);
+  showError(el.error, null);
   try {
-    const data = await api('scheduleWeeklyReport', { method: 'POST', body: {}, admin: true, timeoutMs: 120000 });
+    const data = await runWeeklyReport();
     const id = data.report_data?.id || '';
     setUrlReportId(id);
     await refresh(id);
   } catch (err) {
     el.status.textContent = '';
-    setError(err);
+    showError(el.error, err);
   } finally {
     el.run.disabled = false;
     el.run.textContent = original;
@@ -400,5 +390,5 @@ function renderUsers(userStats) {
 
 // ---------------------------------------------------------------- boot
 initTheme($('#theme-toggle'));
-el.apiBase.textContent = getBaseUrl();
+showApiBase(el.apiBase);
 refresh(requestedReportId());

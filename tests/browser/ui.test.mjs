@@ -236,6 +236,41 @@ test('running the weekly report and opening report.html lists anomalies', async 
   await consolePage.close();
 });
 
+test('the theme follows the system until the user picks one; the pick holds on both pages', async () => {
+  const DARK_BG = 'rgb(17, 19, 26)';
+  const LIGHT_BG = 'rgb(244, 245, 248)';
+  const themed = await browser.newContext({ colorScheme: 'dark' }); // its own localStorage
+  try {
+    const page = await themed.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`theme: ${err.message}`));
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const toggle = page.locator(tid('theme-toggle'));
+
+    await page.goto(`${BASE_URL}/report.html`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'Light mode', tid('theme-toggle'));
+    assert.equal(await background(), DARK_BG, 'dark system preference, no pick: dark');
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme ?? null), null);
+    await page.emulateMedia({ colorScheme: 'light' });
+    assert.equal(await background(), LIGHT_BG, 'no pick: follows the system when it changes');
+    assert.equal(await toggle.textContent(), 'Dark mode');
+
+    await toggle.click(); // pick dark while the system is light
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+    assert.equal(await background(), DARK_BG);
+    assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+
+    await page.goto(`${BASE_URL}/index.html`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+    assert.equal(await background(), DARK_BG, 'the pick is remembered on the other page');
+    await toggle.click(); // pick light, then the system turns dark: the pick wins
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await background(), LIGHT_BG);
+    assert.equal(await toggle.textContent(), 'Dark mode');
+  } finally {
+    await themed.close();
+  }
+});
+
 test('no uncaught errors in the pages', () => {
   assert.deepEqual(pageErrors, []);
 });

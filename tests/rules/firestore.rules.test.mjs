@@ -1,4 +1,5 @@
-// Firestore security rules tests (SPEC section 10), run against the Firestore emulator.
+// Firestore security rules tests (deny by default, owners read their own data, no client
+// writes), run against the Firestore emulator.
 //
 //   firebase emulators:exec --only firestore "npm run test:rules"
 //   # or, with an emulator already running:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from services.reports.window import WEEK, WeekWindow, history_span, previous_weeks
 
 DIMENSIONS: tuple[str, ...] = ("model", "style", "color", "size")
@@ -105,7 +105,7 @@ class WeekAggregate:
         return True
 
     def add_user(self, record: UserRecord) -> bool:
-        if not self.window.contains(record.created_at):
+        if record.created_at is None or not self.window.contains(record.created_at):
             return False
         self.new_users_by_day[record.created_at.date()] += 1
         return True
@@ -185,8 +185,8 @@ class WeekSeries:
         # Oldest first, so a record's week index is (moment - span.start) // WEEK.
         self._weeks = [*reversed(self.previous), self.current]
 
-    def _week(self, moment: datetime) -> WeekAggregate | None:
-        if not self.span.contains(moment):
+    def _week(self, moment: datetime | None) -> WeekAggregate | None:
+        if moment is None or not self.span.contains(moment):
             return None
         return self._weeks[(moment - self.span.start) // WEEK]
 
@@ -207,7 +207,3 @@ class WeekSeries:
         if not self.previous:
             return WeekAggregate(self.current.window.shifted(-1))
         return self.previous[0]
-
-    @property
-    def baseline(self) -> Baseline:
-        return Baseline.of(self.previous)

@@ -1,4 +1,4 @@
-"""Anomaly rules of SPEC section 7.
+"""Anomaly rules of the weekly report.
 
 Every rule is a small pure function over aggregated figures that returns a (possibly empty) list
 of anomaly dicts: `type`, `severity`, `description` plus the figures behind the finding.
@@ -14,9 +14,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from core import config
+from core.config import AnomalyThresholds
 from schemas.report import (
     AnomalyAnalysis,
     ComparisonPeriod,
@@ -30,59 +28,6 @@ Anomaly = dict[str, Any]
 Number = int | float | Fraction
 
 SEVERITY_SCORES: dict[str, float] = {"low": 1.0, "medium": 2.5, "high": 5.0}
-
-
-class AnomalyThresholds(BaseModel):
-    """Rule thresholds; percentages are 0-100, ratios are multipliers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request_spike_ratio: float = Field(default=2.5, gt=0)
-    credit_spike_ratio: float = Field(default=3.0, gt=0)
-    high_spike_ratio: float = Field(default=5.0, gt=0)
-    failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
-    failure_spike_ratio: float = Field(default=2.0, gt=0)
-    refund_rate_percent: float = Field(default=30.0, ge=0)
-    refund_spike_ratio: float = Field(default=2.0, gt=0)
-    user_weekly_requests: int = Field(default=10, ge=0)
-    user_spike_ratio: float = Field(default=2.0, gt=0)
-    user_daily_credits: int = Field(default=50, ge=0)
-    new_users_per_day: int = Field(default=5, ge=0)
-    active_users_increase: int = Field(default=5, ge=0)
-    model_failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
-    model_spike_ratio: float = Field(default=2.0, gt=0)
-    model_disparity_ratio: float = Field(default=5.0, gt=0)
-    model_min_requests: int = Field(default=5, ge=1)
-    model_underperforming_ratio: float = Field(default=1.5, gt=0)
-    perfect_min_requests: int = Field(default=20, ge=0)
-
-    @classmethod
-    def from_params(cls) -> AnomalyThresholds:
-        """Read the ANOMALY_* params (call at run time, never at import). Blank means default."""
-        raw = {field: param.value for field, param in _PARAMS.items()}
-        return cls.model_validate({k: v for k, v in raw.items() if str(v).strip() != ""})
-
-
-_PARAMS: dict[str, Any] = {
-    "request_spike_ratio": config.ANOMALY_REQUEST_SPIKE_RATIO,
-    "credit_spike_ratio": config.ANOMALY_CREDIT_SPIKE_RATIO,
-    "high_spike_ratio": config.ANOMALY_HIGH_SPIKE_RATIO,
-    "failure_rate_percent": config.ANOMALY_FAILURE_RATE_PERCENT,
-    "failure_spike_ratio": config.ANOMALY_FAILURE_SPIKE_RATIO,
-    "refund_rate_percent": config.ANOMALY_REFUND_RATE_PERCENT,
-    "refund_spike_ratio": config.ANOMALY_REFUND_SPIKE_RATIO,
-    "user_weekly_requests": config.ANOMALY_USER_WEEKLY_REQUESTS,
-    "user_spike_ratio": config.ANOMALY_USER_SPIKE_RATIO,
-    "user_daily_credits": config.ANOMALY_USER_DAILY_CREDITS,
-    "new_users_per_day": config.ANOMALY_NEW_USERS_PER_DAY,
-    "active_users_increase": config.ANOMALY_ACTIVE_USERS_INCREASE,
-    "model_failure_rate_percent": config.ANOMALY_MODEL_FAILURE_RATE_PERCENT,
-    "model_spike_ratio": config.ANOMALY_MODEL_SPIKE_RATIO,
-    "model_disparity_ratio": config.ANOMALY_MODEL_DISPARITY_RATIO,
-    "model_min_requests": config.ANOMALY_MODEL_MIN_REQUESTS,
-    "model_underperforming_ratio": config.ANOMALY_MODEL_UNDERPERFORMING_RATIO,
-    "perfect_min_requests": config.ANOMALY_PERFECT_MIN_REQUESTS,
-}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -385,7 +330,7 @@ def model_performance_disparity(models: Mapping[str, Tally], t: AnomalyThreshold
 
 def model_underperforming(models: Mapping[str, Tally], t: AnomalyThresholds) -> list[Anomaly]:
     """A model whose rate is above `ratio` times the mean rate of the other eligible models.
-    When the others never failed, any failure of this model fires (the spec sets no floor)."""
+    When the others never failed, any failure of this model fires (there is no floor)."""
     rates = _eligible(models, t)
     found = []
     for model, rate in rates.items():
@@ -457,7 +402,7 @@ def run_rules(
     baseline: Baseline,
     t: AnomalyThresholds,
 ) -> list[Anomaly]:
-    """Every rule, in the order of the SPEC table."""
+    """Every rule, in the order the report lists them."""
     now, before = current, previous_week
     return [
         *request_spike(now.total_requests, baseline.mean_requests, t),
@@ -504,13 +449,3 @@ def analyse(
             baseline_mean_net_credits=_r(previous_4_week_mean.mean_net_credits),
         ),
     )
-
-
-def detect_anomalies(
-    current: WeekAggregate,
-    previous_week: WeekAggregate,
-    previous_4_week_mean: Baseline,
-    thresholds: AnomalyThresholds,
-) -> dict[str, Any]:
-    """The report's `anomaly_analysis` section as a plain dict."""
-    return analyse(current, previous_week, previous_4_week_mean, thresholds).model_dump()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
+from core.config import AnomalyThresholds
 from schemas.report import (
     AnomalySummary,
     CreditStats,
@@ -19,7 +19,7 @@ from schemas.report import (
     WeeklyReport,
 )
 from services.reports.aggregation import Baseline, Tally, WeekAggregate
-from services.reports.anomalies import SEVERITY_SCORES, AnomalyThresholds, analyse
+from services.reports.anomalies import SEVERITY_SCORES, analyse
 from services.reports.window import WeekWindow, as_utc, report_id
 
 
@@ -100,11 +100,11 @@ def build_report(
     previous_4: Sequence[WeekAggregate],
     thresholds: AnomalyThresholds,
     generated_at: datetime,
-) -> dict[str, Any]:
-    """The `reports/{id}` document: plain JSON types, datetimes as RFC 3339 UTC strings."""
+) -> WeeklyReport:
+    """The `reports/{id}` document (datetimes as RFC 3339 UTC strings)."""
     if current.window != window:
         raise ValueError("the current aggregate does not cover the report window")
-    report = WeeklyReport(
+    return WeeklyReport(
         id=report_id(window.start),
         generated_at=as_utc(generated_at).isoformat(),
         report_type="weekly",
@@ -120,7 +120,6 @@ def build_report(
         model_performance=_model_performance(current),
         anomaly_analysis=analyse(current, previous, Baseline.of(previous_4), thresholds),
     )
-    return report.model_dump()
 
 
 def _most_popular(breakdown: Mapping[str, int]) -> str | None:
@@ -130,27 +129,27 @@ def _most_popular(breakdown: Mapping[str, int]) -> str | None:
     return min(breakdown, key=lambda key: (-int(breakdown[key]), key))
 
 
-def summarize(report: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def summarize(report: WeeklyReport) -> tuple[ReportSummary, AnomalySummary]:
     """`(summary, anomaly_summary)` for the `scheduleWeeklyReport` response."""
-    gen, analysis = report["generation_stats"], report["anomaly_analysis"]
+    gen, analysis = report.generation_stats, report.anomaly_analysis
     summary = ReportSummary(
-        total_requests=gen["total_requests"],
-        success_rate=gen["success_rate"],
-        active_users=report["user_stats"]["active_users_count"],
-        credits_consumed=report["credit_stats"]["net_credits_consumed"],
-        most_popular_style=_most_popular(gen["style_breakdown"]),
-        most_popular_size=_most_popular(gen["size_breakdown"]),
-        report_period=report["report_period"],
+        total_requests=gen.total_requests,
+        success_rate=gen.success_rate,
+        active_users=report.user_stats.active_users_count,
+        credits_consumed=report.credit_stats.net_credits_consumed,
+        most_popular_style=_most_popular(gen.style_breakdown),
+        most_popular_size=_most_popular(gen.size_breakdown),
+        report_period=report.report_period,
     )
-    anomalies = analysis["detected_anomalies"]
+    anomalies = analysis.detected_anomalies
     severities = Counter(a["severity"] for a in anomalies)
     anomaly_summary = AnomalySummary(
-        total_anomalies=analysis["total_anomalies"],
-        severity_level=analysis["severity_level"],
-        anomaly_score=analysis["anomaly_score"],
+        total_anomalies=analysis.total_anomalies,
+        severity_level=analysis.severity_level,
+        anomaly_score=analysis.anomaly_score,
         severity_breakdown={level: severities[level] for level in SEVERITY_SCORES},
         type_breakdown=dict(Counter(a["type"] for a in anomalies)),
         requires_attention=severities["high"] > 0
-        or analysis["severity_level"] in {"high", "critical"},
+        or analysis.severity_level in {"high", "critical"},
     )
-    return summary.model_dump(), anomaly_summary.model_dump()
+    return summary, anomaly_summary

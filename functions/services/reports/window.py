@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 WEEK = timedelta(days=7)
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class WeekWindow(NamedTuple):
@@ -54,29 +52,10 @@ def week_for(week_start: date) -> WeekWindow:
     return WeekWindow(start, start + WEEK)
 
 
-def parse_week_start(text: str) -> date:
-    """Parse `YYYY-MM-DD` naming a Monday (the `weekStart` request field)."""
-    # date.fromisoformat alone would also take "20250106" and "2025-W02-1".
-    value = text.strip()
-    if not _ISO_DATE.fullmatch(value):
-        raise ValueError("weekStart must be a date in YYYY-MM-DD format")
-    try:
-        day = date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError("weekStart must be a valid calendar date") from exc
-    if day.weekday() != 0:
-        raise ValueError("weekStart must be a Monday")
-    return day
-
-
 def report_id(start: datetime) -> str:
     """`weekly_report_<ISO year>_W<ISO week, 2 digits>` of the week containing `start`."""
     iso = as_utc(start).isocalendar()
     return f"weekly_report_{iso.year}_W{iso.week:02d}"
-
-
-def previous_week(window: WeekWindow) -> WeekWindow:
-    return window.shifted(-1)
 
 
 def previous_weeks(window: WeekWindow, count: int = 4) -> list[WeekWindow]:

@@ -9,7 +9,6 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -21,9 +20,9 @@ from container import Container
 from core.clock import SystemClock
 from core.config import Settings
 from core.firestore_client import build_firestore_client
-from repositories import firestore_helpers
+from repositories.emulator_host_lock import HostLocks
 from repositories.seed import SeedRepository
-from services.seed_service import SeedService
+from services.seeding.service import SeedService
 from tests.support.ledger import assert_ledger_consistent
 
 PROJECT = "feraset-imagen"
@@ -69,14 +68,16 @@ def seeded(db: firestore.Client) -> Iterator[None]:
     assert_ledger_consistent(db)
 
 
+# Containers get the emulator's host lock, as on the emulator, unless a test says otherwise.
+HOST_LOCKS: dict[str, HostLocks | None] = {"default": HostLocks()}
+
+
 @pytest.fixture(params=["host-lock", "no-host-lock"])
 def host_lock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a race twice: with the host-level lock, and without it (as between instances), so
-    that the lock can never be what makes the guarantee hold."""
+    """Run a race twice: with the host-level lock, and without it (as in production, and
+    between instances), so that the lock can never be what makes the guarantee hold."""
     if request.param == "no-host-lock":
-        monkeypatch.setattr(
-            firestore_helpers.LOCAL_LOCKS, "hold", lambda key, give_up_at=0.0: nullcontext()
-        )
+        monkeypatch.setitem(HOST_LOCKS, "default", None)
     return str(request.param)
 
 
@@ -101,13 +102,20 @@ def make_container(
 ) -> Callable[..., Container]:
     """Build a container on the emulator and route main.py's functions to it."""
 
-    def build(queue: Any = None, seed: int = 7, tasks: Any = None, **settings: Any) -> Container:
+    def build(
+        queue: Any = None,
+        seed: int = 7,
+        tasks: Any = None,
+        host_locks: Any = "default",
+        **settings: Any,
+    ) -> Container:
         built = Container(
             settings=settings_for_tests(**settings),
             db=db,
             queue=queue if queue is not None else RecordingQueue(),
             rng=random.Random(seed),
             tasks=tasks,
+            host_locks=HOST_LOCKS["default"] if host_locks == "default" else host_locks,
         )
         monkeypatch.setattr(main, "container", lambda: built)
         return built

@@ -1,4 +1,4 @@
-"""SPEC section 10: REQUIRE_AUTH with real Firebase Auth ID tokens (Auth emulator), admin key.
+"""REQUIRE_AUTH with real Firebase Auth ID tokens (Auth emulator), and the admin key.
 
 Users are created in the Auth emulator with the Firestore user id as their uid, so a token
 signed in as `arda` may act for `arda` only. The functions run in-process on a container whose

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
 import main
-from repositories import firestore_helpers
 from tests.integration.conftest import add_user, balance, request_body, transactions
 from tests.support.http import call
 
@@ -46,10 +44,7 @@ def test_twenty_concurrent_requests_never_overdraw(db, make_container):
 def test_transactions_alone_prevent_overdraft_across_instances(db, make_container, monkeypatch):
     """Without the in-process lock (as between separate function instances), racing
     transactions still never overdraw: the losers retry and see the new balance."""
-    monkeypatch.setattr(
-        firestore_helpers.LOCAL_LOCKS, "hold", lambda key, give_up_at=0.0: nullcontext()
-    )
-    make_container()
+    make_container(host_locks=None)
     add_user(db, "many_instances", 10)
     racers = 6
     barrier = threading.Barrier(racers)

@@ -21,7 +21,7 @@ import requests
 from google.cloud import firestore
 
 from core.firestore_client import build_firestore_client
-from services import seed_data
+from services.seeding import reference_data
 from tests.support.ledger import ledger_violations
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -113,18 +113,22 @@ def ids(db: firestore.Client, collection: str) -> set[str]:
 
 
 def test_export_imports_the_seed_state(imported_db: firestore.Client) -> None:
-    assert ids(imported_db, "users") == set(seed_data.USERS)
-    assert ids(imported_db, "styles") == {s["id"] for s in seed_data.STYLES}
-    assert ids(imported_db, "colors") == {c["id"] for c in seed_data.COLORS}
-    assert ids(imported_db, "sizes") == {s["id"] for s in seed_data.SIZES}
+    assert ids(imported_db, "users") == set(reference_data.USERS)
+    assert ids(imported_db, "styles") == {s["id"] for s in reference_data.STYLES}
+    assert ids(imported_db, "colors") == {c["id"] for c in reference_data.COLORS}
+    assert ids(imported_db, "sizes") == {s["id"] for s in reference_data.SIZES}
     assert len(ids(imported_db, "users")) == 13
-    assert (len(seed_data.STYLES), len(seed_data.COLORS), len(seed_data.SIZES)) == (6, 5, 3)
+    assert (len(reference_data.STYLES), len(reference_data.COLORS), len(reference_data.SIZES)) == (
+        6,
+        5,
+        3,
+    )
 
     credits = {
         snap.id: snap.get("current_credits")
         for snap in imported_db.collection("users").select(["current_credits"]).stream()
     }
-    assert credits == {user_id: c for user_id, (_, c) in seed_data.USERS.items()}
+    assert credits == {user_id: c for user_id, (_, c) in reference_data.USERS.items()}
     # The fabricated history came along, and every ledger in it is consistent.
     assert ids(imported_db, "generation_requests")
     assert ledger_violations(imported_db) == []

@@ -180,12 +180,12 @@ def crash_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None
     `ambiguous-commit`: the commit *is* applied but its answer is lost (UNAVAILABLE).
     """
     armed: dict[str, str | None] = {"mode": None}
-    original_refund = generations.GenerationRepository._refund
+    original_book = generations.GenerationRepository._book
     original_commit = Transaction._commit
 
-    def refund(self: Any, tx: Transaction, *args: Any, **kwargs: Any) -> None:
-        original_refund(self, tx, *args, **kwargs)
-        if armed["mode"] == "staged":
+    def book(self: Any, tx: Transaction, entry: Any) -> None:
+        original_book(self, tx, entry)
+        if armed["mode"] == "staged" and entry.type == "refund":
             armed["mode"] = None
             raise RuntimeError("worker crashed after staging the refund")
 
@@ -201,7 +201,7 @@ def crash_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None
             raise gexc.ServiceUnavailable("connection reset after commit")
         return list(result)
 
-    monkeypatch.setattr(generations.GenerationRepository, "_refund", refund)
+    monkeypatch.setattr(generations.GenerationRepository, "_book", book)
     monkeypatch.setattr(Transaction, "_commit", commit)
     yield lambda mode: armed.update(mode=mode)
     assert armed["mode"] is None, "the injected failure never fired"

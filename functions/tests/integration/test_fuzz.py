@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import FUNCTIONS_BASE
+from tests.support.http import emulator_transport_error
 from tests.support.ledger import ledger_violations
 
 BATCH = 25
@@ -260,13 +261,6 @@ def send(request: FuzzRequest) -> list[tuple[str, str]]:
         (f"{request.function} {problem[:40]}", f"{problem}\n    {request.describe()}")
         for problem in check(request, response)
     ]
-
-
-def emulator_transport_error(response: requests.Response) -> bool:
-    """The emulator's own answer when it lost its worker process (e.g. `{"code": "ECONNRESET"}`
-    after a reload or an OOM kill): not our function's response, so the request is resent once.
-    """
-    return response.status_code == 500 and response.text.startswith('{"code":')
 
 
 def check(request: FuzzRequest, response: requests.Response) -> Iterator[str]:

@@ -27,7 +27,7 @@ from schemathesis.core.transport import Response
 from tests.integration.conftest import FUNCTIONS_BASE, request_body
 from tests.support.function_names import HTTP_FUNCTIONS
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
+OPENAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml"
 MAX_EXAMPLES = 30
 NOT_FUZZED = ["/seed_database", "/scheduleWeeklyReport"]
 TERMINAL = {"completed", "failed"}
@@ -60,7 +60,7 @@ CONFIG = schemathesis.Config.from_dict(
     }
 )
 
-schema = schemathesis.openapi.from_path(SPEC_PATH, config=CONFIG)
+schema = schemathesis.openapi.from_path(OPENAPI_PATH, config=CONFIG)
 fuzzed = schema.exclude(path=NOT_FUZZED, method="POST")
 
 
@@ -94,7 +94,7 @@ def settled(db: firestore.Client, seeded: None) -> Iterator[None]:
 
 
 def test_document_is_valid_openapi() -> None:
-    document = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    document = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
     validate_openapi(document)
     assert document["openapi"].startswith("3.1")
     documented = {path.lstrip("/") for path in document["paths"]}
@@ -124,7 +124,8 @@ def test_api_conforms(case: schemathesis.Case) -> None:
     ],
 )
 def test_unsafe_ids_are_rejected(path: str, query: dict[str, str]) -> None:
-    """SPEC 2.2: ids are Firestore-safe; README: bad input never yields a 5xx."""
+    """Ids must be Firestore-safe document ids (no `/`, not `.`/`..`, not `__x__`): a clear
+    400, never a 5xx."""
     response = call(path, "GET", query=query)
     assert response.status_code == 400
 

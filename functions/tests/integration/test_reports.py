@@ -15,9 +15,9 @@ from google.cloud import firestore
 
 import main
 from repositories.reports import ReportRepository
-from services import seed_data
 from services.reports.window import last_complete_week, report_id
-from services.seed_history import INTENDED_ANOMALIES
+from services.seeding import reference_data
+from services.seeding.history import INTENDED_ANOMALIES
 from tests.support.http import _APP, call, make_request
 
 WEEK_START = "2025-03-03"  # ISO week 2025-W10
@@ -51,7 +51,7 @@ def write_request(
 ) -> None:
     """A request with its ledger entries; the owner's initial credits absorb the net spend so
     the balance (and the ledger invariant) stays as seeded."""
-    cost = {s["id"]: s["credit_cost"] for s in seed_data.SIZES}[size]
+    cost = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}[size]
     db.collection("generation_requests").document(request_id).set(
         {
             "user_id": user_id,
@@ -128,7 +128,7 @@ def test_seeded_history_is_replaced_not_accumulated(db, make_container):
     assert count(db.collection("generation_requests")) == counts["generation_requests"]
     assert count(db.collection_group("transactions")) == counts["transactions"]
     assert count(db.collection("users")) == 13
-    for user_id, (_, credits) in seed_data.USERS.items():
+    for user_id, (_, credits) in reference_data.USERS.items():
         assert db.collection("users").document(user_id).get().get("current_credits") == credits
     # the autouse fixture checks the ledger invariant after the test
 

@@ -7,7 +7,7 @@ from typing import Any
 from google.cloud import firestore
 
 import main
-from services import seed_data
+from services.seeding import reference_data
 from tests.integration.conftest import add_user, balance, request_body, transactions
 from tests.support.http import call
 
@@ -66,7 +66,7 @@ def test_a_real_user_and_everything_it_did_survive_a_reseed(db, make_container):
         idempotency_before
     )
     assert balance(db, "zoe") == 19
-    assert answer["counts"]["users"] == len(seed_data.USERS)
+    assert answer["counts"]["users"] == len(reference_data.USERS)
     assert answer["counts"]["generation_requests"] == len(seeded_request_ids(db)) > 0
 
 
@@ -78,7 +78,7 @@ def test_a_seed_users_own_requests_stay_and_its_ledger_stays_consistent(db, make
 
     reseed(seed=3)
 
-    assert balance(db, "arda") == seed_data.USERS["arda"][1]  # back to its seed balance
+    assert balance(db, "arda") == reference_data.USERS["arda"][1]  # back to its seed balance
     assert own in {snap.id for snap in _transactions(db, "arda")}
     request = db.collection("generation_requests").document(created["generationRequestId"]).get()
     assert request.exists and "seeded" not in (request.to_dict() or {})
@@ -94,7 +94,7 @@ def test_a_user_the_seeder_does_not_own_is_left_alone(db, make_container):
 
     assert of_user(snapshot(db), "havanur") == before
     assert "havanur" in answer["message"]
-    assert answer["counts"]["users"] == len(seed_data.USERS) - 1
+    assert answer["counts"]["users"] == len(reference_data.USERS) - 1
 
 
 def test_a_reseed_replaces_earlier_seeded_history_instead_of_adding_to_it(db, make_container):
@@ -107,7 +107,10 @@ def test_a_reseed_replaces_earlier_seeded_history_instead_of_adding_to_it(db, ma
     assert len(second_ids) == second["generation_requests"]
     assert not first_ids & second_ids
     seeded_txs = sum(
-        1 for user_id in seed_data.USERS for tx in transactions(db, user_id) if tx.get("seeded")
+        1
+        for user_id in reference_data.USERS
+        for tx in transactions(db, user_id)
+        if tx.get("seeded")
     )
     assert seeded_txs == second["transactions"]
 
@@ -125,7 +128,7 @@ def test_reference_entries_added_by_hand_are_kept(db, make_container):
     assert db.collection("styles").document("anime").get().get("display_name") == (
         "Anime (edited by hand)"
     )
-    assert answer["counts"]["styles"] == len(seed_data.STYLES) - 1
+    assert answer["counts"]["styles"] == len(reference_data.STYLES) - 1
 
 
 def test_seed_disabled_answers_403_and_changes_nothing(db, make_container):

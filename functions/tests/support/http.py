@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from flask import Flask, Request, Response
 from werkzeug.test import EnvironBuilder
 
@@ -43,3 +44,10 @@ def call(
         response = handler(make_request(method, **kwargs))
     body = json.loads(response.get_data()) if response.get_data() else None
     return response.status_code, body
+
+
+def emulator_transport_error(response: requests.Response) -> bool:
+    """The emulator's own answer when it lost its worker process (e.g. `{"code": "ECONNRESET"}`
+    after a reload or an OOM kill): not our function's response, so the request is resent once.
+    """
+    return response.status_code == 500 and response.text.startswith('{"code":')

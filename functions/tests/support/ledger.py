@@ -1,4 +1,9 @@
-"""The ledger invariant of SPEC section 3, checked against the real Firestore."""
+"""The ledger invariant, checked against the real Firestore.
+
+For every user: current_credits == initial_credits - sum(deductions) + sum(refunds), never
+negative; exactly one deduction per request, a refund if and only if the request failed; the
+`in_flight` counter equals the number of the user's requests queued or processing.
+"""
 
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
-from services.seed_history import SeedHistory
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.report import WeeklyReport
+from services.seeding.history import SeedHistory
 
 
 class MemoryReportStore:
@@ -24,7 +25,11 @@ class MemoryReportStore:
 
     @classmethod
     def of(cls, history: SeedHistory) -> MemoryReportStore:
-        ledger = [tx for by_id in history.transactions.values() for tx in by_id.values()]
+        ledger = [
+            {**tx, "id": tx_id}
+            for by_id in history.transactions.values()
+            for tx_id, tx in by_id.items()
+        ]
         return cls(history.requests, ledger, history.user_created_at)
 
     def requests_created(self, start: datetime, end: datetime) -> Iterator[RequestRecord]:
@@ -33,17 +38,17 @@ class MemoryReportStore:
                 yield RequestRecord.model_validate({**doc, "id": request_id})
 
     def transactions_booked(self, start: datetime, end: datetime) -> Iterator[TransactionRecord]:
-        for doc in self.transactions:
+        for n, doc in enumerate(self.transactions):
             if start <= doc["timestamp"] < end:
-                yield TransactionRecord.model_validate(doc)
+                yield TransactionRecord.model_validate({"id": f"tx{n}", **doc})
 
     def users_created(self, start: datetime, end: datetime) -> Iterator[UserRecord]:
         for user_id, created_at in self.users.items():
             if start <= created_at < end:
                 yield UserRecord(id=user_id, created_at=created_at)
 
-    def save(self, report: dict[str, Any]) -> None:
-        self.saved[report["id"]] = report
+    def save(self, report: WeeklyReport) -> None:
+        self.saved[report.id] = report.model_dump()
 
     def get(self, report_id: str) -> dict[str, Any] | None:
         return self.saved.get(report_id)

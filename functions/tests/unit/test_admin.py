@@ -10,9 +10,10 @@ from flask import Request, Response
 from controllers import auth
 from controllers.admin_controller import AdminController
 from controllers.auth import AdminGuard
+from controllers.emulator_admin import OpenAdminGuard
 from controllers.http import endpoint, json_response
 from core.errors import NotFoundError
-from services.seed_service import SeedOutcome
+from services.seeding.service import SeedOutcome
 from tests.support.http import call
 
 ADMIN_KEY = "a-production-admin-key-of-40-characters!"
@@ -28,10 +29,10 @@ COUNTS = {
 
 class FakeSeeder:
     def __init__(self, left_alone: list[str] | None = None) -> None:
-        self.calls: list[int] = []
+        self.calls: list[int | None] = []
         self._left_alone = left_alone or []
 
-    def seed(self, *, history: bool = True, seed: int = 0) -> SeedOutcome:
+    def seed(self, *, history: bool = True, seed: int | None = None) -> SeedOutcome:
         self.calls.append(seed)
         return SeedOutcome(dict(COUNTS), list(self._left_alone))
 
@@ -47,7 +48,7 @@ def logs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]
 def seed_handler(seeder: FakeSeeder, *, enabled: bool, on_emulator: bool = False) -> Any:
     controller = AdminController(
         seeder,  # type: ignore[arg-type]
-        AdminGuard(on_emulator, ADMIN_KEY),
+        OpenAdminGuard() if on_emulator else AdminGuard(ADMIN_KEY),
         seed_enabled=enabled,
     )
     return endpoint(["POST"])(controller.seed)
@@ -140,7 +141,7 @@ def test_a_wrong_key_is_logged_as_denied_without_the_key(logs):
 def test_a_short_configured_key_refuses_to_serve(logs):
     controller = AdminController(
         FakeSeeder(),  # type: ignore[arg-type]
-        AdminGuard(False, "short-key"),
+        AdminGuard("short-key"),
         seed_enabled=True,
     )
     status, body = call(endpoint(["POST"])(controller.seed), headers=bearer("short-key"))
@@ -151,7 +152,7 @@ def test_a_short_configured_key_refuses_to_serve(logs):
 
 
 def test_failures_inside_an_admin_call_are_logged_as_failed(logs):
-    guard = AdminGuard(True, "")
+    guard = OpenAdminGuard()
 
     def handler(request: Request) -> Response:
         with guard.call(request, "getReport"):

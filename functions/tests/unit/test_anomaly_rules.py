@@ -1,4 +1,4 @@
-"""Anomaly rules of SPEC section 7, at each threshold: just below, at, just above."""
+"""The weekly report's anomaly rules, at each threshold: just below, at, just above."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from core import config
+from core.config import AnomalyThresholds, Settings, load_settings
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from services.reports import anomalies as a
 from services.reports.aggregation import Baseline, Tally, WeekAggregate
-from services.reports.anomalies import AnomalyThresholds
 from services.reports.window import WeekWindow
 
 T = AnomalyThresholds()
@@ -29,7 +30,7 @@ def kinds(found: list[dict[str, Any]]) -> list[tuple[str, str]]:
 # --- thresholds ---------------------------------------------------------------------------------
 
 
-def test_default_thresholds_match_the_spec_table() -> None:
+def test_default_thresholds() -> None:
     assert T.model_dump() == {
         "request_spike_ratio": 2.5,
         "credit_spike_ratio": 3.0,
@@ -52,13 +53,13 @@ def test_default_thresholds_match_the_spec_table() -> None:
     }
 
 
-def test_from_params_reads_the_environment_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thresholds_are_loaded_through_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANOMALY_REQUEST_SPIKE_RATIO", "4")
     monkeypatch.setenv("ANOMALY_FAILURE_RATE_PERCENT", "12.5")
     monkeypatch.setenv("ANOMALY_USER_DAILY_CREDITS", "80")
     monkeypatch.setenv("ANOMALY_MODEL_MIN_REQUESTS", "8")
     monkeypatch.setenv("ANOMALY_CREDIT_SPIKE_RATIO", "  ")  # blank: keep the default
-    loaded = AnomalyThresholds.from_params()
+    loaded = load_settings().anomaly_thresholds
     assert loaded.request_spike_ratio == 4.0
     assert loaded.failure_rate_percent == 12.5
     assert loaded.user_daily_credits == 80
@@ -67,10 +68,15 @@ def test_from_params_reads_the_environment_at_call_time(monkeypatch: pytest.Monk
     assert loaded.high_spike_ratio == 5.0
 
 
-def test_from_params_without_overrides_gives_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in a._PARAMS.values():
-        monkeypatch.delenv(name.name, raising=False)
-    assert AnomalyThresholds.from_params() == T
+def test_every_threshold_is_one_param_with_the_model_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert set(config.ANOMALY_PARAMS) == set(AnomalyThresholds.model_fields)
+    for field, param in config.ANOMALY_PARAMS.items():
+        assert param.name == f"ANOMALY_{field.upper()}"
+        monkeypatch.delenv(param.name, raising=False)
+    assert load_settings().anomaly_thresholds == T
+    assert Settings().anomaly_thresholds == T
 
 
 @pytest.mark.parametrize(
@@ -82,12 +88,12 @@ def test_from_params_without_overrides_gives_the_defaults(monkeypatch: pytest.Mo
         ("ANOMALY_FAILURE_RATE_PERCENT", "-1"),
     ],
 )
-def test_from_params_rejects_invalid_values(
+def test_invalid_thresholds_are_refused_when_settings_load(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
-        AnomalyThresholds.from_params()
+        load_settings()
 
 
 # --- request_spike / credit_consumption_spike ---------------------------------------------------
@@ -484,6 +490,7 @@ def _request(agg: WeekAggregate, n: int, *, user: str, model: str, status: str) 
 def _credits(agg: WeekAggregate, credits: int, kind: str = "deduction", user: str = "u") -> None:
     agg.add_transaction(
         TransactionRecord(
+            id="tx",
             user_id=user,
             type=kind,  # type: ignore[arg-type]
             credits=credits,
@@ -492,14 +499,14 @@ def _credits(agg: WeekAggregate, credits: int, kind: str = "deduction", user: st
     )
 
 
-def test_detect_anomalies_quiet_week() -> None:
+def test_analyse_quiet_week() -> None:
     current, previous = _week(0), _week(-1)
     history = [previous, _week(-2), _week(-3), _week(-4)]
     for agg in [current, *history]:
         _request(agg, 10, user="arda", model="Model A", status="completed")
         _request(agg, 1, user="arda", model="Model A", status="failed")
         _credits(agg, 11, user="arda")
-    analysis = a.detect_anomalies(current, previous, Baseline.of(history), T)
+    analysis = a.analyse(current, previous, Baseline.of(history), T).model_dump()
     assert analysis["detected_anomalies"] == []
     assert (analysis["anomaly_score"], analysis["severity_level"]) == (0.0, "normal")
     assert analysis["total_anomalies"] == 0
@@ -518,7 +525,7 @@ def test_detect_anomalies_quiet_week() -> None:
     assert (period["baseline_mean_requests"], period["baseline_mean_net_credits"]) == (11.0, 11.0)
 
 
-def test_detect_anomalies_spammer_week() -> None:
+def test_analyse_spammer_week() -> None:
     current, previous = _week(0), _week(-1)
     history = [previous, _week(-2), _week(-3), _week(-4)]
     for agg in history:
@@ -534,7 +541,7 @@ def test_detect_anomalies_spammer_week() -> None:
     for n in range(6):
         current.add_user(UserRecord(id=f"new{n}", created_at=START + timedelta(days=2)))
 
-    analysis = a.detect_anomalies(current, previous, Baseline.of(history), T)
+    analysis = a.analyse(current, previous, Baseline.of(history), T).model_dump()
     assert kinds(analysis["detected_anomalies"]) == [
         ("request_spike", "medium"),  # 65 vs a mean of 20
         ("high_failure_rate", "high"),  # 11 of 65

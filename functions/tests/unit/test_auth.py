@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
+from controllers.emulator_admin import OpenAdminGuard
 from core.errors import (
     AdminKeyTooShortError,
     BackendUnavailableError,
@@ -66,7 +67,7 @@ def test_failed_authentication_is_logged_without_the_token(mocker):
 
 
 def test_admin_open_on_emulator():
-    AdminGuard(True, "").authorize(request_with(None))
+    OpenAdminGuard().authorize(request_with(None))
 
 
 ADMIN_KEY = "k" * 31 + "!"  # 32 characters: the shortest key the guard accepts
@@ -77,18 +78,18 @@ ADMIN_KEY = "k" * 31 + "!"  # 32 characters: the shortest key the guard accepts
 )
 def test_admin_in_production_needs_the_key(header):
     with pytest.raises(ForbiddenError):
-        AdminGuard(False, ADMIN_KEY).authorize(request_with(header))
+        AdminGuard(ADMIN_KEY).authorize(request_with(header))
 
 
 @pytest.mark.parametrize("key", ["", "secret-key", "k" * 31])
 def test_admin_key_shorter_than_32_characters_disables_admin_functions(key):
     """Even the right (short) key is refused, with a clear 503 instead of a 403."""
     with pytest.raises(AdminKeyTooShortError) as raised:
-        AdminGuard(False, key).authorize(request_with(f"Bearer {key}"))
+        AdminGuard(key).authorize(request_with(f"Bearer {key}"))
     assert raised.value.status == 503
     assert "at least 32 characters" in raised.value.message
     assert key not in raised.value.message or key == ""
 
 
 def test_admin_key_accepted():
-    AdminGuard(False, ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}"))
+    AdminGuard(ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}"))

@@ -24,7 +24,7 @@ def clean_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def test_defaults_follow_the_spec():
+def test_model_simulation_defaults():
     settings = load_settings()
     assert settings.default_failure_rate == 0.05
     assert settings.failure_rates == {"Model A": 0.05, "Model B": 0.05}
@@ -121,3 +121,20 @@ def test_in_flight_cap_and_queued_timeout_defaults():
     settings = load_settings()
     assert settings.max_in_flight_per_user == 10
     assert settings.queued_timeout_seconds == 3600
+
+
+def test_the_model_list_is_declared_once():
+    """The request schema, the failure-rate params and the catalog all use config.MODELS."""
+    from typing import get_args
+
+    from core.config import MODEL_FAILURE_RATES, MODELS
+    from schemas.requests import CreateGenerationRequest
+
+    assert MODELS == ("Model A", "Model B")
+    assert get_args(CreateGenerationRequest.model_fields["model"].annotation) == MODELS
+    assert tuple(MODEL_FAILURE_RATES) == MODELS
+    assert [p.name for p in MODEL_FAILURE_RATES.values()] == [
+        "MODEL_A_FAILURE_RATE",
+        "MODEL_B_FAILURE_RATE",
+    ]
+    assert tuple(load_settings().failure_rates) == MODELS

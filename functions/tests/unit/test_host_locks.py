@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core.errors import ContentionError
-from repositories.firestore_helpers import HostLocks
+from repositories.emulator_host_lock import HostLocks
 
 
 def test_a_held_key_makes_a_waiter_give_up_at_its_deadline(tmp_path):

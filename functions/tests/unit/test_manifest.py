@@ -1,4 +1,4 @@
-"""The deploy manifest: what firebase-tools would deploy from main.py (SPEC section 2).
+"""The deploy manifest: what firebase-tools would deploy from main.py.
 
 firebase-tools discovers Python functions by asking the SDK's admin server for
 `/__/functions.yaml`; that server builds it with `serving.get_functions()` (executes main.py
@@ -88,7 +88,7 @@ def test_worker_is_a_task_queue_function_only(manifest, endpoints):
 
 
 def test_queue_settings_are_params(endpoints):
-    """Configurable (SPEC section 4): every queue setting is a param, not a literal."""
+    """Every queue setting (retries, backoff, rate limits) is a param, not a literal."""
     queue = endpoints[WORKER]["taskQueueTrigger"]
     values = [*queue["retryConfig"].values(), *queue["rateLimits"].values()]
     assert all(PARAM_REF.match(str(v)) for v in values), values

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord
+from repositories.reports import REQUEST_FIELDS
+from schemas.documents import GenerationRecord, RequestRecord, TransactionRecord, UserRecord
 from services.reports.aggregation import Baseline, Tally, WeekAggregate, WeekSeries, percent
 from services.reports.window import WeekWindow
 
@@ -48,6 +49,7 @@ def req(
 
 def tx(credits: int, kind: str = "deduction", *, user: str = "arda", when: Any = None) -> Any:
     return TransactionRecord(
+        id="tx",
         user_id=user,
         type=kind,  # type: ignore[arg-type]
         credits=credits,
@@ -75,15 +77,33 @@ def test_records_convert_offsets_to_utc_and_ignore_extra_fields() -> None:
     )
     assert record.created_at == datetime(2025, 7, 27, 23, tzinfo=UTC)
     assert record.created_at.utcoffset() == timedelta(0)
-    assert record.credits_deducted == 0
+    assert not hasattr(record, "prompt")
+
+
+def test_the_report_reads_a_projection_of_the_stored_generation_record() -> None:
+    assert issubclass(GenerationRecord, RequestRecord)
+    assert [name for name in RequestRecord.model_fields if name != "id"] == REQUEST_FIELDS
+    assert set(REQUEST_FIELDS) < set(GenerationRecord.model_fields)
 
 
 @pytest.mark.parametrize(
     ("model", "data"),
     [
         (UserRecord, {"id": "u", "created_at": datetime(2025, 7, 28)}),  # naive
-        (TransactionRecord, {"user_id": "u", "type": "bonus", "credits": 1, "timestamp": START}),
-        (TransactionRecord, {"user_id": "u", "type": "refund", "credits": 0, "timestamp": START}),
+        (
+            TransactionRecord,
+            {"id": "t", "user_id": "u", "type": "bonus", "credits": 1, "timestamp": START},
+        ),
+        (
+            TransactionRecord,
+            {
+                "id": "t",
+                "user_id": "u",
+                "type": "refund",
+                "credits": 1,
+                "timestamp": datetime(2025, 7, 28),
+            },
+        ),
     ],
 )
 def test_records_reject_invalid_documents(model: Any, data: dict[str, Any]) -> None:
@@ -311,7 +331,7 @@ def test_week_series_windows_and_baseline() -> None:
             series.add_request(req(at(-7 * weeks_back + 1)))
     series.add_transaction(tx(9, when=at(-6)))
     series.add_transaction(tx(2, "refund", when=at(-20)))
-    baseline = series.baseline
+    baseline = Baseline.of(series.previous)
     assert baseline.mean_requests == Fraction(41, 4)
     assert baseline.mean_net_credits == Fraction(7, 4)
     assert baseline.windows[0] == series.previous_week.window
@@ -321,7 +341,7 @@ def test_week_series_without_history() -> None:
     series = WeekSeries(WINDOW, history=0)
     assert series.previous == []
     assert series.previous_week.window == WeekWindow(at(-7), at(0))
-    assert series.baseline.mean_requests == 0
+    assert Baseline.of(series.previous).mean_requests == 0
     assert series.add_request(req(at(-1))) is False
 
 

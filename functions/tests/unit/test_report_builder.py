@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from schemas.report import RequestRecord, TransactionRecord, UserRecord, WeeklyReport
+from core.config import AnomalyThresholds
+from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.report import WeeklyReport
 from services.reports.aggregation import WeekSeries
-from services.reports.anomalies import AnomalyThresholds
 from services.reports.report_builder import build_report, summarize
 from services.reports.window import WeekWindow, week_for
 
@@ -34,6 +35,7 @@ def _req(n: int, day: int, *, user: str, status: str, model: str = "Model A", **
 
 def _tx(credits: int, day: int, kind: str = "deduction", user: str = "arda") -> Any:
     return TransactionRecord(
+        id="tx",
         user_id=user,
         type=kind,  # type: ignore[arg-type]
         credits=credits,
@@ -65,11 +67,16 @@ def _series() -> WeekSeries:
     return series
 
 
-def _build(series: WeekSeries | None = None, generated_at: datetime = GENERATED) -> dict[str, Any]:
+def _report(series: WeekSeries | None = None, generated_at: datetime = GENERATED) -> WeeklyReport:
     series = series or _series()
     return build_report(
         WINDOW, series.current, series.previous_week, series.previous, T, generated_at
     )
+
+
+def _build(series: WeekSeries | None = None, generated_at: datetime = GENERATED) -> dict[str, Any]:
+    """The stored document of the report."""
+    return _report(series, generated_at).model_dump()
 
 
 def test_report_header() -> None:
@@ -234,8 +241,8 @@ def test_window_must_match_the_current_aggregate() -> None:
 
 
 def test_summary() -> None:
-    summary, _ = summarize(_build())
-    assert summary == {
+    summary, _ = summarize(_report())
+    assert summary.model_dump() == {
         "total_requests": 4,
         "success_rate": 50.0,
         "active_users": 2,
@@ -262,13 +269,13 @@ def test_summary() -> None:
 def test_most_popular_style(totals: dict[str, int], expected: str | None) -> None:
     report = _build()
     report["generation_stats"]["style_breakdown"] = dict(totals)
-    summary, _ = summarize(report)
-    assert summary["most_popular_style"] == expected
+    summary, _ = summarize(WeeklyReport.model_validate(report))
+    assert summary.most_popular_style == expected
 
 
 def test_anomaly_summary() -> None:
-    _, anomaly_summary = summarize(_build())
-    assert anomaly_summary == {
+    _, anomaly_summary = summarize(_report())
+    assert anomaly_summary.model_dump() == {
         "total_anomalies": 4,
         "severity_level": "critical",
         "anomaly_score": 17.5,
@@ -283,7 +290,7 @@ def test_anomaly_summary() -> None:
     }
 
 
-def _with(severities: list[str], level: str) -> dict[str, Any]:
+def _with(severities: list[str], level: str) -> WeeklyReport:
     report = _build(WeekSeries(WINDOW))
     report["anomaly_analysis"].update(
         detected_anomalies=[
@@ -292,7 +299,7 @@ def _with(severities: list[str], level: str) -> dict[str, Any]:
         total_anomalies=len(severities),
         severity_level=level,
     )
-    return report
+    return WeeklyReport.model_validate(report)
 
 
 @pytest.mark.parametrize(
@@ -308,5 +315,5 @@ def _with(severities: list[str], level: str) -> dict[str, Any]:
 )
 def test_requires_attention(severities: list[str], level: str, attention: bool) -> None:
     _, anomaly_summary = summarize(_with(severities, level))
-    assert anomaly_summary["requires_attention"] is attention
-    assert sum(anomaly_summary["severity_breakdown"].values()) == len(severities)
+    assert anomaly_summary.requires_attention is attention
+    assert sum(anomaly_summary.severity_breakdown.values()) == len(severities)

@@ -6,10 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from container import Container
+from core.config import AnomalyThresholds, Settings
 from core.errors import NotFoundError, ValidationError
 from schemas.report import WeeklyReport
 from services.report_service import ReportService
-from services.reports.anomalies import AnomalyThresholds
 from tests.support.memory_reports import MemoryReportStore
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)
@@ -32,8 +33,8 @@ def request(n: int, created_at: datetime, status: str = "completed") -> tuple[st
     }
 
 
-def service(store: MemoryReportStore) -> ReportService:
-    return ReportService(store, FixedClock(), AnomalyThresholds)
+def service(store: MemoryReportStore, thresholds: AnomalyThresholds | None = None) -> ReportService:
+    return ReportService(store, FixedClock(), thresholds or AnomalyThresholds())
 
 
 def test_default_window_is_the_last_complete_week_and_the_report_is_stored():
@@ -50,24 +51,36 @@ def test_default_window_is_the_last_complete_week_and_the_report_is_stored():
     )
     run = service(store).run()
 
-    WeeklyReport.model_validate(run.report)
-    assert run.report["id"] == "weekly_report_2025_W31"
-    assert store.saved == {"weekly_report_2025_W31": run.report}
-    stats = run.report["generation_stats"]
-    assert (stats["total_requests"], stats["completed_requests"], stats["failed_requests"]) == (
-        2,
-        1,
-        1,
+    assert isinstance(run.report, WeeklyReport)
+    assert run.report.id == "weekly_report_2025_W31"
+    assert store.saved == {"weekly_report_2025_W31": run.report.model_dump()}
+    stats = run.report.generation_stats
+    assert (stats.total_requests, stats.completed_requests, stats.failed_requests) == (2, 1, 1)
+    assert run.summary.total_requests == 2
+    assert run.anomaly_summary.total_anomalies == run.report.anomaly_analysis.total_anomalies
+
+
+def test_the_thresholds_passed_in_are_the_ones_applied():
+    monday = datetime(2025, 7, 28, tzinfo=UTC)
+    store = MemoryReportStore(
+        requests=dict(request(n, monday + timedelta(hours=n)) for n in range(3))
     )
-    assert run.summary["total_requests"] == 2
-    assert (
-        run.anomaly_summary["total_anomalies"] == run.report["anomaly_analysis"]["total_anomalies"]
-    )
+    perfect = "suspicious_perfect_performance"
+    default_run = service(store).run()
+    assert perfect not in default_run.anomaly_summary.type_breakdown  # 3 is not above 20
+    strict_run = service(store, AnomalyThresholds(perfect_min_requests=2)).run()
+    assert strict_run.anomaly_summary.type_breakdown[perfect] == 1
+
+
+def test_the_container_hands_the_settings_thresholds_to_the_report_service():
+    custom = AnomalyThresholds(perfect_min_requests=2)
+    built = Container(settings=Settings(anomaly_thresholds=custom), db=None, queue=None)  # type: ignore[arg-type]
+    assert built.report_controller._service._thresholds is custom
 
 
 def test_an_explicit_week_start_picks_that_week():
     run = service(MemoryReportStore()).run(date(2025, 7, 7))
-    assert run.report["report_period"] == {
+    assert run.report.report_period.model_dump() == {
         "start_date": "2025-07-07T00:00:00+00:00",
         "end_date": "2025-07-14T00:00:00+00:00",
     }

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
+from schemas.requests import WeeklyReportOptions
 from services.reports.window import (
     WeekWindow,
     history_span,
     last_complete_week,
-    parse_week_start,
-    previous_week,
     previous_weeks,
     report_id,
     week_for,
@@ -117,8 +117,13 @@ def test_week_for_rejects_datetimes() -> None:
     ("text", "expected"),
     [("2025-07-28", date(2025, 7, 28)), (" 2024-12-30 ", date(2024, 12, 30))],
 )
-def test_parse_week_start_accepts_mondays(text: str, expected: date) -> None:
-    assert parse_week_start(text) == expected
+def test_week_start_accepts_mondays(text: str, expected: date) -> None:
+    assert WeeklyReportOptions.model_validate({"weekStart": text}).weekStart == expected
+
+
+def test_week_start_is_optional() -> None:
+    assert WeeklyReportOptions.model_validate({}).weekStart is None
+    assert WeeklyReportOptions.model_validate({"weekStart": None}).weekStart is None
 
 
 @pytest.mark.parametrize(
@@ -131,11 +136,14 @@ def test_parse_week_start_accepts_mondays(text: str, expected: date) -> None:
         ("2025-7-28", "YYYY-MM-DD"),
         ("", "YYYY-MM-DD"),
         ("2025-07-28T00:00:00", "YYYY-MM-DD"),
+        (20250728, "valid string"),
+        (["2025-07-28"], "valid string"),
     ],
 )
-def test_parse_week_start_rejects(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_week_start(text)
+def test_week_start_rejects(text: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message) as raised:
+        WeeklyReportOptions.model_validate({"weekStart": text})
+    assert [error["loc"] for error in raised.value.errors()] == [("weekStart",)]
 
 
 @pytest.mark.parametrize(
@@ -157,9 +165,8 @@ def test_report_id(start: datetime, expected: str) -> None:
     assert report_id(start) == expected
 
 
-def test_previous_week_and_previous_weeks() -> None:
+def test_previous_weeks() -> None:
     current = week(2025, 8, 4)
-    assert previous_week(current) == week(2025, 7, 28)
     assert previous_weeks(current) == [
         week(2025, 7, 28),
         week(2025, 7, 21),

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from core.clock import Clock
-from services import seed_data
+from core.config import AnomalyThresholds
 from services.report_service import ReportService
-from services.reports.anomalies import AnomalyThresholds
 from services.reports.window import WEEK, last_complete_week
-from services.seed_history import (
+from services.seeding import reference_data
+from services.seeding.history import (
     DEFAULT_SEED,
     INTENDED_ANOMALIES,
     NEW_USERS,
@@ -23,7 +23,7 @@ from tests.support.memory_reports import MemoryReportStore
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)  # a Wednesday
 REPORT_WEEK = last_complete_week(NOW)  # Mon 2025-07-28 .. Mon 2025-08-04
-COSTS = {s["id"]: s["credit_cost"] for s in seed_data.SIZES}
+COSTS = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}
 
 
 class FixedClock(Clock):
@@ -88,7 +88,7 @@ def test_every_request_is_terminal_with_one_deduction_and_a_refund_iff_failed(hi
 
 
 def test_balances_end_at_the_documented_credits(history):
-    for user_id, (_, documented) in seed_data.USERS.items():
+    for user_id, (_, documented) in reference_data.USERS.items():
         initial = history.initial_credits(user_id, documented)
         deducted = sum(
             tx["credits"]
@@ -154,7 +154,7 @@ def test_more_than_five_users_sign_up_on_one_day_of_the_report_week(history):
     )
     assert days == {date(2025, 7, 29): len(NEW_USERS)}
     assert len(NEW_USERS) > 5
-    assert len(history.user_created_at) == len(seed_data.USERS)
+    assert len(history.user_created_at) == len(reference_data.USERS)
 
 
 @pytest.mark.parametrize("seed", [DEFAULT_SEED, 0, 1, 99])
@@ -164,15 +164,15 @@ def test_more_than_five_users_sign_up_on_one_day_of_the_report_week(history):
 )
 def test_a_report_right_after_seeding_shows_the_planted_anomalies(seed, now):
     store = MemoryReportStore.of(fabricate_history(now, seed))
-    run = ReportService(store, FixedClock(now), AnomalyThresholds).run()
+    run = ReportService(store, FixedClock(now), AnomalyThresholds()).run()
 
-    found = {a["type"]: a for a in run.report["anomaly_analysis"]["detected_anomalies"]}
+    found = {a["type"]: a for a in run.report.anomaly_analysis.detected_anomalies}
     assert found.keys() >= INTENDED_ANOMALIES
     assert found["single_user_credit_spike"]["user_id"] == "new_enterprise"
     assert found["critical_model_failure_rate"]["model"] == "Model B"
-    assert run.report["report_period"]["start_date"] == last_complete_week(now).start.isoformat()
-    assert run.report["model_performance"]["Model B"]["failed"] >= 10
-    assert run.anomaly_summary["requires_attention"] is True
+    assert run.report.report_period.start_date == last_complete_week(now).start.isoformat()
+    assert run.report.model_performance["Model B"].failed >= 10
+    assert run.anomaly_summary.requires_attention is True
 
 
 def test_the_spammer_fails_a_quarter_of_its_model_b_requests(history):

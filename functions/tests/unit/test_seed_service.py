@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from repositories.seed import SeededUser
-from services import seed_data
-from services.seed_service import SeedService
+from services.seeding import reference_data
+from services.seeding.service import SeedService
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)
 
@@ -50,7 +50,7 @@ def seed(foreign: set[str]) -> tuple[Any, RecordingRepository]:
 
 def test_every_user_gets_exactly_its_own_history():
     outcome, repository = seed(set())
-    assert set(repository.users) == set(seed_data.USERS)
+    assert set(repository.users) == set(reference_data.USERS)
     for user_id, (user, requests, transactions) in repository.users.items():
         assert all(r["user_id"] == user_id for r in requests.values())
         assert all(t["user_id"] == user_id for t in transactions.values())
@@ -58,7 +58,7 @@ def test_every_user_gets_exactly_its_own_history():
         refunded = sum(t["credits"] for t in transactions.values() if t["type"] == "refund")
         assert user["current_credits"] == user["initial_credits"] - deducted + refunded
     assert outcome.users_left_alone == []
-    assert outcome.counts["users"] == len(seed_data.USERS)
+    assert outcome.counts["users"] == len(reference_data.USERS)
 
 
 def test_users_the_seeder_does_not_own_are_left_alone_and_not_counted():
@@ -66,6 +66,6 @@ def test_users_the_seeder_does_not_own_are_left_alone_and_not_counted():
     outcome, repository = seed({"arda", "realistic"})
     assert outcome.users_left_alone == ["arda"]
     assert "arda" not in repository.users
-    assert outcome.counts["users"] == len(seed_data.USERS) - 1
-    assert outcome.counts["styles"] == len(seed_data.STYLES) - 1
+    assert outcome.counts["users"] == len(reference_data.USERS) - 1
+    assert outcome.counts["styles"] == len(reference_data.STYLES) - 1
     assert outcome.counts["generation_requests"] < everyone.counts["generation_requests"]

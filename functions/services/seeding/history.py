@@ -1,4 +1,4 @@
-"""Fabricated usage history for seeding (SPEC section 8). Pure: no Firestore, no clock.
+"""Fabricated usage history for seeding. Pure: no Firestore, no clock.
 
 Five weeks before `now`: ordinary traffic in the four oldest complete ISO weeks (3-5 % failures),
 anomaly patterns in the last complete week (the one a report run now covers) and a few requests
@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.config import MODELS
 from schemas.documents import GenerationRecord, GenerationStatus
-from services import seed_data
+from schemas.ledger import deduction, refund
 from services.model_simulator import FAILURE_MESSAGES, image_url
 from services.reports.window import WEEK, WeekWindow, last_complete_week
+from services.seeding import reference_data
 
 DEFAULT_SEED = 20250804
 
-MODELS: tuple[str, ...] = ("Model A", "Model B")
-STYLES: tuple[str, ...] = tuple(s["id"] for s in seed_data.STYLES)
-COLORS: tuple[str, ...] = tuple(c["id"] for c in seed_data.COLORS)
-COSTS: dict[str, int] = {s["id"]: s["credit_cost"] for s in seed_data.SIZES}
+STYLES: tuple[str, ...] = tuple(s["id"] for s in reference_data.STYLES)
+COLORS: tuple[str, ...] = tuple(c["id"] for c in reference_data.COLORS)
+COSTS: dict[str, int] = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}
 SIZE_WEIGHTS: dict[str, int] = {"512x512": 5, "1024x1024": 3, "1024x1792": 2}
 
 # Ordinary users: the baseline weeks' traffic. bot_spammer also made a few requests before.
@@ -122,7 +123,7 @@ def fabricate_history(now: datetime, seed: int = DEFAULT_SEED) -> SeedHistory:
     signup_day = report_week.start + timedelta(days=1)
 
     history = SeedHistory()
-    for user_id in seed_data.USERS:
+    for user_id in reference_data.USERS:
         history.user_created_at[user_id] = history_start - USER_SINCE
     for n, user_id in enumerate(NEW_USERS):
         history.user_created_at[user_id] = signup_day + timedelta(hours=8, minutes=10 * n)
@@ -292,29 +293,14 @@ def _materialise(rng: random.Random, plan: PlannedRequest, history: SeedHistory)
         record.error_message = rng.choice(FAILURE_MESSAGES)
     else:
         record.image_url = image_url(record, finished_at)
-    doc = record.model_dump(exclude={"id"})
-    doc["status"] = record.status.value
-    history.requests[request_id] = doc
-
+    history.requests[request_id] = record.document()
     ledger = history.transactions.setdefault(plan.user_id, {})
-    ledger[f"deduction_{request_id}"] = {
-        "type": "deduction",
-        "credits": cost,
-        "generation_request_id": request_id,
-        "user_id": plan.user_id,
-        "timestamp": plan.created_at,
-        "description": f"Image generation ({plan.model}, {plan.size})",
-    }
+    charge = deduction(record, plan.created_at)
+    ledger[charge.id] = charge.document()
     history.net_spent[plan.user_id] += cost
     if plan.failed:
-        ledger[f"refund_{request_id}"] = {
-            "type": "refund",
-            "credits": cost,
-            "generation_request_id": request_id,
-            "user_id": plan.user_id,
-            "timestamp": finished_at,
-            "description": f"Refund: {record.error_message}",
-        }
+        back = refund(record, record.error_message or "", finished_at)
+        ledger[back.id] = back.document()
         history.net_spent[plan.user_id] -= cost
     else:
         history.images_generated[plan.user_id] += 1

@@ -1,4 +1,4 @@
-"""Reference data and seed users (SPEC section 8)."""
+"""Reference data (styles, colors, sizes) and the seed users."""
 
 from __future__ import annotations
 

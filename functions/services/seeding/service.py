@@ -7,8 +7,8 @@ from typing import Any
 
 from core.clock import Clock
 from repositories.seed import SeedRepository
-from services import seed_data
-from services.seed_history import DEFAULT_SEED, SeedHistory, fabricate_history
+from services.seeding import reference_data
+from services.seeding.history import DEFAULT_SEED, SeedHistory, fabricate_history
 
 
 def reference_documents() -> dict[str, list[dict[str, Any]]]:
@@ -16,9 +16,9 @@ def reference_documents() -> dict[str, list[dict[str, Any]]]:
     return {
         name: [entry | {"is_active": True, "sort_order": i} for i, entry in enumerate(entries)]
         for name, entries in (
-            ("styles", seed_data.STYLES),
-            ("colors", seed_data.COLORS),
-            ("sizes", seed_data.SIZES),
+            ("styles", reference_data.STYLES),
+            ("colors", reference_data.COLORS),
+            ("sizes", reference_data.SIZES),
         )
     }
 
@@ -42,10 +42,11 @@ class SeedService:
         self._repository = repository
         self._clock = clock
 
-    def seed(self, *, history: bool = True, seed: int = DEFAULT_SEED) -> SeedOutcome:
+    def seed(self, *, history: bool = True, seed: int | None = None) -> SeedOutcome:
         """Replace the seeded reference data, users and (unless `history` is False) the
-        fabricated history."""
+        fabricated history, drawn from `seed` (DEFAULT_SEED when None)."""
         now = self._clock.now()
+        seed = DEFAULT_SEED if seed is None else seed
         fabricated = fabricate_history(now, seed) if history else SeedHistory()
         reference = reference_documents()
         counts = {
@@ -63,7 +64,7 @@ class SeedService:
             requests_by_user.setdefault(request["user_id"], {})[request_id] = request
         counts |= {"users": 0, "generation_requests": 0, "transactions": 0}
         left_alone: list[str] = []
-        for user_id, (name, credits) in seed_data.USERS.items():
+        for user_id, (name, credits) in reference_data.USERS.items():
             user = {
                 "name": name,
                 "email": f"{user_id}@example.com",

@@ -1,0 +1,126 @@
+"""Idempotency-Key for createGenerationRequest: claim, request hash, replay and expiry.
+
+A key's record, `idempotency_keys/{sha256(user, key)}`, is written by the charging transaction
+itself, so a request and its claim commit together or not at all. It holds the accepted answer
+(202) from the start and is marked `done` once the task is enqueued; if enqueueing fails and the
+charge is refunded, the failure answer (503) is stored instead and replayed for the key's
+lifetime, so a retry never charges again under a new request id. Each answer is written once.
+
+Keys expire after KEY_TTL: reads treat an expired record as absent, and the TTL policy on
+`expires_at` (firestore.indexes.json) deletes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.transaction import Transaction
+
+from core.errors import IdempotencyInFlightError, IdempotencyMismatchError
+from repositories.firestore_helpers import IDEMPOTENCY_KEYS
+
+KEY_TTL = timedelta(hours=24)
+# A record still in flight this long after its commit belongs to an invocation that died
+# between commit and enqueue; replaying its accepted answer beats answering 409 for a day.
+IN_FLIGHT_GRACE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """What a create with an Idempotency-Key claims: the key, its request, its first answer."""
+
+    doc_id: str
+    key: str
+    request_hash: str
+    accepted: dict[str, Any]  # the 202 body this request answers if all goes well
+
+    @classmethod
+    def for_request(
+        cls, user_id: str, key: str, request: Mapping[str, Any], accepted: dict[str, Any]
+    ) -> IdempotencyClaim:
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+        return cls(
+            doc_id=hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest(),
+            key=key,
+            request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            accepted=accepted,
+        )
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored answer for a repeated Idempotency-Key."""
+
+    status_code: int
+    response: dict[str, Any]
+
+
+class IdempotencyStore:
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+
+    def check(
+        self, tx: Transaction, claim: IdempotencyClaim, user_id: str, now: datetime
+    ) -> Replay | None:
+        """Inside the charging transaction: the answer to replay, None for a new (or expired)
+        key; 422 for the key with another body, 409 while its first request is in flight."""
+        snap = self._ref(claim).get(transaction=tx)
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        expires_at = data.get("expires_at")
+        if expires_at is not None and expires_at <= now:
+            return None  # expired but not yet removed by the TTL policy: treat as new
+        if data.get("request_hash") != claim.request_hash or data.get("user_id") != user_id:
+            raise IdempotencyMismatchError()
+        if data.get("state") == "failed":
+            failure = data["failure"]
+            return Replay(int(failure["status_code"]), dict(failure["response"]))
+        created_at = data.get("created_at") or now
+        if data.get("state") != "done" and now - created_at < IN_FLIGHT_GRACE:
+            raise IdempotencyInFlightError(
+                extra={"generationRequestId": data.get("generation_request_id")}
+            )
+        return Replay(202, dict(data["accepted"]))
+
+    def claim(
+        self,
+        tx: Transaction,
+        claim: IdempotencyClaim,
+        user_id: str,
+        generation_request_id: str,
+        now: datetime,
+    ) -> None:
+        """Inside the charging transaction: record the key with its accepted answer."""
+        tx.set(
+            self._ref(claim),
+            {
+                "user_id": user_id,
+                "key": claim.key,
+                "request_hash": claim.request_hash,
+                "state": "in_flight",
+                "generation_request_id": generation_request_id,
+                "accepted": claim.accepted,
+                "created_at": now,
+                "expires_at": now + KEY_TTL,
+            },
+        )
+
+    def done(self, claim: IdempotencyClaim) -> None:
+        """The task is enqueued: the accepted answer stands."""
+        self._ref(claim).update({"state": "done"})
+
+    def failed(self, claim: IdempotencyClaim, status_code: int, response: dict[str, Any]) -> None:
+        """Enqueueing failed and the charge was refunded: this answer is the key's for good."""
+        self._ref(claim).update(
+            {"state": "failed", "failure": {"status_code": status_code, "response": response}}
+        )
+
+    def _ref(self, claim: IdempotencyClaim) -> firestore.DocumentReference:
+        return self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id)

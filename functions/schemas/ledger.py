@@ -1,0 +1,52 @@
+"""Ledger entries: the one place their ids and documents are made.
+
+A request's deduction and refund have ids derived from the request id, so each can be created
+at most once (the repositories create them with create(), which fails if the id exists). The
+money path (repositories/generations.py) and the seeder's fabricated history both build their
+entries here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from schemas.documents import GenerationRecord, TransactionRecord
+
+
+def deduction_id(request_id: str) -> str:
+    return f"deduction_{request_id}"
+
+
+def refund_id(request_id: str) -> str:
+    return f"refund_{request_id}"
+
+
+def deduction(request: GenerationRecord, at: datetime) -> TransactionRecord:
+    """What the owner pays for `request`: its `credits_deducted`."""
+    description = f"Image generation ({request.model}, {request.size})"
+    return _entry("deduction", deduction_id(request.id), request, at, description)
+
+
+def refund(request: GenerationRecord, reason: str, at: datetime) -> TransactionRecord:
+    """Everything `request` cost, given back (a failed request)."""
+    description = f"Refund: {reason}" if reason else "Refund"
+    return _entry("refund", refund_id(request.id), request, at, description)
+
+
+def _entry(
+    kind: Literal["deduction", "refund"],
+    entry_id: str,
+    request: GenerationRecord,
+    at: datetime,
+    description: str,
+) -> TransactionRecord:
+    return TransactionRecord(
+        id=entry_id,
+        type=kind,
+        credits=request.credits_deducted,
+        generation_request_id=request.id,
+        user_id=request.user_id,
+        timestamp=at,
+        description=description,
+    )

@@ -1,0 +1,66 @@
+"""The composition root: emulator workarounds are wired on the emulator and nowhere else."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from container import wire
+from controllers.auth import AdminGuard
+from controllers.emulator_admin import OpenAdminGuard
+from core.config import Settings
+from core.emulator_task_queue import EmulatorGenerationQueue
+from core.errors import ForbiddenError
+from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
+from repositories.emulator_host_lock import HostLocks
+from tests.support.http import make_request
+
+KEY = "k" * 32
+
+
+def wired(on_emulator: bool):
+    settings = Settings(on_emulator=on_emulator, admin_api_key=KEY)
+    return wire(settings, db=SimpleNamespace(), app=SimpleNamespace())  # type: ignore[arg-type]
+
+
+def test_the_emulator_gets_its_workarounds():
+    container = wired(on_emulator=True)
+    assert type(container.queue) is EmulatorGenerationQueue
+    assert isinstance(container.host_locks, HostLocks)
+    assert container.generations._locks is container.host_locks
+    assert isinstance(container.admin_guard, OpenAdminGuard)
+    container.admin_guard.authorize(make_request("GET"))  # open
+    assert container.tasks is None  # the Cloud Tasks emulator cannot be asked
+
+
+def test_production_contains_none_of_them():
+    container = wired(on_emulator=False)
+    assert type(container.queue) is CloudTasksGenerationQueue
+    assert container.host_locks is None and container.generations._locks is None
+    assert type(container.admin_guard) is AdminGuard
+    with pytest.raises(ForbiddenError):
+        container.admin_guard.authorize(make_request("GET"))
+    assert isinstance(container.tasks, CloudTasksInspector)
+
+
+class FailingQueue:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def enqueue(self, body, options):
+        raise self.error
+
+
+@pytest.mark.parametrize("queue_type", [CloudTasksGenerationQueue, EmulatorGenerationQueue])
+def test_only_the_emulator_queue_forgives_firebase_admins_name_parse_error(queue_type):
+    queue = queue_type(SimpleNamespace())  # type: ignore[arg-type]
+    queue.__dict__["_queue"] = FailingQueue(ValueError("Invalid resource name format."))
+    if queue_type is EmulatorGenerationQueue:
+        queue.enqueue("abc")  # the task was created; the answer was mis-read
+    else:
+        with pytest.raises(ValueError):
+            queue.enqueue("abc")
+    queue.__dict__["_queue"] = FailingQueue(ValueError("something else"))
+    with pytest.raises(ValueError):
+        queue.enqueue("abc")
