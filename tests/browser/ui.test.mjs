@@ -252,7 +252,8 @@ test('the theme follows the system until the user picks one; the pick holds on b
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme ?? null), null);
     await page.emulateMedia({ colorScheme: 'light' });
     assert.equal(await background(), LIGHT_BG, 'no pick: follows the system when it changes');
-    assert.equal(await toggle.textContent(), 'Dark mode');
+    // The button follows on the media query's change event, which arrives asynchronously.
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'Dark mode', tid('theme-toggle'));
 
     await toggle.click(); // pick dark while the system is light
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
