@@ -13,8 +13,6 @@ from core.logging import info, log_exception
 from schemas.requests import ReportQuery, ReportsQuery, WeeklyReportOptions
 from services.report_service import ReportRun, ReportService
 
-FAILED = {"reportStatus": "failed"}
-
 
 class ScheduledReportFailed(RuntimeError):
     def __init__(self, correlation_id: str) -> None:
@@ -28,21 +26,19 @@ class ReportController:
         self._guard = guard
 
     def schedule(self, request: Request) -> Response:
-        """Run the report now. Every error answer carries `reportStatus: "failed"`; an
-        unexpected one is a 500 whose `error` is the correlation id of the logged exception."""
+        """Run the report now. An unexpected failure is a 500 whose `error` is the correlation
+        id of the logged exception. (Every error answer of this function also carries
+        `reportStatus: "failed"`: its endpoint adds that to each envelope, see main.py.)"""
         try:
             with self._guard.call(request, "scheduleWeeklyReport") as call:
                 options = validate(WeeklyReportOptions, optional_json_body(request))
                 run = self._run(options.weekStart, trigger="http")
                 call.counts = {"total_anomalies": run.anomaly_summary.total_anomalies}
-        except AppError as error:
-            error.extra.update(FAILED)
+        except AppError:
             raise
         except Exception as exc:
             correlation_id = log_exception("weekly report failed", exc, trigger="http")
-            raise InternalError(
-                "Weekly report generation failed", error=correlation_id, extra=dict(FAILED)
-            ) from None
+            raise InternalError("Weekly report generation failed", error=correlation_id) from None
         return json_response(
             {
                 "reportStatus": "success",
