@@ -56,30 +56,37 @@ SEED_ENABLED = params.BoolParam("SEED_ENABLED", default=False)
 
 
 # --- Anomaly thresholds of the weekly report -------------------------------------------------
+Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
+Percent = Annotated[float, Field(ge=0, le=100)]
+Rate = Annotated[float, Field(ge=0)]  # a percentage with no upper bound
+Count = Annotated[int, Field(ge=0)]
+MinCount = Annotated[int, Field(ge=1)]
+
+
 class AnomalyThresholds(BaseModel):
     """Rule thresholds; percentages are 0-100, ratios are multipliers. Each field is also the
     param `ANOMALY_<FIELD>` (see ANOMALY_PARAMS); a blank value means the default."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    request_spike_ratio: float = Field(default=2.5, gt=0)
-    credit_spike_ratio: float = Field(default=3.0, gt=0)
-    high_spike_ratio: float = Field(default=5.0, gt=0)
-    failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
-    failure_spike_ratio: float = Field(default=2.0, gt=0)
-    refund_rate_percent: float = Field(default=30.0, ge=0)
-    refund_spike_ratio: float = Field(default=2.0, gt=0)
-    user_weekly_requests: int = Field(default=10, ge=0)
-    user_spike_ratio: float = Field(default=2.0, gt=0)
-    user_daily_credits: int = Field(default=50, ge=0)
-    new_users_per_day: int = Field(default=5, ge=0)
-    active_users_increase: int = Field(default=5, ge=0)
-    model_failure_rate_percent: float = Field(default=15.0, ge=0, le=100)
-    model_spike_ratio: float = Field(default=2.0, gt=0)
-    model_disparity_ratio: float = Field(default=5.0, gt=0)
-    model_min_requests: int = Field(default=5, ge=1)
-    model_underperforming_ratio: float = Field(default=1.5, gt=0)
-    perfect_min_requests: int = Field(default=20, ge=0)
+    request_spike_ratio: Ratio = 2.5
+    credit_spike_ratio: Ratio = 3.0
+    high_spike_ratio: Ratio = 5.0
+    failure_rate_percent: Percent = 15.0
+    failure_spike_ratio: Ratio = 2.0
+    refund_rate_percent: Rate = 30.0
+    refund_spike_ratio: Ratio = 2.0
+    user_weekly_requests: Count = 10
+    user_spike_ratio: Ratio = 2.0
+    user_daily_credits: Count = 50
+    new_users_per_day: Count = 5
+    active_users_increase: Count = 5
+    model_failure_rate_percent: Percent = 15.0
+    model_spike_ratio: Ratio = 2.0
+    model_disparity_ratio: Ratio = 5.0
+    model_min_requests: MinCount = 5
+    model_underperforming_ratio: Ratio = 1.5
+    perfect_min_requests: Count = 20
 
 
 # Declared from the model above: whole-number thresholds as int params, the others as strings.

@@ -127,19 +127,23 @@ class InternalError(AppError):
     error_type = "system"
 
 
-class ContentionError(AppError):
-    """A transaction kept losing to concurrent writers; nothing was written. Safe to retry."""
+class RetryLaterError(AppError):
+    """503: nothing was written and the same request may be sent again after `retry_after`."""
 
     status = 503
+
+
+class ContentionError(RetryLaterError):
+    """A transaction kept losing to concurrent writers."""
+
     error_type = "busy"
     default_message = "The service is busy; please retry"
     retry_after = 2
 
 
-class BackendUnavailableError(AppError):
-    """Firestore (or another backend) did not answer within its deadline; nothing was written."""
+class BackendUnavailableError(RetryLaterError):
+    """Firestore (or another backend) did not answer within its deadline."""
 
-    status = 503
     error_type = "unavailable"
     default_message = "A backend service is temporarily unavailable; please retry"
     retry_after = 5

@@ -26,14 +26,17 @@ class ReportPeriod(_Out):
     end_date: str
 
 
-class DimensionStats(_Out):
-    """Counts and rates for one value of a dimension (a style, a color or a size)."""
-
-    total: int
+class _Outcomes(_Out):
     completed: int
     failed: int
     success_rate: float
     failure_rate: float
+
+
+class DimensionStats(_Outcomes):
+    """Counts and rates for one value of a dimension (a style, a color or a size)."""
+
+    total: int
 
 
 class GenerationStats(_Out):
@@ -71,12 +74,8 @@ class UserStats(_Out):
     average_requests_per_user: float
 
 
-class ModelPerformance(_Out):
+class ModelPerformance(_Outcomes):
     total_requests: int
-    completed: int
-    failed: int
-    success_rate: float
-    failure_rate: float
 
 
 class ComparisonPeriod(_Out):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypedDict
 
 from core.config import AnomalyThresholds
 from schemas.report import (
@@ -28,16 +29,25 @@ def _counts(tallies: Mapping[str, Tally]) -> dict[str, int]:
     return {key: t.total for key, t in sorted(tallies.items())}
 
 
+class _OutcomeFields(TypedDict):
+    completed: int
+    failed: int
+    success_rate: float
+    failure_rate: float
+
+
+def _outcomes(t: Tally) -> _OutcomeFields:
+    return {
+        "completed": t.completed,
+        "failed": t.failed,
+        "success_rate": t.success_rate,
+        "failure_rate": t.failure_rate,
+    }
+
+
 def _dimension(tallies: Mapping[str, Tally]) -> dict[str, DimensionStats]:
     return {
-        key: DimensionStats(
-            total=t.total,
-            completed=t.completed,
-            failed=t.failed,
-            success_rate=t.success_rate,
-            failure_rate=t.failure_rate,
-        )
-        for key, t in sorted(tallies.items())
+        key: DimensionStats(total=t.total, **_outcomes(t)) for key, t in sorted(tallies.items())
     }
 
 
@@ -82,13 +92,7 @@ def _user_stats(agg: WeekAggregate) -> UserStats:
 
 def _model_performance(agg: WeekAggregate) -> dict[str, ModelPerformance]:
     return {
-        model: ModelPerformance(
-            total_requests=t.total,
-            completed=t.completed,
-            failed=t.failed,
-            success_rate=t.success_rate,
-            failure_rate=t.failure_rate,
-        )
+        model: ModelPerformance(total_requests=t.total, **_outcomes(t))
         for model, t in sorted(agg.models.items())
     }
 

@@ -13,67 +13,43 @@ STYLES: list[dict[str, Any]] = [
     {"id": "watercolor", "display_name": "Watercolor", "description": "Soft watercolor washes"},
 ]
 
+
+def _color(id_: str, name: str, description: str, *hex_examples: str) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "display_name": name,
+        "description": description,
+        "hex_examples": list(hex_examples),
+    }
+
+
 COLORS: list[dict[str, Any]] = [
-    {
-        "id": "vibrant",
-        "display_name": "Vibrant",
-        "description": "Saturated, bold colors",
-        "hex_examples": ["#FF3B30", "#FFCC00", "#34C759"],
-    },
-    {
-        "id": "monochrome",
-        "display_name": "Monochrome",
-        "description": "Shades of a single hue",
-        "hex_examples": ["#000000", "#808080", "#FFFFFF"],
-    },
-    {
-        "id": "pastel",
-        "display_name": "Pastel",
-        "description": "Soft, light tones",
-        "hex_examples": ["#FFD1DC", "#AEC6CF", "#77DD77"],
-    },
-    {
-        "id": "neon",
-        "display_name": "Neon",
-        "description": "Glowing electric colors",
-        "hex_examples": ["#39FF14", "#FF073A", "#00FFFF"],
-    },
-    {
-        "id": "vintage",
-        "display_name": "Vintage",
-        "description": "Faded retro palette",
-        "hex_examples": ["#C19A6B", "#8B4513", "#F5DEB3"],
-    },
+    _color("vibrant", "Vibrant", "Saturated, bold colors", "#FF3B30", "#FFCC00", "#34C759"),
+    _color("monochrome", "Monochrome", "Shades of a single hue", "#000000", "#808080", "#FFFFFF"),
+    _color("pastel", "Pastel", "Soft, light tones", "#FFD1DC", "#AEC6CF", "#77DD77"),
+    _color("neon", "Neon", "Glowing electric colors", "#39FF14", "#FF073A", "#00FFFF"),
+    _color("vintage", "Vintage", "Faded retro palette", "#C19A6B", "#8B4513", "#F5DEB3"),
 ]
 
+
+def _size(
+    width: int, height: int, aspect: str, name: str, description: str, credits: int
+) -> dict[str, Any]:
+    return {
+        "id": f"{width}x{height}",
+        "width": width,
+        "height": height,
+        "aspect_ratio": aspect,
+        "display_name": f"{name} ({width}×{height})",
+        "description": description,
+        "credit_cost": credits,
+    }
+
+
 SIZES: list[dict[str, Any]] = [
-    {
-        "id": "512x512",
-        "width": 512,
-        "height": 512,
-        "aspect_ratio": "1:1",
-        "display_name": "Square (512×512)",
-        "description": "Small square image",
-        "credit_cost": 1,
-    },
-    {
-        "id": "1024x1024",
-        "width": 1024,
-        "height": 1024,
-        "aspect_ratio": "1:1",
-        "display_name": "Large Square (1024×1024)",
-        "description": "Large square image",
-        "credit_cost": 3,
-    },
-    {
-        "id": "1024x1792",
-        "width": 1024,
-        "height": 1792,
-        "aspect_ratio": "9:16",
-        "display_name": "Portrait (1024×1792)",
-        "description": "Tall portrait image",
-        "credit_cost": 4,
-    },
+    _size(512, 512, "1:1", "Square", "Small square image", 1),
+    _size(1024, 1024, "1:1", "Large Square", "Large square image", 3),
+    _size(1024, 1792, "9:16", "Portrait", "Tall portrait image", 4),
 ]
 
 # id -> (display name, credits)

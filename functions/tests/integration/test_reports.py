@@ -19,6 +19,7 @@ from services.reports.window import last_complete_week, report_id
 from services.seeding import reference_data
 from services.seeding.history import INTENDED_ANOMALIES
 from tests.support.http import _APP, call, make_request
+from tests.support.records import request_options
 
 WEEK_START = "2025-03-03"  # ISO week 2025-W10
 MONDAY = datetime(2025, 3, 3, tzinfo=UTC)
@@ -42,25 +43,18 @@ def write_request(
     request_id: str,
     user_id: str,
     created_at: datetime,
-    *,
-    status: str = "completed",
-    model: str = "Model A",
-    style: str = "anime",
-    color: str = "neon",
-    size: str = "512x512",
+    **options: str,
 ) -> None:
     """A request with its ledger entries; the owner's initial credits absorb the net spend so
     the balance (and the ledger invariant) stays as seeded."""
-    cost = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}[size]
+    fields = request_options(**options)
+    status = fields["status"]
+    cost = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}[fields["size"]]
     db.collection("generation_requests").document(request_id).set(
-        {
+        fields
+        | {
             "user_id": user_id,
-            "model": model,
-            "style": style,
-            "color": color,
-            "size": size,
             "prompt": "hand built",
-            "status": status,
             "credits_deducted": cost,
             "created_at": created_at,
             "updated_at": created_at,

@@ -28,7 +28,10 @@ def deliver(request_id: str) -> tuple[int, dict]:
     )
 
 
-def deliver_concurrently(request_id: str) -> list[tuple[int, dict]]:
+def deliver_many(request_id: str, *, concurrent: bool) -> list[tuple[int, dict]]:
+    """The same task delivered DELIVERIES times, one after another or all at once."""
+    if not concurrent:
+        return [deliver(request_id) for _ in range(DELIVERIES)]
     barrier = threading.Barrier(DELIVERIES)
 
     def once(_: int) -> tuple[int, dict]:
@@ -51,10 +54,7 @@ def images_generated(db, user_id: str = "arda") -> int:
 def test_redelivered_success_completes_once(db, make_container, concurrent, host_lock):
     container = make_container()
     request_id = create_request(db, container)
-    if concurrent:
-        results = deliver_concurrently(request_id)
-    else:
-        results = [deliver(request_id) for _ in range(DELIVERIES)]
+    results = deliver_many(request_id, concurrent=concurrent)
 
     assert all(status == 200 for status, _ in results), results
     outcomes = sorted(body["result"]["result"] for _, body in results)
@@ -72,10 +72,7 @@ def test_redelivered_success_completes_once(db, make_container, concurrent, host
 def test_redelivered_model_failure_refunds_once(db, make_container, concurrent, host_lock):
     container = make_container(default_failure_rate=1.0)
     request_id = create_request(db, container)
-    if concurrent:
-        results = deliver_concurrently(request_id)
-    else:
-        results = [deliver(request_id) for _ in range(DELIVERIES)]
+    results = deliver_many(request_id, concurrent=concurrent)
 
     # A model failure is acknowledged (2xx), so Cloud Tasks does not retry it.
     assert all(status == 200 for status, _ in results), results

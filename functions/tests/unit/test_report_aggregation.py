@@ -14,6 +14,7 @@ from repositories.reports import REQUEST_FIELDS
 from schemas.documents import GenerationRecord, RequestRecord, TransactionRecord, UserRecord
 from services.reports.aggregation import Baseline, Tally, WeekAggregate, WeekSeries, percent
 from services.reports.window import WeekWindow
+from tests.support.records import request_options
 
 START = datetime(2025, 7, 28, tzinfo=UTC)
 WINDOW = WeekWindow(START, START + timedelta(days=7))
@@ -28,22 +29,16 @@ def req(
     created_at: datetime | None = None,
     *,
     user: str = "arda",
-    status: str = "completed",
-    model: str = "Model A",
-    style: str = "anime",
-    color: str = "neon",
-    size: str = "512x512",
+    **options: str,
 ) -> RequestRecord:
-    return RequestRecord(
-        id=f"r{next(_ids)}",
-        user_id=user,
-        model=model,
-        style=style,
-        color=color,
-        size=size,
-        status=status,  # type: ignore[arg-type]
-        created_at=created_at or at(1),
-        credits_deducted=1,
+    return RequestRecord.model_validate(
+        request_options(**options)
+        | {
+            "id": f"r{next(_ids)}",
+            "user_id": user,
+            "created_at": created_at or at(1),
+            "credits_deducted": 1,
+        }
     )
 
 

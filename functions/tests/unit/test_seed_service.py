@@ -29,13 +29,7 @@ class RecordingRepository:
         self.reference[collection] = documents
         return len([d for d in documents if d not in self.foreign])
 
-    def replace_user(
-        self,
-        user_id: str,
-        user: dict[str, Any],
-        requests: dict[str, dict[str, Any]],
-        transactions: dict[str, dict[str, Any]],
-    ) -> SeededUser | None:
+    def replace_user(self, user_id: str, user: Any, requests: Any, transactions: Any) -> Any:
         if user_id in self.foreign:
             return None
         self.users[user_id] = (user, requests, transactions)
