@@ -25,8 +25,11 @@ from controllers.report_controller import ReportController
 from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
+from core.emulator_storage import emulator_images
 from core.emulator_task_queue import EmulatorGenerationQueue
+from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
+from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from repositories.catalog import CatalogRepository
 from repositories.emulator_host_lock import HostLocks
@@ -37,7 +40,7 @@ from repositories.users import UserRepository
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
-from services.ports import GenerationQueue, TaskInspector
+from services.ports import GenerationQueue, ImageStore, TaskInspector
 from services.report_service import ReportService
 from services.seeding.service import SeedService
 from services.worker_service import GenerationWorker, StuckTimeouts
@@ -56,6 +59,8 @@ class Container:
     # The emulator's same-key transaction lock (repositories/emulator_host_lock.py); None in
     # production.
     host_locks: HostLocks | None = None
+    # Where generated PNGs go (Cloud Storage); the worker refuses to run without one.
+    images: ImageStore | None = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -109,7 +114,11 @@ class Container:
     @cached_property
     def worker_controller(self) -> WorkerController:
         s = self.settings
-        worker = GenerationWorker(self.generations, self.simulator, self.clock, self.tasks)
+        if self.images is None:
+            raise ConfigurationError("no image store is wired")
+        worker = GenerationWorker(
+            self.generations, self.simulator, self.images, self.clock, self.tasks
+        )
         timeouts = StuckTimeouts(s.generation_timeout_seconds, s.queued_timeout_seconds)
         return WorkerController(worker, timeouts, self.admin_guard)
 
@@ -170,7 +179,18 @@ def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> C
     """Where production and the emulator differ, and only here: the emulator gets its
     workarounds (each in a module named for it), production the Cloud Tasks task lookup."""
     if settings.on_emulator:
-        return Container(settings, db, EmulatorGenerationQueue(app), host_locks=HostLocks())
+        return Container(
+            settings,
+            db,
+            EmulatorGenerationQueue(app),
+            host_locks=HostLocks(),
+            images=emulator_images(),
+        )
+    bucket = settings.image_bucket or default_bucket_name()
     return Container(
-        settings, db, CloudTasksGenerationQueue(app), tasks=CloudTasksInspector(project_id())
+        settings,
+        db,
+        CloudTasksGenerationQueue(app),
+        tasks=CloudTasksInspector(project_id()),
+        images=CloudStorageImages(lambda: firebase_bucket(app, bucket)),
     )

@@ -1,6 +1,7 @@
 """Benchmarks against the running emulator suite (`make bench` starts it with model latency 0).
 
-Prints createGenerationRequest acceptance latency (p50/p95) at concurrency 1 and 8, the same
+Prints the image renderer's time per size and the upload time to the Storage emulator,
+createGenerationRequest acceptance latency (p50/p95) at concurrency 1 and 8, the same
 for the trivial `health` function (the floor the emulator imposes), and the wall time for a
 batch of requests to reach a terminal state through Cloud Tasks and the worker.
 
@@ -24,7 +25,10 @@ import requests
 from google.cloud.firestore import FieldFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+from core.emulator_storage import emulator_images
 from core.firestore_client import build_firestore_client
+from services.image_renderer import ImageSpec, render_png
+from services.seeding.reference_data import STYLES
 
 BASE = "http://127.0.0.1:5551/feraset-imagen/us-central1"
 REQUESTS = 200
@@ -119,7 +123,35 @@ def wait_terminal(db, expected: int, timeout: float = 600) -> int:
     return -1
 
 
+IMAGE_RUNS = 24  # per size: four of each style
+
+
+def bench_images() -> None:
+    """Render p50 per size (in this process) and upload p50 to the Storage emulator."""
+    print(f"\n{'image':<26}{'runs':>12}{'p50 ms':>10}{'p95 ms':>10}{'KiB':>8}")
+    images = emulator_images()
+    for width, height in ((512, 512), (1024, 1024), (1024, 1792)):
+        render_ms, upload_ms, sizes = [], [], []
+        for n in range(IMAGE_RUNS):
+            style = STYLES[n % len(STYLES)]["id"]
+            model = ("Model A", "Model B")[n % 2]
+            spec = ImageSpec(f"bench-{n}", model, style, "vibrant", f"bench {n}", width, height)
+            start = time.perf_counter()
+            png = render_png(spec)
+            render_ms.append((time.perf_counter() - start) * 1000)
+            sizes.append(len(png) / 1024)
+            start = time.perf_counter()
+            images.save(f"generated/bench/{width}x{height}-{n}.png", png, "bench-token")
+            upload_ms.append((time.perf_counter() - start) * 1000)
+        kib = statistics.median(sizes)
+        for what, values in (("render", render_ms), ("upload", upload_ms)):
+            p50, p95 = percentile(values, 50), percentile(values, 95)
+            label = f"{what} {width}x{height}"
+            print(f"{label:<26}{IMAGE_RUNS:>12}{p50:>10.1f}{p95:>10.1f}{kib:>8.0f}")
+
+
 def main() -> None:
+    bench_images()
     db = build_firestore_client()
     prepare(db)
     for _ in range(5):  # warm the functions (cold start is not what we measure)

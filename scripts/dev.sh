@@ -15,7 +15,9 @@ trap 'stop_requested=1' INT TERM
 functions/venv/bin/python scripts/ports.py || exit 1
 functions/venv/bin/python scripts/env_local.py dev
 eval "$(functions/venv/bin/python scripts/toolchain.py)"
-args=(emulators:start --project feraset-imagen)
+# --only: firebase.json also configures Storage (its rules, for deploys), whose emulator
+# cannot start offline; scripts/storage_emulator.sh stands in for it.
+args=(emulators:start --project feraset-imagen --only functions,firestore,tasks,pubsub,hosting,auth)
 if [ -f docs/firestore-export/firebase-export-metadata.json ]; then
   args+=(--import=docs/firestore-export)
 fi
@@ -24,7 +26,8 @@ fi
 # A session of its own, so that stopping also reaches the Python function workers that
 # firebase-tools leaves running when it exits. setsid(1) does not fork here (a background job
 # of a non-interactive shell is not a group leader), so the session id is the job's pid.
-setsid bash -c 'exec npx --no-install firebase "$@"' _ "${args[@]}" &
+# Cloud Storage (scripts/storage_emulator.sh) runs beside them in the same session.
+setsid bash -c 'scripts/storage_emulator.sh & exec npx --no-install firebase "$@"' _ "${args[@]}" &
 pid=$!
 sid=$pid
 
@@ -71,6 +74,7 @@ cat <<MSG
   Feraset Imagen API is running (Ctrl-C to stop)
     Web UI     http://127.0.0.1:8888
     Functions  $BASE/<functionName>
+    Storage    http://127.0.0.1:9199 (generated images)
     Try        curl "$BASE/getUserCredits?userId=arda"
 
 MSG

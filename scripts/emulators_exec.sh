@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/emulators_exec.sh <env profile> <emulators> <command...>
 # Runs <command> inside `firebase emulators:exec --only <emulators>` with functions/.env.local
-# written for <profile>. The run gets a session of its own so that everything it started can be
+# written for <profile>, and Cloud Storage's emulator beside them. The run gets a session of its own so that everything it started can be
 # stopped afterwards: firebase-tools 15 leaves the Python function workers running on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,9 @@ eval "$(functions/venv/bin/python scripts/toolchain.py)"
 # setsid(1) does not fork here (a background job of a non-interactive shell is not a process
 # group leader), so the session id is the job's pid. The trap uses no command substitution:
 # bash 5.2 can fail to parse one in a handler under a signal and then skip the stop.
-setsid bash -c 'exec npx --no-install firebase --project feraset-imagen \
-  emulators:exec --only "$0" "$1"' "$only" "$*" &
+# Cloud Storage (scripts/storage_emulator.sh) runs beside them in the same session.
+setsid bash -c 'scripts/storage_emulator.sh & exec npx --no-install firebase \
+  --project feraset-imagen emulators:exec --only "$0" "$1"' "$only" "$*" &
 runner=$!
 sid=$runner
 trap 'scripts/stop_session.sh "$sid"' INT TERM

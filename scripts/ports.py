@@ -4,7 +4,8 @@ Usage: python scripts/ports.py          # exit 1, naming each holder, when any p
        python scripts/ports.py --list   # print the ports, one per line
 
 The ports are the emulators of firebase.json plus the defaults firebase-tools uses for the
-ones it does not list (hub, logging, the Firestore websocket, Eventarc). Holders are found by
+ones it does not list (hub, logging, the Firestore websocket, Eventarc) and Cloud Storage's
+emulator (scripts/storage_emulator.sh). Holders are found by
 matching /proc/net/tcp{,6} LISTEN sockets to /proc/<pid>/fd, the same as `ss -ltnp` (no
 dependency); a process of another user shows as "unknown process" unless run as root.
 """
@@ -19,13 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # firebase-tools' defaults for emulators firebase.json does not configure.
 DEFAULT_PORTS = {"hub": 4400, "logging": 4500, "firestore websocket": 9150, "eventarc": 9299}
+# Started beside the suite, not by firebase-tools (scripts/storage_emulator.sh).
+OWN_PORTS = {"storage (gcp-storage-emulator)": 9199}
 LISTEN = "0A"
 
 
 def suite_ports() -> dict[int, str]:
     """Port -> emulator name."""
     emulators = json.loads((ROOT / "firebase.json").read_text())["emulators"]
-    ports = {port: name for name, port in DEFAULT_PORTS.items()}
+    ports = {port: name for name, port in (DEFAULT_PORTS | OWN_PORTS).items()}
     for name, conf in emulators.items():
         if isinstance(conf, dict) and "port" in conf and conf.get("enabled", True):
             ports[int(conf["port"])] = name

@@ -36,6 +36,9 @@ QUEUED_TIMEOUT_SECONDS = params.IntParam("QUEUED_TIMEOUT_SECONDS", default=3600)
 # Fair use: requests `queued` or `processing` at once per user; one more answers 429.
 MAX_IN_FLIGHT_PER_USER = params.IntParam("MAX_IN_FLIGHT_PER_USER", default=10)
 
+# Cloud Storage bucket of the generated images; empty means the project's `<project>.appspot.com`.
+IMAGE_BUCKET = params.StringParam("IMAGE_BUCKET", default="")
+
 # --- Worker task queue (read by the deploy tooling / emulator from the decorator) -------------
 TASK_MAX_ATTEMPTS = params.IntParam("TASK_MAX_ATTEMPTS", default=5)
 TASK_MIN_BACKOFF_SECONDS = params.IntParam("TASK_MIN_BACKOFF_SECONDS", default=10)
@@ -151,6 +154,7 @@ class Settings(BaseModel):
     on_emulator: bool = False
     admin_api_key: str = ""
     seed_enabled: bool = False
+    image_bucket: str = ""
     admin_cors_origins: tuple[str, ...] = ()
     anomaly_thresholds: AnomalyThresholds = Field(default_factory=AnomalyThresholds)
 
@@ -176,6 +180,7 @@ def load_settings() -> Settings:
         on_emulator=on_emulator,
         admin_api_key=ADMIN_API_KEY.value,
         seed_enabled=SEED_ENABLED.value,
+        image_bucket=IMAGE_BUCKET.value.strip(),
         admin_cors_origins=tuple(
             o.strip() for o in ADMIN_CORS_ORIGINS.value.split(",") if o.strip()
         )

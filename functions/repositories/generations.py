@@ -174,8 +174,11 @@ class GenerationRepository:
         return self._transaction(run, f"user:{queued.user_id}")
 
     # --- worker and sweeper: guarded state transitions ---------------------------------------
-    def start_processing(self, request_id: str, now: datetime) -> GenerationRecord | None:
-        """queued|processing -> processing (attempts + 1); None when missing or terminal."""
+    def start_processing(
+        self, request_id: str, now: datetime, image_token: str
+    ) -> GenerationRecord | None:
+        """queued|processing -> processing (attempts + 1); None when missing or terminal.
+        `image_token` is stored unless the request already has one (an earlier delivery's)."""
 
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
@@ -188,6 +191,7 @@ class GenerationRepository:
                 "status": GenerationStatus.PROCESSING.value,
                 "attempts": record.attempts + 1,
                 "updated_at": now,
+                "image_token": record.image_token or image_token,
             }
             tx.update(ref, changes)
             return record.model_copy(update=changes | {"status": GenerationStatus.PROCESSING})
@@ -244,6 +248,7 @@ class GenerationRepository:
                 changes |= {
                     "status": GenerationStatus.COMPLETED.value,
                     "image_url": outcome.image_url,
+                    "image_path": outcome.image_path,
                     "error_message": None,
                 }
                 user_changes["total_images_generated"] = firestore.Increment(1)

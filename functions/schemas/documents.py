@@ -83,6 +83,10 @@ class GenerationRecord(RequestRecord):
     prompt: str
     credits_deducted: int
     image_url: str | None = None
+    # The stored PNG (`generated/<userId>/<requestId>.png`) and the download token in its URL,
+    # minted when a worker first claims the request so every delivery uploads under the same one.
+    image_path: str | None = None
+    image_token: str | None = None
     error_message: str | None = None
     attempts: int = 0
     updated_at: datetime
@@ -139,9 +143,10 @@ class Catalog(_Record):
 
 
 class GenerationOutcome(_Record):
-    """What the model simulator produced: exactly one of image_url / error_message."""
+    """How a request ends: its stored image (URL and object path), or an error message."""
 
     image_url: str | None = None
+    image_path: str | None = None
     error_message: str | None = None
 
     @property

@@ -1,14 +1,15 @@
-"""Simulated AI models: random latency, a per-model failure rate, a placeholder image URL."""
+"""Simulated AI models: random latency, a per-model failure rate, and on success a real PNG of
+the requested size painted by services/image_renderer.py."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
-from urllib.parse import urlencode
+from dataclasses import dataclass
 
-from schemas.documents import GenerationOutcome, GenerationRecord
+from schemas.documents import GenerationRecord
+from services.image_renderer import ImageSpec, render_png
 
 FAILURE_MESSAGES: tuple[str, ...] = (
     "Model processing timeout",
@@ -19,24 +20,20 @@ FAILURE_MESSAGES: tuple[str, ...] = (
 )
 
 
-def model_slug(model: str) -> str:
-    """'Model A' -> 'model_a'."""
-    return "_".join(model.lower().split())
+def pixel_size(size_id: str) -> tuple[int, int]:
+    """Width and height of a catalog size: its id is `<width>x<height>` (e.g. `1024x1792`)."""
+    width, _, height = size_id.partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise ValueError(f"size id {size_id!r} is not <width>x<height>")
+    return int(width), int(height)
 
 
-def image_url(record: GenerationRecord, at: datetime) -> str:
-    slug = model_slug(record.model)
-    host = f"placeholder-images-{slug.replace('_', '-')}.example.com"
-    query = urlencode(
-        {
-            "model": slug,
-            "style": record.style,
-            "color": record.color,
-            "size": record.size,
-            "timestamp": int(at.timestamp()),
-        }
-    )
-    return f"https://{host}/generated/{record.id}?{query}"
+@dataclass(frozen=True)
+class ModelRun:
+    """What a model produced: a PNG, or why it failed (exactly one of them)."""
+
+    png: bytes | None = None
+    error_message: str | None = None
 
 
 class ModelSimulator:
@@ -48,6 +45,7 @@ class ModelSimulator:
         max_latency_seconds: float,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        render: Callable[[ImageSpec], bytes] = render_png,
     ) -> None:
         self._failure_rates = failure_rates
         self._default_failure_rate = default_failure_rate
@@ -55,11 +53,22 @@ class ModelSimulator:
         self._max_latency = max(min_latency_seconds, max_latency_seconds)
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._render = render
 
-    def generate(self, record: GenerationRecord, now: Callable[[], datetime]) -> GenerationOutcome:
+    def generate(self, record: GenerationRecord) -> ModelRun:
         if self._max_latency > 0:
             self._sleep(self._rng.uniform(self._min_latency, self._max_latency))
         rate = self._failure_rates.get(record.model, self._default_failure_rate)
         if self._rng.random() < rate:
-            return GenerationOutcome(error_message=self._rng.choice(FAILURE_MESSAGES))
-        return GenerationOutcome(image_url=image_url(record, now()))
+            return ModelRun(error_message=self._rng.choice(FAILURE_MESSAGES))
+        width, height = pixel_size(record.size)
+        spec = ImageSpec(
+            request_id=record.id,
+            model=record.model,
+            style=record.style,
+            color=record.color,
+            prompt=record.prompt,
+            width=width,
+            height=height,
+        )
+        return ModelRun(png=self._render(spec))

@@ -22,6 +22,12 @@ class TaskInspector(Protocol):
         None when that cannot be told (the queue did not answer)."""
 
 
+class ImageStore(Protocol):
+    def save(self, path: str, png: bytes, token: str) -> str:
+        """Store `png` at `path` (overwriting the same bytes is harmless); its download URL,
+        which carries `token`. Raises on failure."""
+
+
 class UserStore(Protocol):
     """Users and their ledger, read as they are (no rule sits between them and the caller)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -14,12 +15,17 @@ from repositories.generations import (
     MalformedRecord,
     StuckCandidate,
 )
-from schemas.documents import GenerationOutcome, GenerationStatus
-from services.model_simulator import ModelSimulator
-from services.ports import TaskInspector
+from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
+from services.model_simulator import ModelRun, ModelSimulator
+from services.ports import ImageStore, TaskInspector
 
 TIMEOUT_MESSAGE = "Generation timed out"
 STUCK_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
+
+
+def image_path(record: GenerationRecord) -> str:
+    """Where a request's PNG is stored: one object per request, under its owner."""
+    return f"generated/{record.user_id}/{record.id}.png"
 
 
 class WorkResult(StrEnum):
@@ -61,18 +67,22 @@ class GenerationWorker:
         self,
         generations: GenerationRepository,
         simulator: ModelSimulator,
+        images: ImageStore,
         clock: Clock,
         tasks: TaskInspector | None = None,
     ) -> None:
         self._generations = generations
         self._simulator = simulator
+        self._images = images
         self._clock = clock
         self._tasks = tasks
 
     def process(self, request_id: str) -> WorkResult:
         """Infrastructure errors propagate (the task is retried); everything else is settled."""
         try:
-            record = self._generations.start_processing(request_id, self._clock.now())
+            record = self._generations.start_processing(
+                request_id, self._clock.now(), image_token=str(uuid.uuid4())
+            )
         except MalformedRecord as malformed:
             warn(
                 "malformed generation request",
@@ -82,13 +92,23 @@ class GenerationWorker:
             return WorkResult.MALFORMED  # a retry cannot fix it; the sweeper quarantines it
         if record is None:
             return WorkResult.SKIPPED
-        outcome = self._simulator.generate(record, self._clock.now)
+        outcome = self._store(record, self._simulator.generate(record))
         settled = self._generations.settle(
             request_id, outcome, self._clock.now(), from_statuses={GenerationStatus.PROCESSING}
         )
         if settled is None:
             return WorkResult.SUPERSEDED
         return WorkResult.COMPLETED if outcome.succeeded else WorkResult.FAILED
+
+    def _store(self, record: GenerationRecord, run: ModelRun) -> GenerationOutcome:
+        """The image is stored before the settle: a completed request always has its PNG. A
+        redelivery re-uploads the same bytes under the same name and token (harmless)."""
+        if run.png is None:
+            return GenerationOutcome(error_message=run.error_message)
+        assert record.image_token is not None  # start_processing stored one
+        path = image_path(record)
+        url = self._images.save(path, run.png, record.image_token)
+        return GenerationOutcome(image_url=url, image_path=path)
 
     def recover_stuck(self, timeouts: StuckTimeouts) -> SweepResult:
         """Fail and refund requests left queued/processing too long. Each request is handled on

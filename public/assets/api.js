@@ -1,6 +1,6 @@
 // API client: environment selection + fetch wrapper that understands the JSON error envelope
 // ({"success": false, "error_type", "message", "error", "details": [{field, message}]}).
-import { h, replace, storageGet, storageSet } from './dom.js';
+import { h, replace, storageGet, storageSet, LOOPBACK_HOSTS } from './dom.js';
 
 const ENV_KEY = 'feraset.env';          // "local" | "production"
 const BASE_KEY = 'feraset.baseUrl';     // production base URL typed by the user
@@ -18,10 +18,6 @@ export function getSettings() {
     idToken: storageGet(sessionStorage, TOKEN_KEY) || '',
   };
 }
-
-// Plain http is accepted only for these hosts: an ID token or the admin key is never sent in
-// clear over a network, nor to a mistyped host name with a missing "s".
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
  * Normalises a user-typed base URL. Returns null unless it is an absolute `https` URL, or an

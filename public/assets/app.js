@@ -3,7 +3,7 @@ import {
   runWeeklyReport, ADMIN_TIMEOUT_MS,
 } from './api.js';
 import {
-  h, replace, $, formatTime, formatNumber, humanize, isHttpsUrl, initTheme, cssToken, storageGet, storageSet,
+  h, replace, $, formatTime, formatNumber, humanize, isSafeRemoteUrl, initTheme, cssToken, storageGet, storageSet,
 } from './dom.js';
 
 const TERMINAL = new Set(['completed', 'failed']);
@@ -410,9 +410,6 @@ function renderRequest(r) {
   const status = r.status || 'unknown';
   const progress = Math.max(0, Math.min(100, Number(r.progress) || 0));
   const createdIso = normaliseIso(r.created_at);
-  const link = isHttpsUrl(r.imageUrl)
-    ? h('a', { href: r.imageUrl, target: '_blank', rel: 'noopener noreferrer', class: 'image-link', 'data-testid': 'request-image-link' }, r.imageUrl)
-    : (r.imageUrl ? h('span', { class: 'image-url', 'data-testid': 'request-image-url' }, String(r.imageUrl)) : null);
   return h('li', {
     class: `request status-${cssToken(status)}`,
     'data-testid': 'request-item',
@@ -431,13 +428,38 @@ function renderRequest(r) {
       'aria-label': `Progress of request ${shortId(r.generationRequestId)}`,
     }),
     h('span', { class: 'progress-text' }, `${formatNumber(progress, 0)}%`)),
-  link ? h('div', { class: 'request-result' }, h('span', { class: 'label' }, 'Image: '), link) : null,
+  status === 'completed' ? renderImage(r) : null,
   r.error_message ? h('div', { class: 'request-error', 'data-testid': 'request-error' }, r.error_message) : null,
   h('div', { class: 'request-meta' },
     h('span', null, `ID ${r.generationRequestId}`),
     r.credits_deducted !== undefined && r.credits_deducted !== null ? h('span', null, pluralCredits(Number(r.credits_deducted))) : null,
     r.completed_at ? h('span', null, `Finished ${formatTime(r.completed_at)}`) : null,
     state.pollers.has(r.generationRequestId) && !TERMINAL.has(status) ? h('span', { class: 'polling' }, 'watching…') : null));
+}
+
+// A completed request's picture: a lazy thumbnail that opens the full image. Requests without a
+// stored image (the seeded history never ran a model) say so instead of showing a broken image,
+// and so does a thumbnail whose download fails.
+function renderImage(r) {
+  const noImage = (text) => h('div', { class: 'request-result no-image', 'data-testid': 'request-no-image' }, text);
+  if (!isSafeRemoteUrl(r.imageUrl)) return noImage('No image stored');
+  const [width, height] = String(r.size || '').split('x').map(Number);
+  const img = h('img', {
+    src: r.imageUrl,
+    alt: r.prompt ? `Generated image: ${r.prompt}` : 'Generated image',
+    loading: 'lazy',
+    decoding: 'async',
+    width: Number.isInteger(width) ? width : null,
+    height: Number.isInteger(height) ? height : null,
+    class: 'thumb',
+    'data-testid': 'request-image',
+  });
+  const link = h('a', {
+    href: r.imageUrl, target: '_blank', rel: 'noopener noreferrer', class: 'image-link',
+    'data-testid': 'request-image-link', title: 'Open the full image',
+  }, img);
+  img.addEventListener('error', () => link.replaceWith(noImage('Image unavailable')), { once: true });
+  return h('div', { class: 'request-result' }, link);
 }
 
 function normaliseIso(value) {

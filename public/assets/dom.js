@@ -63,11 +63,16 @@ export function safeUrl(url) {
   return trimmed;
 }
 
-/** True when the string is an absolute https:// URL (the only kind we render as a link). */
-export function isHttpsUrl(value) {
+// Plain http is accepted only for these hosts (the local emulators): nothing is sent in clear
+// over a network, nor to a mistyped host name with a missing "s".
+export const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** True for an absolute https:// URL, or an http:// one on a loopback host (the emulators). */
+export function isSafeRemoteUrl(value) {
   if (typeof value !== 'string') return false;
   try {
-    return new URL(value).protocol === 'https:';
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
   } catch {
     return false;
   }

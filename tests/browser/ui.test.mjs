@@ -155,15 +155,35 @@ test('seed, submit a 512x512 request as arda, watch it finish, balance follows t
     `${tid('request-item')}[data-request-id="${id}"]`,
     { timeout: GENERATION_TIMEOUT_MS },
   );
-  const status = await item.getAttribute('data-status');
-  if (status === 'completed') {
-    const link = item.locator(tid('request-image-link'));
-    assert.match(await link.getAttribute('href'), /^https:\/\//);
-    await waitForCredits(page, before - 1);
-  } else {
-    assert.ok((await item.locator(tid('request-error')).textContent()).trim().length > 0, 'failed request shows its error_message');
-    await waitForCredits(page, before);
-  }
+  // The test profile makes Model A always succeed: the request completes with a real picture.
+  assert.equal(await item.getAttribute('data-status'), 'completed');
+  const image = item.locator(tid('request-image'));
+  await image.scrollIntoViewIfNeeded(); // lazy-loaded: it loads once it is near the viewport
+  await page.waitForFunction(
+    (sel) => { const img = document.querySelector(sel); return img && img.complete && img.naturalWidth > 0; },
+    `${tid('request-item')}[data-request-id="${id}"] ${tid('request-image')}`,
+    { timeout: 20_000 },
+  );
+  const picture = await image.evaluate((img) => ({
+    naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, alt: img.alt, loading: img.loading, src: img.src,
+  }));
+  assert.deepEqual([picture.naturalWidth, picture.naturalHeight], [512, 512], 'the PNG has the requested size');
+  assert.equal(picture.loading, 'lazy');
+  assert.match(picture.alt, /A lighthouse on a cliff at sunset/);
+  // Clicking the thumbnail opens the full image.
+  const link = item.locator(tid('request-image-link'));
+  assert.equal(await link.getAttribute('href'), picture.src);
+  assert.equal(await link.getAttribute('target'), '_blank');
+  await waitForCredits(page, before - 1);
+
+  // The seeded history never ran a model: its completed requests say "No image stored", and no
+  // image anywhere in the list is broken.
+  await page.locator(`${tid('request-item')}[data-status="completed"] ${tid('request-no-image')}`).first()
+    .waitFor({ state: 'visible' });
+  assert.match(await page.locator(tid('request-no-image')).first().textContent(), /No image stored/);
+  const broken = await page.evaluate(() => [...document.querySelectorAll('img')]
+    .filter((img) => img.complete && img.naturalWidth === 0).map((img) => img.src));
+  assert.deepEqual(broken, [], 'no broken image');
   // The history names the request each entry charged (the `generation_request_id` field).
   await page.locator(tid('tx-item')).filter({ hasText: id.slice(0, 8) }).first().waitFor({ state: 'visible' });
   await assertNoGarbageText(page, 'index.html');

@@ -23,7 +23,7 @@ from typing import Any
 from core.config import MODELS
 from schemas.documents import GenerationRecord, GenerationStatus
 from schemas.ledger import deduction, refund
-from services.model_simulator import FAILURE_MESSAGES, image_url
+from services.model_simulator import FAILURE_MESSAGES
 from services.reports.window import WEEK, WeekWindow, last_complete_week
 from services.seeding import reference_data
 
@@ -291,8 +291,8 @@ def _materialise(rng: random.Random, plan: PlannedRequest, history: SeedHistory)
     )
     if plan.failed:
         record.error_message = rng.choice(FAILURE_MESSAGES)
-    else:
-        record.image_url = image_url(record, finished_at)
+    # A completed request of the fabricated history never ran a model: it has no stored image
+    # (image_url stays null and the console says "no image stored").
     history.requests[request_id] = record.document()
     ledger = history.transactions.setdefault(plan.user_id, {})
     charge = deduction(record, plan.created_at)

@@ -19,6 +19,7 @@ import main
 from container import Container
 from core.clock import SystemClock
 from core.config import Settings
+from core.emulator_storage import emulator_images
 from core.firestore_client import build_firestore_client
 from repositories.emulator_host_lock import HostLocks
 from repositories.seed import SeedRepository
@@ -116,6 +117,7 @@ def make_container(
             rng=random.Random(seed),
             tasks=tasks,
             host_locks=HOST_LOCKS["default"] if host_locks == "default" else host_locks,
+            images=emulator_images(),
         )
         monkeypatch.setattr(main, "container", lambda: built)
         return built

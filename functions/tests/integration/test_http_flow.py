@@ -10,14 +10,18 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from firebase_admin import functions
+from PIL import Image
 
 import main
 from container import firebase_app
+from core.emulator_storage import emulator_host
 from tests.integration.conftest import (
     FUNCTIONS_BASE,
     add_user,
@@ -29,6 +33,7 @@ from tests.support.http import call
 
 HOSTING_BASE = os.environ.get("HOSTING_BASE_URL", "http://127.0.0.1:8888")
 TERMINAL = {"completed", "failed"}
+STORAGE_HOST = emulator_host()
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CLOUD_TASKS_EMULATOR_HOST"), reason="needs the full emulator suite"
@@ -56,6 +61,20 @@ def wait_terminal(request_id: str, timeout: float = 45.0) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def assert_image(image_url: str, request_id: str, size: tuple[int, int]) -> None:
+    """The URL downloads the request's PNG, of the requested size, stored under its owner."""
+    path = f"generated/arda/{request_id}.png"
+    assert image_url.startswith(
+        f"{STORAGE_HOST}/download/storage/v1/b/feraset-imagen.appspot.com/o/"
+        f"{quote(path, safe='')}?alt=media&token="
+    ), image_url
+    response = requests.get(image_url, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/png"
+    with Image.open(BytesIO(response.content)) as image:
+        assert (image.format, image.size) == ("PNG", size)
+
+
 def test_health():
     response = requests.get(url("health"), timeout=30)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
@@ -80,9 +99,7 @@ def test_documented_curl_flow_completes(db):
     assert final["status"] == "completed", final
     assert final["progress"] == 100.0
     assert final["error_message"] is None
-    assert final["imageUrl"].startswith(
-        f"https://placeholder-images-model-a.example.com/generated/{body['generationRequestId']}?"
-    )
+    assert_image(final["imageUrl"], body["generationRequestId"], (1024, 1024))
     assert final["completed_at"].endswith("+00:00")
 
     after = requests.get(url("getUserCredits"), params={"userId": "arda"}, timeout=30).json()

@@ -13,7 +13,8 @@ from google.cloud import firestore
 
 import main
 from core.clock import SystemClock
-from schemas.documents import GenerationOutcome, GenerationRecord
+from schemas.documents import GenerationRecord
+from services.model_simulator import ModelRun
 from services.worker_service import (
     TIMEOUT_MESSAGE,
     GenerationWorker,
@@ -68,7 +69,10 @@ def refunds(db: Any, user_id: str = "arda") -> list[dict[str, Any]]:
 def later_sweeper(container: Any) -> GenerationWorker:
     """A sweeper in another instance whose clock is past the timeout of fresh requests."""
     return GenerationWorker(
-        container.generations, container.simulator, LaterClock(TIMEOUT + timedelta(minutes=1))
+        container.generations,
+        container.simulator,
+        container.images,
+        LaterClock(TIMEOUT + timedelta(minutes=1)),
     )
 
 
@@ -110,9 +114,9 @@ def test_sweep_during_generation_wins_and_the_worker_is_superseded(db, make_cont
     request_id = create()
     generate = container.simulator.generate
 
-    def slow_generation(record: GenerationRecord, now: Any) -> GenerationOutcome:
+    def slow_generation(record: GenerationRecord) -> ModelRun:
         assert later_sweeper(container).recover_stuck(TIMEOUTS).refunded == 1
-        return generate(record, now)
+        return generate(record)
 
     container.simulator.generate = slow_generation  # type: ignore[method-assign]
     assert container.worker_controller.handle_task({"generationRequestId": request_id}) == {

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 import main
 from tests.integration.conftest import balance, request_body, transactions
@@ -61,7 +62,11 @@ def test_redelivered_success_completes_once(db, make_container, concurrent, host
     assert outcomes.count("completed") == 1
     doc = request_doc(db, request_id)
     assert doc["status"] == "completed"
-    assert doc["image_url"].startswith("https://placeholder-images-model-a.example.com/generated/")
+    # Every delivery uploaded under the one token the first claim stored: the URL works.
+    assert doc["image_path"] == f"generated/arda/{request_id}.png"
+    assert doc["image_url"].endswith(f"&token={doc['image_token']}")
+    image = requests.get(doc["image_url"], timeout=30)
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     assert doc["error_message"] is None
     assert images_generated(db) == 1
     assert balance(db, "arda") == 500 - 3

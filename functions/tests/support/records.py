@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.documents import GenerationRecord, GenerationStatus
+
 REQUEST_DEFAULTS = {
     "status": "completed",
     "model": "Model A",
@@ -16,3 +21,18 @@ def request_options(**overrides: str) -> dict[str, str]:
     if unknown:
         raise TypeError(f"unknown request options: {sorted(unknown)}")
     return REQUEST_DEFAULTS | overrides
+
+
+def processing_record(**overrides: Any) -> GenerationRecord:
+    """A stored request a worker has claimed: `request_options` defaults, owned by arda."""
+    at = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    fields: dict[str, Any] = {
+        "id": "req-1",
+        "user_id": "arda",
+        "prompt": "a fox",
+        "status": GenerationStatus.PROCESSING,
+        "credits_deducted": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+    return GenerationRecord.model_validate(request_options() | fields | overrides)

@@ -83,7 +83,8 @@ def test_every_request_is_terminal_with_one_deduction_and_a_refund_iff_failed(hi
         assert request["status"] in {"completed", "failed"}
         assert deductions[request_id] == 1
         assert refunds[request_id] == (1 if request["status"] == "failed" else 0)
-        assert (request["image_url"] is None) == (request["status"] == "failed")
+        # Fabricated history never ran a model: no request has a stored image.
+        assert request["image_url"] is None and request["image_path"] is None
         assert (request["error_message"] is None) == (request["status"] == "completed")
 
 

@@ -56,7 +56,7 @@ def test_failures_are_isolated_counted_and_queued_requests_wait_without_a_task_l
         failing={"bad"},
         malformed={"broken"},
     )
-    result = GenerationWorker(repo, None, Clock()).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
+    result = GenerationWorker(repo, None, None, Clock()).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
     assert result.as_dict() == {
         "examined": 5,
         "refunded": 2,
@@ -96,6 +96,6 @@ def test_a_task_lookup_decides_when_it_answers():
             "retrying": True,
         }
     )
-    result = GenerationWorker(repo, None, Clock(), tasks).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
+    result = GenerationWorker(repo, None, None, Clock(), tasks).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
     assert (result.waiting, result.refunded) == (3, 2)
     assert repo.settled == ["gone", "unknown-old"]

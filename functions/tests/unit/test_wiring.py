@@ -12,6 +12,7 @@ from controllers.emulator_admin import OpenAdminGuard
 from core.config import Settings
 from core.emulator_task_queue import EmulatorGenerationQueue
 from core.errors import ForbiddenError
+from core.image_storage import FIREBASE_DOWNLOAD_BASE
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from repositories.emulator_host_lock import HostLocks
 from tests.support.http import make_request
@@ -32,6 +33,7 @@ def test_the_emulator_gets_its_workarounds():
     assert isinstance(container.admin_guard, OpenAdminGuard)
     container.admin_guard.authorize(make_request("GET"))  # open
     assert container.tasks is None  # the Cloud Tasks emulator cannot be asked
+    assert container.images._download_base == "http://127.0.0.1:9199/download/storage/v1"
 
 
 def test_production_contains_none_of_them():
@@ -42,6 +44,7 @@ def test_production_contains_none_of_them():
     with pytest.raises(ForbiddenError):
         container.admin_guard.authorize(make_request("GET"))
     assert isinstance(container.tasks, CloudTasksInspector)
+    assert container.images._download_base == FIREBASE_DOWNLOAD_BASE
 
 
 class FailingQueue:
