@@ -9,6 +9,7 @@ profile=$1 only=$2
 shift 2
 functions/venv/bin/python scripts/env_local.py "$profile" || exit 1
 eval "$(functions/venv/bin/python scripts/toolchain.py)"
+export STORAGE_EMULATOR_HOST=http://127.0.0.1:9199  # for the command (the functions: .env.local)
 # setsid(1) does not fork here (a background job of a non-interactive shell is not a process
 # group leader), so the session id is the job's pid. The trap uses no command substitution:
 # bash 5.2 can fail to parse one in a handler under a signal and then skip the stop.

@@ -22,6 +22,7 @@ from typing import Any
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 from core import config  # noqa: E402  (the declared params: one list, in one place)
+from core.emulator_storage import DEFAULT_HOST as STORAGE_HOST  # noqa: E402
 from firebase_functions import params  # noqa: E402
 
 ENV_LOCAL = FUNCTIONS / ".env.local"
@@ -30,8 +31,12 @@ SECRET_LOCAL = FUNCTIONS / ".secret.local"
 # Admin functions are open on the emulator; outside it a key must be at least this long.
 MIN_ADMIN_KEY_LENGTH = 32
 
-# Every emulator profile: seeding is allowed (it is off in production by default).
-EMULATOR_DEFAULTS: dict[str, str] = {"SEED_ENABLED": "true"}
+# Every emulator profile: seeding is allowed (it is off in production by default), and Cloud
+# Storage is scripts/storage_emulator.sh's.
+EMULATOR_DEFAULTS: dict[str, str] = {
+    "SEED_ENABLED": "true",
+    "STORAGE_EMULATOR_HOST": STORAGE_HOST,
+}
 
 PROFILES: dict[str, dict[str, str]] = {
     # Realistic emulator behaviour: 1-5 s model latency, 5 % failures.

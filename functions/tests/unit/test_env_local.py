@@ -35,6 +35,12 @@ def test_seeding_is_enabled_in_every_emulator_profile(env_local, profile):
     assert env_local.profile_values(profile, {})["SEED_ENABLED"] == "true"
 
 
+@pytest.mark.parametrize("profile", ["dev", "test", "bench", "load"])
+def test_every_emulator_profile_points_the_functions_at_the_storage_emulator(env_local, profile):
+    values = env_local.profile_values(profile, {})
+    assert values["STORAGE_EMULATOR_HOST"] == "http://127.0.0.1:9199"
+
+
 def test_declared_params_in_the_environment_override_the_profile(env_local):
     values = env_local.profile_values(
         "dev",
