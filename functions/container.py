@@ -101,7 +101,7 @@ class Container:
             self.clock,
             max_in_flight=self.settings.max_in_flight_per_user,
         )
-        return GenerationController(service, self.user_auth)
+        return GenerationController(service, self.user_auth, self.admin_guard)
 
     @cached_property
     def account_controller(self) -> AccountController:

@@ -31,6 +31,12 @@ def getGenerationStatus(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.status(req)
 
 
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.INTERACTIVE)
+@endpoint(["POST"])
+def cancelGenerationRequest(req: https_fn.Request) -> https_fn.Response:
+    return container().generation_controller.cancel(req)
+
+
 @https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET"])
 def listGenerationRequests(req: https_fn.Request) -> https_fn.Response:

@@ -1,13 +1,21 @@
-"""createGenerationRequest, getGenerationStatus, listGenerationRequests."""
+"""createGenerationRequest, getGenerationStatus, listGenerationRequests,
+cancelGenerationRequest."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Request, Response
 
-from controllers.auth import UserAuthorizer
+from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_body, json_response, params, validate
-from core.errors import FieldError, ValidationError
-from schemas.requests import CreateGenerationRequest, StatusQuery, UserRequestsQuery
+from core.errors import AppError, FieldError, UnauthenticatedError, ValidationError
+from schemas.requests import (
+    CancelRequest,
+    CreateGenerationRequest,
+    StatusQuery,
+    UserRequestsQuery,
+)
 from schemas.responses import generation_status_body, generation_summary_body
 from services.generation_service import GenerationService
 
@@ -28,9 +36,10 @@ def idempotency_key(request: Request) -> str | None:
 
 
 class GenerationController:
-    def __init__(self, service: GenerationService, auth: UserAuthorizer) -> None:
+    def __init__(self, service: GenerationService, auth: UserAuthorizer, admin: AdminGuard) -> None:
         self._service = service
         self._auth = auth
+        self._admin = admin
 
     def create(self, request: Request) -> Response:
         uid = self._auth.authenticate(request)
@@ -47,6 +56,26 @@ class GenerationController:
             query.generationRequestId, visible=lambda owner: self._auth.owns(uid, owner)
         )
         return json_response(generation_status_body(record))
+
+    def cancel(self, request: Request) -> Response:
+        visible = self._owner_or_admin(request)
+        parsed = validate(CancelRequest, json_body(request))
+        record = self._service.cancel(parsed.generationRequestId, visible)
+        body = generation_status_body(record)
+        return json_response({"success": True, "refundedCredits": record.credits_deducted} | body)
+
+    def _owner_or_admin(self, request: Request) -> Callable[[str], bool]:
+        """Whose requests the caller may act on: a user its own (with an ID token where auth
+        is required), the admin key every one. Without either, the user's 401 stands."""
+        try:
+            uid = self._auth.authenticate(request)
+        except UnauthenticatedError as unauthenticated:
+            try:
+                self._admin.authorize(request)
+            except AppError:
+                raise unauthenticated from None
+            return lambda owner: True
+        return lambda owner: self._auth.owns(uid, owner)
 
     def list_for_user(self, request: Request) -> Response:
         uid = self._auth.authenticate(request)

@@ -157,6 +157,14 @@ class ConflictError(AppError):
     default_message = "The record already exists"
 
 
+class NotCancellableError(AppError):
+    """The request already finished (completed or failed): there is nothing to cancel."""
+
+    status = 409
+    error_type = "conflict"
+    default_message = "The generation request has already finished and cannot be cancelled"
+
+
 class PayloadTooLargeError(AppError):
     status = 413
     error_type = "payload_too_large"

@@ -12,9 +12,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 
 from core.firestore_client import project_id
+from core.logging import warn
 
 if TYPE_CHECKING:
     from firebase_admin import App
@@ -68,3 +70,11 @@ class CloudStorageImages:
             png, content_type="image/png", timeout=UPLOAD_TIMEOUT_SECONDS, retry=UPLOAD_RETRY
         )
         return download_url(self._download_base, self._bucket.name, path, token)
+
+    def delete(self, path: str) -> None:
+        try:
+            self._bucket.blob(path).delete(timeout=UPLOAD_TIMEOUT_SECONDS)
+        except gexc.NotFound:
+            pass  # nothing left to remove
+        except Exception as exc:
+            warn("image not deleted", path=path, error=type(exc).__name__)

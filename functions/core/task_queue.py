@@ -39,6 +39,20 @@ class CloudTasksGenerationQueue:
     def _submit(self, body: dict[str, Any], options: functions.TaskOptions) -> None:
         self._queue.enqueue(body, options)
 
+    def cancel(self, generation_request_id: str) -> None:
+        """Delete the request's task if it has not started; best effort, never raises (a task
+        that runs anyway finds the request settled and does nothing)."""
+        try:
+            self._queue.delete(task_id(generation_request_id))
+        except exceptions.NotFoundError:
+            pass  # already ran, or never existed
+        except Exception as exc:
+            warn(
+                "task not deleted",
+                generationRequestId=generation_request_id,
+                error=type(exc).__name__,
+            )
+
 
 class CloudTasksInspector:
     """Asks Cloud Tasks whether a request's worker task still exists (production only).

@@ -48,6 +48,7 @@ class StuckCandidate:
 # Set on a request that can never be settled normally; the sweeper does not look at it again.
 QUARANTINED = "quarantined"
 OWNER_MISSING = "owner_missing"
+CANCELLED_REASON = "Cancelled by the user"
 
 
 class GenerationRepository:
@@ -207,7 +208,7 @@ class GenerationRepository:
         from_statuses: Collection[GenerationStatus],
         updated_before: datetime | None = None,
     ) -> GenerationRecord | None:
-        """Finish a request exactly once: complete it, or fail it and refund its owner.
+        """Finish a request exactly once: complete it, or fail or cancel it and refund its owner.
 
         Applies only while the request is in one of `from_statuses` (and, for the sweeper, not
         touched since `updated_before`); otherwise returns None and writes nothing. Releases the
@@ -252,16 +253,17 @@ class GenerationRepository:
                     "error_message": None,
                 }
                 user_changes["total_images_generated"] = firestore.Increment(1)
-            else:
+            else:  # failed or cancelled: refunded
                 changes |= {
-                    "status": GenerationStatus.FAILED.value,
+                    "status": outcome.status.value,
                     "image_url": None,
                     "error_message": outcome.error_message,
                 }
                 if owner_exists:
                     # create() fails the commit if the refund already exists: a second refund
                     # of the same request is impossible by construction, on top of the guard.
-                    self._book(tx, ledger.refund(record, outcome.error_message or "", now))
+                    reason = CANCELLED_REASON if outcome.cancelled else outcome.error_message
+                    self._book(tx, ledger.refund(record, reason or "", now))
                     user_changes |= {
                         "current_credits": firestore.Increment(record.credits_deducted),
                         "updated_at": now,

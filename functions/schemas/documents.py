@@ -15,10 +15,11 @@ class GenerationStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # by its owner or an admin, while queued or processing; refunded
 
     @property
     def is_terminal(self) -> bool:
-        return self in (GenerationStatus.COMPLETED, GenerationStatus.FAILED)
+        return self in (GenerationStatus.COMPLETED, GenerationStatus.FAILED, self.CANCELLED)
 
     @property
     def progress(self) -> float:
@@ -31,6 +32,7 @@ _PROGRESS = {
     GenerationStatus.PROCESSING: 50.0,
     GenerationStatus.COMPLETED: 100.0,
     GenerationStatus.FAILED: 100.0,
+    GenerationStatus.CANCELLED: 100.0,
 }
 
 
@@ -143,12 +145,20 @@ class Catalog(_Record):
 
 
 class GenerationOutcome(_Record):
-    """How a request ends: its stored image (URL and object path), or an error message."""
+    """How a request ends: its stored image (URL and object path), an error message, or a
+    cancellation. Failed and cancelled requests are refunded."""
 
     image_url: str | None = None
     image_path: str | None = None
     error_message: str | None = None
+    cancelled: bool = False
 
     @property
     def succeeded(self) -> bool:
         return self.image_url is not None
+
+    @property
+    def status(self) -> GenerationStatus:
+        if self.cancelled:
+            return GenerationStatus.CANCELLED
+        return GenerationStatus.COMPLETED if self.succeeded else GenerationStatus.FAILED

@@ -46,6 +46,9 @@ class GenerationStats(_Out):
     total_requests: int
     completed_requests: int
     failed_requests: int
+    # Cancelled by their owner or an admin (refunded); in total_requests, neither completed,
+    # failed nor pending.
+    cancelled_requests: int = 0
     pending_requests: int
     success_rate: float
     failure_rate: float

@@ -84,6 +84,12 @@ class StatusQuery(BaseModel):
     generationRequestId: DocumentId
 
 
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generationRequestId: DocumentId
+
+
 class WorkerTask(BaseModel):
     """The task payload: only the request id; everything else is read from Firestore."""
 

@@ -1,4 +1,4 @@
-"""Creating generation requests and reading their status."""
+"""Creating generation requests, reading their status, and cancelling them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.clock import Clock
-from core.errors import FieldError, NotFoundError, QueueFailureError, ValidationError
+from core.errors import (
+    FieldError,
+    NotCancellableError,
+    NotFoundError,
+    QueueFailureError,
+    ValidationError,
+)
 from core.logging import log_exception
 from repositories.generations import GenerationRepository
 from repositories.idempotency import IdempotencyClaim, Replay
@@ -19,6 +25,7 @@ from services.catalog_service import CatalogService
 from services.ports import GenerationQueue
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
+CANCELLABLE = frozenset({GenerationStatus.QUEUED, GenerationStatus.PROCESSING})
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,27 @@ class GenerationService:
                 f"Generation request not found: {request_id}", error="generation_not_found"
             )
         return record
+
+    def cancel(
+        self, request_id: str, visible: Callable[[str], bool] = lambda owner: True
+    ) -> GenerationRecord:
+        """Cancel a queued or processing request and refund it, once: a repeat answers the
+        cancelled request again; a finished one is 409; unknown or not visible is 404."""
+        record = self.get(request_id, visible)
+        if record.status in CANCELLABLE:
+            cancelled = self._generations.settle(
+                request_id,
+                GenerationOutcome(cancelled=True),
+                self._clock.now(),
+                from_statuses=CANCELLABLE,
+            )
+            if cancelled is not None:
+                self._queue.cancel(request_id)  # best effort: a late task finds it settled
+                return cancelled
+            record = self.get(request_id, visible)  # it moved on since the read
+        if record.status is GenerationStatus.CANCELLED:
+            return record
+        raise NotCancellableError(error="not_cancellable")
 
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
         return self._generations.list_for_user(user_id, limit)

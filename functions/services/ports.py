@@ -15,6 +15,9 @@ class GenerationQueue(Protocol):
     def enqueue(self, generation_request_id: str) -> None:
         """Schedule the worker for this request. Raises on failure; duplicates are harmless."""
 
+    def cancel(self, generation_request_id: str) -> None:
+        """Unschedule it if it has not started; best effort, never raises."""
+
 
 class TaskInspector(Protocol):
     def task_exists(self, generation_request_id: str) -> bool | None:
@@ -26,6 +29,9 @@ class ImageStore(Protocol):
     def save(self, path: str, png: bytes, token: str) -> str:
         """Store `png` at `path` (overwriting the same bytes is harmless); its download URL,
         which carries `token`. Raises on failure."""
+
+    def delete(self, path: str) -> None:
+        """Remove the object at `path` if it exists; best effort, never raises."""
 
 
 class UserStore(Protocol):

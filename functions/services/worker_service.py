@@ -32,7 +32,7 @@ class WorkResult(StrEnum):
     SKIPPED = "skipped"  # missing or already terminal: a redelivery, acknowledged
     COMPLETED = "completed"
     FAILED = "failed"  # a model failure: a business outcome, acknowledged, refunded
-    SUPERSEDED = "superseded"  # another delivery or the sweeper settled it first
+    SUPERSEDED = "superseded"  # another delivery, a cancel or the sweeper settled it first
     MALFORMED = "malformed"  # the stored request does not validate: left for the sweeper
 
 
@@ -97,6 +97,7 @@ class GenerationWorker:
             request_id, outcome, self._clock.now(), from_statuses={GenerationStatus.PROCESSING}
         )
         if settled is None:
+            self._discard(request_id, outcome)
             return WorkResult.SUPERSEDED
         return WorkResult.COMPLETED if outcome.succeeded else WorkResult.FAILED
 
@@ -109,6 +110,16 @@ class GenerationWorker:
         path = image_path(record)
         url = self._images.save(path, run.png, record.image_token)
         return GenerationOutcome(image_url=url, image_path=path)
+
+    def _discard(self, request_id: str, outcome: GenerationOutcome) -> None:
+        """Another delivery, a cancel or the sweeper settled the request first. Unless it was
+        completed (by another delivery: the same picture at the same path), the picture this
+        attempt stored belongs to nothing: remove it."""
+        if outcome.image_path is None:
+            return
+        current = self._generations.get(request_id)
+        if current is None or current.status is not GenerationStatus.COMPLETED:
+            self._images.delete(outcome.image_path)
 
     def recover_stuck(self, timeouts: StuckTimeouts) -> SweepResult:
         """Fail and refund requests left queued/processing too long. Each request is handled on

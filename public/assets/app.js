@@ -6,7 +6,9 @@ import {
   h, replace, $, formatTime, formatNumber, humanize, isSafeRemoteUrl, initTheme, cssToken, storageGet, storageSet,
 } from './dom.js';
 
-const TERMINAL = new Set(['completed', 'failed']);
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+// A request can be cancelled (its credits refunded) until a worker finishes it.
+const CANCELLABLE = new Set(['queued', 'processing']);
 const POLL_START_MS = 500;
 const POLL_MAX_MS = 8000;
 const TX_PAGE = 20;
@@ -18,6 +20,7 @@ const state = {
   catalog: null,
   requests: new Map(),   // generationRequestId -> request record
   pollers: new Map(),    // generationRequestId -> timeout id
+  cancelling: new Set(), // generationRequestIds whose cancellation is on its way
   txCursor: null,
   epoch: 0,              // bumps on every user switch; stale per-user async results are dropped
   envEpoch: 0,           // bumps on every (re)boot: environment change or seed
@@ -137,6 +140,7 @@ async function selectUser(userId) {
   stopAllPolling();
   state.userId = userId;
   state.requests.clear();
+  state.cancelling.clear();
   state.txCursor = null;
   storageSet(localStorage, USER_KEY, userId);
   replace(el.requestList);
@@ -396,10 +400,27 @@ function upsertRequest(partial, { prepend }) {
   state.requests.set(id, record);
   const node = renderRequest(record);
   const current = el.requestList.querySelector(`[data-request-id="${CSS.escape(id)}"]`);
+  // Every update re-renders the item: a focused control in it keeps the focus.
+  const focused = current?.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
   el.requestList.querySelector('.empty')?.remove();
   if (current) current.replaceWith(node);
   else if (prepend) el.requestList.prepend(node);
   else el.requestList.append(node);
+  if (focused) node.querySelector(`[data-testid="${CSS.escape(focused)}"]`)?.focus();
+}
+
+/** The part of a getGenerationStatus body (or of cancelGenerationRequest's) a request item shows. */
+function statusPatch(id, data) {
+  return {
+    generationRequestId: id,
+    status: data.status,
+    imageUrl: data.imageUrl ?? null,
+    error_message: data.error_message ?? null,
+    progress: data.progress,
+    created_at: data.created_at,
+    updated_at: data.updated_at,
+    completed_at: data.completed_at ?? null,
+  };
 }
 
 function statusLabel(status) {
@@ -420,7 +441,8 @@ function renderRequest(r) {
   h('div', { class: 'request-head' },
     h('span', { class: `badge badge-${cssToken(status)}`, 'data-testid': 'request-status' }, statusLabel(status)),
     h('span', { class: 'request-params' }, [r.model, r.style, r.color, r.size].filter(Boolean).join(' · ')),
-    h('time', { class: 'request-time', datetime: r.created_at || '' }, formatTime(r.created_at))),
+    h('time', { class: 'request-time', datetime: r.created_at || '' }, formatTime(r.created_at)),
+    CANCELLABLE.has(status) ? renderCancelButton(r.generationRequestId) : null),
   r.prompt ? h('p', { class: 'request-prompt' }, r.prompt) : null,
   h('div', { class: 'progress-row' },
     h('progress', {
@@ -430,11 +452,25 @@ function renderRequest(r) {
     h('span', { class: 'progress-text' }, `${formatNumber(progress, 0)}%`)),
   status === 'completed' ? renderImage(r) : null,
   r.error_message ? h('div', { class: 'request-error', 'data-testid': 'request-error' }, r.error_message) : null,
+  r.cancel_error ? h('div', { class: 'request-error', role: 'alert', 'data-testid': 'request-cancel-error' }, r.cancel_error) : null,
   h('div', { class: 'request-meta' },
     h('span', null, `ID ${r.generationRequestId}`),
     r.credits_deducted !== undefined && r.credits_deducted !== null ? h('span', null, pluralCredits(Number(r.credits_deducted))) : null,
     r.completed_at ? h('span', null, `Finished ${formatTime(r.completed_at)}`) : null,
     state.pollers.has(r.generationRequestId) && !TERMINAL.has(status) ? h('span', { class: 'polling' }, 'watching…') : null));
+}
+
+function renderCancelButton(id) {
+  const busy = state.cancelling.has(id);
+  return h('button', {
+    type: 'button',
+    class: 'btn btn-ghost btn-small btn-cancel',
+    'data-testid': 'request-cancel',
+    'aria-label': `Cancel request ${shortId(id)}`,
+    'aria-busy': busy ? 'true' : null,
+    disabled: busy,
+    onclick: () => cancelRequest(id),
+  }, busy ? 'Cancelling…' : 'Cancel');
 }
 
 // A completed request's picture: a lazy thumbnail that opens the full image. Requests without a
@@ -497,16 +533,7 @@ async function poll(id, delay, epoch) {
     if (epoch !== state.epoch || !state.pollers.has(id)) return;
     const terminal = TERMINAL.has(data.status);
     if (terminal) state.pollers.delete(id);
-    upsertRequest({
-      generationRequestId: id,
-      status: data.status,
-      imageUrl: data.imageUrl ?? null,
-      error_message: data.error_message ?? null,
-      progress: data.progress,
-      created_at: data.created_at,
-      updated_at: data.updated_at,
-      completed_at: data.completed_at ?? null,
-    }, { prepend: true });
+    upsertRequest(statusPatch(id, data), { prepend: true });
     if (terminal) {
       announce(`Request ${shortId(id)} ${data.status}.`);
       loadCredits({ reset: true });
@@ -521,6 +548,44 @@ async function poll(id, delay, epoch) {
       return;
     }
     schedulePoll(id, next, epoch); // transient: keep backing off
+  }
+}
+
+// ---------------------------------------------------------------- cancellation
+async function cancelRequest(id) {
+  const epoch = state.epoch;
+  if (state.cancelling.has(id) || !state.requests.has(id)) return;
+  state.cancelling.add(id);
+  upsertRequest({ generationRequestId: id, cancel_error: null }, { prepend: false }); // shows the busy button
+  try {
+    const data = await api('cancelGenerationRequest', { method: 'POST', body: { generationRequestId: id } });
+    if (epoch !== state.epoch) return;
+    stopPolling(id); // an answer to a poll already on its way is dropped
+    state.cancelling.delete(id);
+    upsertRequest(statusPatch(id, data), { prepend: false });
+    announce(`Request ${shortId(id)} cancelled; ${pluralCredits(Number(data.refundedCredits) || 0)} refunded.`);
+    loadCredits({ reset: true });
+  } catch (err) {
+    if (epoch !== state.epoch) return;
+    state.cancelling.delete(id);
+    upsertRequest({ generationRequestId: id, cancel_error: describeError(err).message }, { prepend: false });
+    // 409 not_cancellable: a worker finished it first; show where it ended up.
+    if (err instanceof ApiError && err.status === 409) refreshRequest(id);
+  }
+}
+
+/** One getGenerationStatus for `id`, outside the polling schedule. */
+async function refreshRequest(id) {
+  const epoch = state.epoch;
+  try {
+    const data = await api('getGenerationStatus', { query: { generationRequestId: id } });
+    if (epoch !== state.epoch) return;
+    const terminal = TERMINAL.has(data.status);
+    if (terminal) stopPolling(id);
+    upsertRequest(statusPatch(id, data), { prepend: false });
+    if (terminal) loadCredits({ reset: true });
+  } catch {
+    // The poller (if any) keeps trying; the item already shows the cancellation's error.
   }
 }
 

@@ -4,6 +4,7 @@
 // (CHROMIUM_PATH, default /usr/bin/chromium). Screenshots go to test-output/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -15,6 +16,10 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.join(REPO_ROOT, 'test-output', 'screenshots');
 const GENERATION_TIMEOUT_MS = Number(process.env.UI_GENERATION_TIMEOUT_MS || 90_000);
 const ADMIN_TIMEOUT_MS = Number(process.env.UI_ADMIN_TIMEOUT_MS || 120_000);
+// The Firestore emulator's REST API, for state the API cannot produce on demand (emulators:exec
+// sets FIRESTORE_EMULATOR_HOST; firebase.json's port otherwise).
+const FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST || '127.0.0.1:5561';
+const FIRESTORE_DB = 'projects/feraset-imagen/databases/(default)';
 
 const tid = (id) => `[data-testid="${id}"]`;
 
@@ -81,6 +86,70 @@ async function selectUser(page, userId) {
 async function waitForForm(page) {
   await page.waitForSelector(`${tid('field-size')} option[value="512x512"]`, { state: 'attached' });
   await page.waitForFunction((sel) => !document.querySelector(sel).disabled, tid('submit-button'));
+}
+
+/** A JS value as a Firestore REST value (the few kinds the fixtures use). */
+function firestoreValue(value) {
+  if (value === null) return { nullValue: null };
+  if (value instanceof Date) return { timestampValue: value.toISOString() };
+  if (Number.isInteger(value)) return { integerValue: String(value) };
+  if (typeof value === 'string') return { stringValue: value };
+  throw new Error(`no Firestore value for ${JSON.stringify(value)}`);
+}
+
+function firestoreFields(record) {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, firestoreValue(v)]));
+}
+
+/**
+ * Store a `queued` request for `userId` straight in the Firestore emulator, as the API's charge
+ * does (in one commit: the request, its deduction in the owner's ledger, the owner's balance and
+ * in-flight count), but without a task: no worker ever picks it up, so it stays queued. The test
+ * profile's worker finishes real requests at once, too soon to cancel them from the page.
+ */
+async function storeQueuedRequest(userId, { model = 'Model A', size = '512x512', credits = 1 } = {}) {
+  const id = randomUUID();
+  const now = new Date();
+  const doc = (relative) => `${FIRESTORE_DB}/documents/${relative}`;
+  const writes = [
+    {
+      update: {
+        name: doc(`generation_requests/${id}`),
+        fields: firestoreFields({
+          user_id: userId, model, style: 'anime', color: 'neon', size, prompt: 'A queued test request',
+          status: 'queued', credits_deducted: credits, attempts: 0, created_at: now, updated_at: now,
+          image_url: null, error_message: null,
+        }),
+      },
+      currentDocument: { exists: false },
+    },
+    {
+      update: {
+        name: doc(`users/${userId}/transactions/deduction_${id}`),
+        fields: firestoreFields({
+          type: 'deduction', credits, generation_request_id: id, user_id: userId, timestamp: now,
+          description: `Image generation (${model}, ${size})`,
+        }),
+      },
+      currentDocument: { exists: false },
+    },
+    {
+      update: { name: doc(`users/${userId}`), fields: {} },
+      updateMask: { fieldPaths: [] },
+      updateTransforms: [
+        { fieldPath: 'current_credits', increment: { integerValue: String(-credits) } },
+        { fieldPath: 'in_flight', increment: { integerValue: '1' } },
+      ],
+      currentDocument: { exists: true },
+    },
+  ];
+  const response = await fetch(`http://${FIRESTORE_HOST}/v1/${FIRESTORE_DB}/documents:commit`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer owner', 'Content-Type': 'application/json' }, // the emulator's admin bypass
+    body: JSON.stringify({ writes }),
+  });
+  assert.equal(response.status, 200, `storing a queued request failed: ${await response.text()}`);
+  return id;
 }
 
 const GARBAGE = ['[object Object]', 'NaN', 'undefined'];
@@ -188,6 +257,59 @@ test('seed, submit a 512x512 request as arda, watch it finish, balance follows t
   await page.locator(tid('tx-item')).filter({ hasText: id.slice(0, 8) }).first().waitFor({ state: 'visible' });
   await assertNoGarbageText(page, 'index.html');
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index.png'), fullPage: true });
+  await page.close();
+});
+
+test('cancelling a queued request as emma_photo refunds it and ends its polling', async () => {
+  const id = await storeQueuedRequest('emma_photo');
+  const page = await openPage('index.html');
+  // Hold the cancellation until the busy button has been seen.
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  await page.route('**/api/cancelGenerationRequest', async (route) => { await gate; await route.continue(); });
+  await selectUser(page, 'emma_photo');
+  const before = await readCredits(page); // already charged for the stored request
+
+  const itemSel = `${tid('request-item')}[data-request-id="${id}"]`;
+  const item = page.locator(itemSel);
+  await page.locator(`${itemSel}[data-status="queued"]`).waitFor({ state: 'visible' });
+  const cancel = item.locator(tid('request-cancel'));
+  await cancel.waitFor({ state: 'visible' });
+  assert.equal((await cancel.textContent()).trim(), 'Cancel');
+  assert.equal(await page.locator(`${tid('request-item')}[data-status="completed"] ${tid('request-cancel')}`).count(), 0,
+    'finished requests have no Cancel button');
+
+  const responded = page.waitForResponse((r) => r.url().includes('/cancelGenerationRequest') && r.request().method() === 'POST');
+  await cancel.click();
+  // Busy: disabled (and stays so through the item's re-renders by polling) until the answer lands.
+  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === true, `${itemSel} ${tid('request-cancel')}`);
+  release();
+  const response = await responded;
+  assert.equal(response.status(), 200, `cancelGenerationRequest answered ${response.status()}: ${await response.text()}`);
+  assert.deepEqual(response.request().postDataJSON(), { generationRequestId: id });
+  const body = await response.json();
+  assert.equal(body.status, 'cancelled');
+  assert.equal(body.refundedCredits, 1);
+
+  await page.locator(`${itemSel}[data-status="cancelled"]`).waitFor({ state: 'visible' });
+  // Its polling ended with the answer, not at the next poll's backoff.
+  assert.equal(await page.evaluate((rid) => window.__feraset.state.pollers.has(rid), id), false, 'still polled');
+  assert.match(await item.locator(tid('request-status')).textContent(), /cancelled/i);
+  assert.equal(await item.locator(tid('request-cancel')).count(), 0, 'no Cancel button once cancelled');
+  assert.equal(await item.locator('img').count(), 0, 'a cancelled request shows no image');
+  assert.equal(await item.locator(tid('request-progress')).getAttribute('value'), '100');
+  assert.match(await page.locator(tid('global-status')).textContent(),
+    new RegExp(`Request ${id.slice(0, 8)}… cancelled; 1 credit refunded\\.`));
+  await waitForCredits(page, before + 1);
+
+  // The history shows the refund of that request, once.
+  const refunds = page.locator(`${tid('tx-item')}[data-type="refund"]`).filter({ hasText: id.slice(0, 8) });
+  await refunds.first().waitFor({ state: 'visible' });
+  assert.equal(await refunds.count(), 1);
+  assert.match(await refunds.first().textContent(), /\+1.*Cancelled by the user/s);
+
+  await assertNoGarbageText(page, 'index.html (cancelled)');
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index-cancelled.png'), fullPage: true });
   await page.close();
 });
 

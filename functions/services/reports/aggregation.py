@@ -30,6 +30,7 @@ class Tally:
     total: int = 0
     completed: int = 0
     failed: int = 0
+    cancelled: int = 0  # counted on their own: a cancellation is not a failure
 
     def add(self, status: str) -> None:
         self.total += 1
@@ -37,11 +38,13 @@ class Tally:
             self.completed += 1
         elif status == "failed":
             self.failed += 1
+        elif status == "cancelled":
+            self.cancelled += 1
 
     @property
     def pending(self) -> int:
         """pending + queued + processing: everything not yet terminal."""
-        return self.total - self.completed - self.failed
+        return self.total - self.completed - self.failed - self.cancelled
 
     @property
     def exact_failure_rate(self) -> Fraction:

@@ -57,6 +57,7 @@ def _generation_stats(agg: WeekAggregate) -> GenerationStats:
         total_requests=req.total,
         completed_requests=req.completed,
         failed_requests=req.failed,
+        cancelled_requests=req.cancelled,
         pending_requests=req.pending,
         success_rate=req.success_rate,
         failure_rate=req.failure_rate,

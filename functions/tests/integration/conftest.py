@@ -37,9 +37,13 @@ class RecordingQueue:
 
     def __init__(self) -> None:
         self.enqueued: list[str] = []
+        self.cancelled: list[str] = []
 
     def enqueue(self, generation_request_id: str) -> None:
         self.enqueued.append(generation_request_id)
+
+    def cancel(self, generation_request_id: str) -> None:
+        self.cancelled.append(generation_request_id)
 
 
 @pytest.fixture(scope="session")

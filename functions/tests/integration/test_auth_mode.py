@@ -277,3 +277,28 @@ def test_admin_functions_accept_the_key(make_container):
     assert status == 200 and len(body["users"]) == 13, body
     status, body = call(main.seed_database, "POST", headers=bearer(ADMIN_KEY), json_body={})
     assert status == 200 and body["counts"]["users"] == 13, body
+
+
+def test_cancel_only_by_the_owner_or_with_the_admin_key(db, make_container, tokens):
+    """Another user's request answers like an unknown one; the admin key cancels any request;
+    neither a token nor the key is a 401."""
+    make_container(on_emulator=False, admin_api_key=ADMIN_KEY, require_auth=True)
+    ids = []
+    for _ in range(2):
+        status, created = call_as("create", OWNER, bearer(tokens[OWNER]))
+        assert status == 202, created
+        ids.append({"json_body": {"generationRequestId": created["generationRequestId"]}})
+    mine, other = ids
+
+    status, body = call(main.cancelGenerationRequest, "POST", headers=bearer(tokens[OTHER]), **mine)
+    assert_error(status, body, 404, "not_found")
+    for headers in (None, bearer("garbage"), bearer("k" * 31)):
+        status, body = call(main.cancelGenerationRequest, "POST", headers=headers, **mine)
+        assert_error(status, body, 401, "unauthenticated")
+    assert balance(db, OWNER) == 500 - 2 * 3  # nothing refunded yet
+
+    status, body = call(main.cancelGenerationRequest, "POST", headers=bearer(tokens[OWNER]), **mine)
+    assert (status, body["status"]) == (200, "cancelled"), body
+    status, body = call(main.cancelGenerationRequest, "POST", headers=bearer(ADMIN_KEY), **other)
+    assert (status, body["status"]) == (200, "cancelled"), body
+    assert balance(db, OWNER) == 500

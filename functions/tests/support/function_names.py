@@ -5,6 +5,7 @@ from __future__ import annotations
 HTTP_FUNCTIONS = frozenset(
     {
         "createGenerationRequest",
+        "cancelGenerationRequest",
         "getGenerationStatus",
         "listGenerationRequests",
         "getUserCredits",

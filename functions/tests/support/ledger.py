@@ -1,8 +1,9 @@
 """The ledger invariant, checked against the real Firestore.
 
 For every user: current_credits == initial_credits - sum(deductions) + sum(refunds), never
-negative; exactly one deduction per request, a refund if and only if the request failed; the
-`in_flight` counter equals the number of the user's requests queued or processing.
+negative; exactly one deduction per request, a refund if and only if the request failed or was
+cancelled; the `in_flight` counter equals the number of the user's requests queued or
+processing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import Counter
 from google.cloud import firestore
 
 IN_FLIGHT = ("queued", "processing")
+REFUNDED = ("failed", "cancelled")
 
 
 def ledger_violations(db: firestore.Client) -> list[str]:
@@ -70,7 +72,7 @@ def ledger_violations(db: firestore.Client) -> list[str]:
             continue
         if deductions[request_id] != 1:
             problems.append(f"request {request_id}: {deductions[request_id]} deductions")
-        if refunds[request_id] != (1 if status == "failed" else 0):
+        if refunds[request_id] != (1 if status in REFUNDED else 0):
             problems.append(f"request {request_id}: {status} with {refunds[request_id]} refunds")
     return problems
 

@@ -125,10 +125,12 @@ def test_percent(part: int, whole: int, expected: float) -> None:
 @pytest.mark.parametrize(
     ("statuses", "expected"),
     [
-        ([], (0, 0, 0, 0, 0.0, 0.0)),
-        (["completed", "failed", "queued"], (3, 1, 1, 1, 33.33, 33.33)),
-        (["pending", "processing", "queued"], (3, 0, 0, 3, 0.0, 0.0)),
-        (["failed"] * 3 + ["completed"] * 17, (20, 17, 3, 0, 85.0, 15.0)),
+        ([], (0, 0, 0, 0, 0, 0.0, 0.0)),
+        (["completed", "failed", "queued"], (3, 1, 1, 0, 1, 33.33, 33.33)),
+        (["pending", "processing", "queued"], (3, 0, 0, 0, 3, 0.0, 0.0)),
+        (["failed"] * 3 + ["completed"] * 17, (20, 17, 3, 0, 0, 85.0, 15.0)),
+        # A cancellation is neither a failure nor pending; it still counts in the total.
+        (["cancelled", "completed", "failed", "queued"], (4, 1, 1, 1, 1, 25.0, 25.0)),
     ],
 )
 def test_tally(statuses: list[str], expected: tuple[int, ...]) -> None:
@@ -139,6 +141,7 @@ def test_tally(statuses: list[str], expected: tuple[int, ...]) -> None:
         tally.total,
         tally.completed,
         tally.failed,
+        tally.cancelled,
         tally.pending,
         tally.success_rate,
         tally.failure_rate,

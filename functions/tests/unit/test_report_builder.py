@@ -96,10 +96,21 @@ def test_generation_stats() -> None:
         "total_requests": 4,
         "completed_requests": 2,
         "failed_requests": 1,
+        "cancelled_requests": 0,
         "pending_requests": 1,
         "success_rate": 50.0,
         "failure_rate": 25.0,
     }
+
+
+def test_cancelled_requests_are_counted_on_their_own() -> None:
+    """Neither a failure nor pending: the original fields keep their meaning."""
+    series = _series()
+    series.add_request(_req(4, 2, user="bob", status="cancelled"))
+    stats = _report(series).generation_stats
+    assert (stats.total_requests, stats.cancelled_requests) == (5, 1)
+    assert (stats.completed_requests, stats.failed_requests, stats.pending_requests) == (2, 1, 1)
+    assert (stats.success_rate, stats.failure_rate) == (40.0, 20.0)
 
 
 def test_breakdowns_are_request_counts_per_id() -> None:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from core.image_storage import download_url
+from schemas.documents import GenerationStatus
 from services.model_simulator import ModelRun
 from services.worker_service import GenerationWorker, WorkResult, image_path
 from tests.support.records import processing_record
@@ -23,10 +24,12 @@ class Clock:
 class FakeRepo:
     """start_processing keeps the first token it is given, as the real one does."""
 
-    def __init__(self) -> None:
+    def __init__(self, settled_elsewhere_as: GenerationStatus | None = None) -> None:
         self.token: str | None = None
         self.settled: list[tuple[str, object]] = []
         self.events: list[str] = []
+        # When set, settle loses (returns None): a cancel, the sweeper or another delivery won.
+        self.settled_elsewhere_as = settled_elsewhere_as
 
     def start_processing(self, request_id, now, image_token):
         self.token = self.token or image_token
@@ -34,8 +37,13 @@ class FakeRepo:
 
     def settle(self, request_id, outcome, now, **kwargs):
         self.events.append("settle")
+        if self.settled_elsewhere_as is not None:
+            return None
         self.settled.append((request_id, outcome))
         return object()
+
+    def get(self, request_id):
+        return processing_record(id=request_id, status=self.settled_elsewhere_as)
 
 
 class FakeModel:
@@ -51,6 +59,11 @@ class FakeImages:
         self.repo = repo
         self.fail = fail
         self.saved: list[tuple[str, bytes, str]] = []
+        self.deleted: list[str] = []
+
+    def delete(self, path):
+        self.repo.events.append("delete")
+        self.deleted.append(path)
 
     def save(self, path, png, token):
         self.repo.events.append("save")
@@ -60,8 +73,8 @@ class FakeImages:
         return download_url("https://storage.test/v0", "bucket", path, token)
 
 
-def worker(run: ModelRun, fail_upload: bool = False):
-    repo = FakeRepo()
+def worker(run: ModelRun, fail_upload: bool = False, lost_to: GenerationStatus | None = None):
+    repo = FakeRepo(lost_to)
     images = FakeImages(repo, fail_upload)
     return GenerationWorker(repo, FakeModel(run), images, Clock()), repo, images  # type: ignore[arg-type]
 
@@ -104,3 +117,17 @@ def test_an_upload_failure_is_not_settled_so_the_task_is_retried():
 def test_image_path_is_under_the_owner():
     record = FakeRepo().start_processing("r9", NOW, "t")
     assert image_path(record) == "generated/arda/r9.png"
+
+
+@pytest.mark.parametrize("winner", [GenerationStatus.CANCELLED, GenerationStatus.FAILED])
+def test_a_picture_that_lost_to_a_cancel_or_the_sweeper_is_removed(winner):
+    w, repo, images = worker(ModelRun(png=b"png-bytes"), lost_to=winner)
+    assert w.process("req-1") is WorkResult.SUPERSEDED
+    assert repo.events == ["save", "settle", "delete"]
+    assert images.deleted == ["generated/arda/req-1.png"]
+
+
+def test_a_picture_another_delivery_completed_with_is_kept():
+    w, repo, images = worker(ModelRun(png=b"png-bytes"), lost_to=GenerationStatus.COMPLETED)
+    assert w.process("req-1") is WorkResult.SUPERSEDED
+    assert images.deleted == [] and repo.events == ["save", "settle"]
