@@ -85,7 +85,7 @@ class Container:
     def admin_guard(self) -> AdminGuard:
         if self.settings.on_emulator:
             return OpenAdminGuard()  # the emulator workaround (controllers/emulator_admin.py)
-        return AdminGuard(self.settings.admin_api_key)
+        return AdminGuard(self.settings.admin_api_key, self.verify_token or _verify_id_token)
 
     @cached_property
     def catalog_service(self) -> CatalogService:

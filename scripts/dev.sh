@@ -69,12 +69,16 @@ if ! curl -s --max-time 10 "$BASE/validate_user?userId=arda" | grep -q '"exists"
   seeder=""
   echo
 fi
+# The Auth emulator starts empty every time: the seed users' sign-in accounts (and the admin).
+FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 functions/venv/bin/python scripts/seed_auth.py || true
 cat <<MSG
 
   Feraset Imagen API is running (Ctrl-C to stop)
     Web UI     http://127.0.0.1:8888
     Functions  $BASE/<functionName>
     Storage    http://127.0.0.1:9199 (generated images)
+    Sign in    <userId>@example.com (e.g. arda@example.com) or admin@example.com,
+               password feraset-demo (Auth emulator accounts; the uid is the userId)
     Try        curl "$BASE/getUserCredits?userId=arda"
 
 MSG

@@ -106,15 +106,36 @@ class AdminGuard:
 
     on_emulator = False
 
-    def __init__(self, admin_api_key: str) -> None:
+    def __init__(self, admin_api_key: str, verify: TokenVerifier | None = None) -> None:
         self._admin_api_key = admin_api_key
+        self._verify = verify
 
     def authorize(self, request: Request) -> None:
-        if len(self._admin_api_key) < MIN_ADMIN_KEY_LENGTH:
-            raise AdminKeyTooShortError(error="admin_key_too_short")
+        """The admin key (machine callers, the scheduler), or the ID token of a user whose
+        account carries the `admin` custom claim (a signed-in operator in the console)."""
         token = bearer_token(request)
-        if token is None or not hmac.compare_digest(token.encode(), self._admin_api_key.encode()):
-            raise ForbiddenError("Admin access required", error="admin_only")
+        key_usable = len(self._admin_api_key) >= MIN_ADMIN_KEY_LENGTH
+        if key_usable and token is not None and _same(token, self._admin_api_key):
+            return
+        if token is not None and self._is_admin_token(token):
+            return
+        if not key_usable:
+            raise AdminKeyTooShortError(error="admin_key_too_short")
+        raise ForbiddenError("Admin access required", error="admin_only")
+
+    def _is_admin_token(self, token: str) -> bool:
+        if self._verify is None or token.count(".") != 2:  # not shaped like a JWT: not a token
+            return False
+        try:
+            claims = self._verify(token)
+        except TokenRejected:
+            return False
+        except Exception as exc:
+            log_exception("auth backend unavailable", exc)
+            raise BackendUnavailableError(
+                "Could not verify the ID token; please retry", error="auth_unavailable"
+            ) from None
+        return claims.get("admin") is True
 
     @contextmanager
     def call(self, request: Request, function: str) -> Iterator[AdminCall]:
@@ -144,6 +165,10 @@ class AdminGuard:
             warn("admin call", outcome="error", status=500, **fields)
             raise
         info("admin call", outcome="ok", status=200, counts=admin_call.counts, **fields)
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _source_ip(request: Request) -> str:

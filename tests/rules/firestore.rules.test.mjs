@@ -25,6 +25,9 @@ import {
   doc,
   getDoc,
   getDocs,
+  limit,
+  onSnapshot,
+  orderBy,
   query,
   setDoc,
   updateDoc,
@@ -189,6 +192,43 @@ describe('unauthenticated client', () => {
   test('cannot query generation_requests even when filtered by user_id', async () => {
     const db = anon();
     await assertFails(getDocs(query(collection(db, 'generation_requests'), where('user_id', '==', ALICE))));
+  });
+});
+
+// The console's live status: the listener it opens for the signed-in user (app.js).
+function liveQuery(db, uid) {
+  return query(
+    collection(db, 'generation_requests'),
+    where('user_id', '==', uid),
+    orderBy('created_at', 'desc'),
+    limit(20),
+  );
+}
+
+/** The first snapshot of a listener, or its error: what the rules allow a listener to see. */
+function firstSnapshot(q) {
+  return new Promise((resolve, reject) => {
+    const unsubscribe = onSnapshot(
+      q,
+      (snap) => { unsubscribe(); resolve(snap); },
+      (error) => reject(error),
+    );
+  });
+}
+
+describe('live listeners on generation_requests', () => {
+  test('an owner can listen to its own requests', async () => {
+    const snap = await assertSucceeds(firstSnapshot(liveQuery(asUser(ALICE), ALICE)));
+    const ids = snap.docs.map((d) => d.id).sort();
+    if (ids.join(',') !== 'req-alice-1,req-alice-2') throw new Error(`unexpected ids ${ids}`);
+  });
+
+  test("another user cannot listen to them", async () => {
+    await assertFails(firstSnapshot(liveQuery(asUser(BOB), ALICE)));
+  });
+
+  test('an anonymous client cannot listen to them', async () => {
+    await assertFails(firstSnapshot(liveQuery(anon(), ALICE)));
   });
 });
 

@@ -68,3 +68,14 @@ USERS: dict[str, tuple[str, int]] = {
     "promo_user2": ("Promo User 2", 45),
     "viral_marketer": ("Viral Marketer", 15),
 }
+
+
+def email_of(user_id: str) -> str:
+    """A seed user's e-mail: its document's `email` and, on the emulator, its sign-in name."""
+    return f"{user_id}@example.com"
+
+
+# Sign-in on the local stack only (scripts/seed_auth.py creates these Auth emulator accounts):
+# every seed user with this password, and one operator whose account carries the `admin` claim.
+DEMO_PASSWORD = "feraset-demo"
+ADMIN_ACCOUNT = "admin"

@@ -67,7 +67,7 @@ class SeedService:
         for user_id, (name, credits) in reference_data.USERS.items():
             user = {
                 "name": name,
-                "email": f"{user_id}@example.com",
+                "email": reference_data.email_of(user_id),
                 "current_credits": credits,
                 "initial_credits": fabricated.initial_credits(user_id, credits),
                 "total_images_generated": fabricated.images_generated[user_id],

@@ -302,3 +302,19 @@ def test_cancel_only_by_the_owner_or_with_the_admin_key(db, make_container, toke
     status, body = call(main.cancelGenerationRequest, "POST", headers=bearer(ADMIN_KEY), **other)
     assert (status, body["status"]) == (200, "cancelled"), body
     assert balance(db, OWNER) == 500
+
+
+def test_an_account_with_the_admin_claim_may_call_admin_functions(make_container, tokens):
+    """A signed-in operator (the console's admin tools) instead of the key: the `admin` custom
+    claim, set with the Admin SDK, rides in the ID token the Auth emulator issues."""
+    make_container(on_emulator=False, admin_api_key=ADMIN_KEY, require_auth=True)
+    with contextlib.suppress(auth.UserNotFoundError):
+        auth.delete_user("ops", app=firebase_app())
+    auth.create_user(uid="ops", email="ops@example.com", password=PASSWORD, app=firebase_app())
+    auth.set_custom_user_claims("ops", {"admin": True}, app=firebase_app())
+    operator = sign_in("ops")
+
+    status, body = call(main.listUsers, "GET", headers=bearer(operator))
+    assert status == 200 and len(body["users"]) == 13, body
+    status, body = call(main.listUsers, "GET", headers=bearer(tokens[OWNER]))
+    assert_error(status, body, 403, "forbidden")

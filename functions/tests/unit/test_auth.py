@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
@@ -93,3 +95,55 @@ def test_admin_key_shorter_than_32_characters_disables_admin_functions(key):
 
 def test_admin_key_accepted():
     AdminGuard(ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}"))
+
+
+def claims_verifier(claims_by_token: dict[str, dict[str, Any]]):
+    def verify(token: str) -> dict[str, Any]:
+        if token not in claims_by_token:
+            raise TokenRejected("InvalidIdTokenError")
+        return claims_by_token[token]
+
+    return verify
+
+
+ADMIN_TOKEN, USER_TOKEN, TRUTHY_TOKEN = "a.admin.jwt", "u.user.jwt", "t.truthy.jwt"
+VERIFY = claims_verifier(
+    {
+        ADMIN_TOKEN: {"uid": "ops", "admin": True},
+        USER_TOKEN: {"uid": "arda"},
+        TRUTHY_TOKEN: {"uid": "eve", "admin": "yes"},  # only the boolean true counts
+    }
+)
+
+
+@pytest.mark.parametrize("key", [ADMIN_KEY, ""])
+def test_an_id_token_with_the_admin_claim_is_an_admin(key):
+    """Also where no usable key is configured: the claim stands on its own."""
+    AdminGuard(key, VERIFY).authorize(request_with(f"Bearer {ADMIN_TOKEN}"))
+
+
+@pytest.mark.parametrize("token", [USER_TOKEN, TRUTHY_TOKEN, "x.unknown.jwt", "not-a-jwt"])
+def test_other_tokens_are_not_admins(token):
+    with pytest.raises(ForbiddenError):
+        AdminGuard(ADMIN_KEY, VERIFY).authorize(request_with(f"Bearer {token}"))
+
+
+def test_the_key_is_never_sent_to_the_token_verifier():
+    seen: list[str] = []
+
+    def verify(token: str) -> dict[str, Any]:
+        seen.append(token)
+        raise TokenRejected("InvalidIdTokenError")
+
+    AdminGuard(ADMIN_KEY, verify).authorize(request_with(f"Bearer {ADMIN_KEY}"))
+    with pytest.raises(ForbiddenError):
+        AdminGuard(ADMIN_KEY, verify).authorize(request_with("Bearer wrong-key"))
+    assert seen == []  # neither is shaped like a token
+
+
+def test_an_unreachable_auth_backend_is_a_503_not_a_403():
+    def verify(token: str) -> dict[str, Any]:
+        raise ConnectionError("certificates unreachable")
+
+    with pytest.raises(BackendUnavailableError):
+        AdminGuard(ADMIN_KEY, verify).authorize(request_with(f"Bearer {ADMIN_TOKEN}"))

@@ -1,0 +1,54 @@
+"""Create the Auth emulator's sign-in accounts for the seeded users (`make dev` runs this).
+
+Every seed user gets an account whose uid is its userId (so its ID token acts for exactly that
+user), e-mail `<userId>@example.com` and the demo password; one more account, `admin`
+(`admin@example.com`), carries the `admin` custom claim that the admin functions accept. Run
+again, it resets them to that state. Only against the Auth emulator: it refuses to run without
+FIREBASE_AUTH_EMULATOR_HOST, so it can never create demo accounts in a real project.
+
+Usage: FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 python scripts/seed_auth.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import firebase_admin
+from firebase_admin import auth
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+from core.firestore_client import project_id
+from services.seeding import reference_data
+
+
+def seed_accounts(app: firebase_admin.App) -> list[str]:
+    """Create or reset every account; the uids, the operator last."""
+    accounts = [(uid, name, {}) for uid, (name, _) in reference_data.USERS.items()]
+    accounts.append((reference_data.ADMIN_ACCOUNT, "Operator", {"admin": True}))
+    for uid, name, claims in accounts:
+        fields = {
+            "email": reference_data.email_of(uid),
+            "password": reference_data.DEMO_PASSWORD,
+            "display_name": name,
+            "email_verified": True,
+        }
+        try:
+            auth.update_user(uid, app=app, **fields)
+        except auth.UserNotFoundError:
+            auth.create_user(uid=uid, app=app, **fields)
+        auth.set_custom_user_claims(uid, claims or None, app=app)
+    return [uid for uid, _, _ in accounts]
+
+
+def main() -> None:
+    if not os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
+        sys.exit("seed_auth: FIREBASE_AUTH_EMULATOR_HOST is not set; this only seeds the emulator")
+    app = firebase_admin.initialize_app(options={"projectId": project_id()}, name="seed-auth")
+    uids = seed_accounts(app)
+    print(f"seed_auth: {len(uids)} sign-in accounts, password {reference_data.DEMO_PASSWORD!r}")
+
+
+if __name__ == "__main__":
+    main()
