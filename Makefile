@@ -27,7 +27,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The Firebase JS SDK, bundled for the console (no CDN); a build output, not tracked.
+WEB_BUNDLE := public/assets/vendor/firebase.js
+$(WEB_BUNDLE): node_modules/.installed web/firebase-entry.js
+	npm run --silent build:web
+
+install: $(VENV)/.installed node_modules/.installed $(WEB_BUNDLE)
 	@$(PY) scripts/toolchain.py >/dev/null
 
 ## The two commands ----------------------------------------------------------
@@ -51,10 +56,15 @@ test-unit:
 EMULATORS := functions,firestore,tasks,pubsub,hosting,auth
 EXEC := scripts/emulators_exec.sh
 
-# Integration, rules, browser and Postman tests against one emulator suite run each.
+# Integration, rules, browser and Postman tests against one emulator suite run each; the
+# signed-in console against one more, with auth required (seeded data and sign-in accounts).
+SEED := curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
+	http://127.0.0.1:5551/feraset-imagen/us-central1/seed_database >/dev/null \
+	&& FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 $(PY) scripts/seed_auth.py
 test-integration: chromium
 	$(EXEC) test $(EMULATORS) "npm run --silent test:rules && npm run --silent test:browser \
 		&& npm run --silent test:postman"
+	REQUIRE_AUTH=true $(EXEC) test $(EMULATORS) "$(SEED) && npm run --silent test:browser-auth"
 	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration"
 
 chromium:

@@ -5,7 +5,8 @@ import { h, replace, storageGet, storageSet, LOOPBACK_HOSTS } from './dom.js';
 const ENV_KEY = 'feraset.env';          // "local" | "production"
 const BASE_KEY = 'feraset.baseUrl';     // production base URL typed by the user
 const ADMIN_KEY = 'feraset.adminKey';   // sessionStorage only
-const TOKEN_KEY = 'feraset.idToken';    // sessionStorage only
+// The pasted ID token setting is gone: a signed-in user's token replaces it. Drop old copies.
+storageSet(sessionStorage, 'feraset.idToken', '');
 
 // Hosting rewrites /api/<functionName> to each HTTP function (firebase.json).
 export const LOCAL_BASE = '/api';
@@ -15,7 +16,6 @@ export function getSettings() {
     env: storageGet(localStorage, ENV_KEY) === 'production' ? 'production' : 'local',
     productionBaseUrl: storageGet(localStorage, BASE_KEY) || '',
     adminKey: storageGet(sessionStorage, ADMIN_KEY) || '',
-    idToken: storageGet(sessionStorage, TOKEN_KEY) || '',
   };
 }
 
@@ -37,11 +37,27 @@ export function normaliseBaseUrl(raw) {
   return url.href.replace(/\/+$/, '');
 }
 
-export function saveSettings({ env, productionBaseUrl, adminKey, idToken }) {
+export function saveSettings({ env, productionBaseUrl, adminKey }) {
   storageSet(localStorage, ENV_KEY, env === 'production' ? 'production' : 'local');
   if (productionBaseUrl !== undefined) storageSet(localStorage, BASE_KEY, productionBaseUrl);
   if (adminKey !== undefined) storageSet(sessionStorage, ADMIN_KEY, adminKey);
-  if (idToken !== undefined) storageSet(sessionStorage, TOKEN_KEY, idToken);
+}
+
+// ---- signed-in session hooks (set by the console; the report page leaves them unset)
+let idTokenSource = null;
+let authFailureHandler = null;
+
+/**
+ * `source()` resolves to the signed-in user's Firebase ID token (the SDK refreshes it when it
+ * expires), or null when signed out. Every call then sends it as `Authorization: Bearer`.
+ */
+export function setIdTokenSource(source) {
+  idTokenSource = source;
+}
+
+/** `handler(err)` runs on every 401 or 403 from a user (non-admin) call, before it throws. */
+export function setAuthFailureHandler(handler) {
+  authFailureHandler = handler;
 }
 
 export function getBaseUrl() {
@@ -92,9 +108,12 @@ export async function api(name, { method = 'GET', query, body, headers = {}, adm
 
   const finalHeaders = { Accept: 'application/json', ...headers };
   if (body !== undefined) finalHeaders['Content-Type'] = 'application/json';
-  if (settings.env === 'production') {
-    const bearer = admin ? settings.adminKey : settings.idToken;
-    if (bearer) finalHeaders.Authorization = `Bearer ${bearer}`;
+  let idToken = null;
+  try { idToken = idTokenSource ? await idTokenSource() : null; } catch { idToken = null; } // refresh failed: the API says 401
+  if (idToken) {
+    finalHeaders.Authorization = `Bearer ${idToken}`;
+  } else if (settings.env === 'production' && admin && settings.adminKey) {
+    finalHeaders.Authorization = `Bearer ${settings.adminKey}`;
   }
 
   const controller = new AbortController();
@@ -123,7 +142,9 @@ export async function api(name, { method = 'GET', query, body, headers = {}, adm
   if (!response.ok) {
     const message = data ? messageFromBody(response.status, data)
       : `Unexpected non-JSON response (HTTP ${response.status}) from ${name}.`;
-    throw new ApiError({ status: response.status, body: data, url, message });
+    const err = new ApiError({ status: response.status, body: data, url, message });
+    if (!admin && (response.status === 401 || response.status === 403)) authFailureHandler?.(err);
+    throw err;
   }
   if (data === null) {
     throw new ApiError({ status: response.status, body: null, url, message: `Unexpected non-JSON response from ${name}.` });

@@ -1,7 +1,8 @@
 import {
   api, ApiError, describeError, getSettings, saveSettings, getBaseUrl, normaliseBaseUrl, showError, showApiBase, LOCAL_BASE,
-  runWeeklyReport, ADMIN_TIMEOUT_MS,
+  runWeeklyReport, ADMIN_TIMEOUT_MS, setIdTokenSource, setAuthFailureHandler,
 } from './api.js';
+import { startFirebase, watchUserRequests } from './session.js';
 import {
   h, replace, $, formatTime, formatNumber, humanize, isSafeRemoteUrl, initTheme, cssToken, storageGet, storageSet,
 } from './dom.js';
@@ -12,6 +13,7 @@ const CANCELLABLE = new Set(['queued', 'processing']);
 const POLL_START_MS = 500;
 const POLL_MAX_MS = 8000;
 const TX_PAGE = 20;
+const REQUESTS_PAGE = 20;
 const USER_KEY = 'feraset.userId';
 
 const state = {
@@ -22,6 +24,9 @@ const state = {
   pollers: new Map(),    // generationRequestId -> timeout id
   cancelling: new Set(), // generationRequestIds whose cancellation is on its way
   txCursor: null,
+  firebase: null,        // {fb, auth, db} once the SDK has started; null while loading or when it failed
+  session: null,         // {uid, email, admin} while signed in; null in the open (signed-out) mode
+  unwatch: null,         // unsubscribes the live listener on the signed-in user's requests
   epoch: 0,              // bumps on every user switch; stale per-user async results are dropped
   envEpoch: 0,           // bumps on every (re)boot: environment change or seed
 };
@@ -55,9 +60,24 @@ const el = {
   envSummary: $('#env-summary'),
   envBaseUrl: $('#env-base-url'),
   envAdminKey: $('#env-admin-key'),
-  envIdToken: $('#env-id-token'),
   envError: $('#env-error'),
   apiBase: $('#api-base'),
+  signinCard: $('#signin-card'),
+  signinForm: $('#signin-form'),
+  signinEmail: $('#signin-email'),
+  signinPassword: $('#signin-password'),
+  signinButton: $('#signin-button'),
+  signinError: $('#signin-error'),
+  signinStatus: $('#signin-status'),
+  authPrompt: $('#auth-prompt'),
+  sessionBar: $('#session-bar'),
+  sessionEmail: $('#session-email'),
+  sessionAdmin: $('#session-admin'),
+  signout: $('#signout-button'),
+  userPicker: $('#user-picker'),
+  actingAs: $('#acting-as'),
+  actingAsUid: $('#acting-as-uid'),
+  adminCard: $('#admin-card'),
 };
 
 // ---------------------------------------------------------------- helpers
@@ -75,7 +95,6 @@ function renderEnv() {
   for (const radio of el.envForm.elements.env) radio.checked = radio.value === settings.env;
   el.envBaseUrl.value = settings.productionBaseUrl;
   el.envAdminKey.value = settings.adminKey;
-  el.envIdToken.value = settings.idToken;
   const base = getBaseUrl();
   el.envSummary.textContent = settings.env === 'production' && base !== LOCAL_BASE ? `Production (${base})` : 'Local emulator';
   showApiBase(el.apiBase);
@@ -98,7 +117,6 @@ el.envForm.addEventListener('submit', (event) => {
     env,
     productionBaseUrl: normaliseBaseUrl(rawBase) || rawBase,
     adminKey: el.envAdminKey.value.trim(),
-    idToken: el.envIdToken.value.trim(),
   });
   renderEnv();
   announce(`Environment saved: ${el.envSummary.textContent}`);
@@ -138,11 +156,13 @@ el.userSelect.addEventListener('change', () => {
 async function selectUser(userId) {
   state.epoch += 1;
   stopAllPolling();
+  stopWatching();
   state.userId = userId;
   state.requests.clear();
   state.cancelling.clear();
   state.txCursor = null;
-  storageSet(localStorage, USER_KEY, userId);
+  if (!state.session) storageSet(localStorage, USER_KEY, userId); // the picker's choice, signed out
+  hideAuthPrompt();
   replace(el.requestList);
   replace(el.txList);
   replace(el.txError);
@@ -152,7 +172,12 @@ async function selectUser(userId) {
   el.credits.textContent = '—';
   updateSubmitState();
   if (!userId) return;
-  await Promise.all([loadCredits({ reset: true }), loadRequests()]);
+  if (state.session) {
+    watchRequests(userId);
+    await loadCredits({ reset: true });
+  } else {
+    await Promise.all([loadCredits({ reset: true }), loadRequests()]);
+  }
 }
 
 // ---------------------------------------------------------------- credits + history
@@ -340,15 +365,19 @@ el.form.addEventListener('submit', async (event) => {
       updated_at: now,
       completed_at: null,
     };
-    upsertRequest(record, { prepend: true });
+    // Signed in, the live listener may have shown it already (and further on than "queued").
+    if (!state.requests.has(record.generationRequestId)) {
+      upsertRequest(record, { prepend: true });
+      if (state.unwatch) sortRequestList();
+    }
     announce(`Request ${shortId(record.generationRequestId)} queued; ${pluralCredits(Number(data.deductedCredits) || 0)} deducted.`);
-    startPolling(record.generationRequestId);
+    if (!state.unwatch) startPolling(record.generationRequestId);
     loadCredits({ reset: true });
   } catch (err) {
     if (epoch !== state.epoch) return;
     showFormError(err);
     if (err instanceof ApiError && (err.status === 402 || err.status === 503)) loadCredits({ reset: true });
-    if (err instanceof ApiError && err.status === 503 && err.body?.generationRequestId) loadRequests();
+    if (err instanceof ApiError && err.status === 503 && err.body?.generationRequestId && !state.unwatch) loadRequests();
   } finally {
     el.submit.dataset.busy = 'false';
     el.submit.textContent = 'Generate';
@@ -381,9 +410,50 @@ async function loadRequests() {
 }
 
 el.requestsRefresh.addEventListener('click', () => {
-  loadRequests();
+  if (!state.unwatch) loadRequests(); // the live listener keeps the list current on its own
   loadCredits({ reset: true });
 });
+
+// ---------------------------------------------------------------- live requests (signed in)
+// Signed in, the list follows the user's newest requests through a Firestore listener instead
+// of polling getGenerationStatus; the balance is re-read when one of them settles.
+function watchRequests(uid) {
+  stopWatching();
+  const epoch = state.epoch;
+  let first = true;
+  el.requestList.setAttribute('aria-busy', 'true');
+  state.unwatch = watchUserRequests(state.firebase, uid, REQUESTS_PAGE, (records, changes) => {
+    if (epoch !== state.epoch) return;
+    el.requestList.removeAttribute('aria-busy');
+    replace(el.requestsError);
+    let settled = 0;
+    for (const { type, record } of changes) {
+      if (type === 'removed') continue; // left the newest-20 window: keep showing it
+      const previous = state.requests.get(record.generationRequestId)?.status;
+      if (!first && TERMINAL.has(record.status) && !TERMINAL.has(previous)) {
+        settled += 1;
+        if (previous) announce(`Request ${shortId(record.generationRequestId)} ${record.status}.`);
+      }
+      upsertRequest(record, { prepend: false });
+    }
+    sortRequestList();
+    first = false;
+    if (state.requests.size === 0) replace(el.requestList, h('li', { class: 'empty', 'data-testid': 'requests-empty' }, 'No requests yet.'));
+    if (settled) loadCredits({ reset: true });
+  }, (err) => {
+    if (epoch !== state.epoch) return;
+    // The listener is gone (rules, a missing index, the connection): fall back to polling.
+    state.unwatch = null;
+    el.requestList.removeAttribute('aria-busy');
+    replace(el.requestsError, `Live updates unavailable (${err?.code || err?.message || 'error'}); polling instead.`);
+    loadRequests();
+  });
+}
+
+function stopWatching() {
+  if (state.unwatch) state.unwatch();
+  state.unwatch = null;
+}
 
 function sortRequestList() {
   const items = [...el.requestList.querySelectorAll('[data-testid="request-item"]')];
@@ -569,8 +639,9 @@ async function cancelRequest(id) {
     if (epoch !== state.epoch) return;
     state.cancelling.delete(id);
     upsertRequest({ generationRequestId: id, cancel_error: describeError(err).message }, { prepend: false });
-    // 409 not_cancellable: a worker finished it first; show where it ended up.
-    if (err instanceof ApiError && err.status === 409) refreshRequest(id);
+    // 409 not_cancellable: a worker finished it first; show where it ended up (signed in, the
+    // live listener does).
+    if (err instanceof ApiError && err.status === 409 && !state.unwatch) refreshRequest(id);
   }
 }
 
@@ -663,13 +734,148 @@ async function boot({ keepAdminResult = false } = {}) {
   state.envEpoch += 1;
   state.epoch += 1;
   stopAllPolling();
+  stopWatching();
   if (!keepAdminResult) replace(el.adminResult);
-  await Promise.all([loadCatalog(), loadUsers()]);
+  await Promise.all([loadCatalog(), state.session ? actAsSessionUser() : loadUsers()]);
+}
+
+/** Signed in: no picker, the console acts as the signed-in uid. */
+async function actAsSessionUser() {
+  state.users = [];
+  await selectUser(state.session.uid);
+}
+
+// ---------------------------------------------------------------- sign-in
+function renderSession() {
+  const session = state.session;
+  el.sessionBar.hidden = !session;
+  el.signinCard.hidden = Boolean(session);
+  el.userPicker.hidden = Boolean(session);
+  el.actingAs.hidden = !session;
+  el.sessionEmail.textContent = session ? session.email : '';
+  el.sessionAdmin.hidden = !session?.admin;
+  el.actingAsUid.textContent = session ? session.uid : '';
+  // Signed out (the open emulator mode) the admin tools stay as they were; signed in, only an
+  // ID token with the admin claim gets them.
+  el.adminCard.hidden = Boolean(session) && !session.admin;
+}
+
+function showAuthPrompt(err) {
+  const refused = err?.status === 403 ? 'refused this user (HTTP 403)' : 'asks for a signed-in user (HTTP 401)';
+  replace(el.authPrompt, `The API ${refused}. Sign in to continue.`);
+  el.authPrompt.hidden = false;
+  el.signinCard.hidden = false;
+}
+
+function hideAuthPrompt() {
+  el.authPrompt.hidden = true;
+  replace(el.authPrompt);
+}
+
+// A 401 or 403 from a user call ends the polling (no retry loop) and asks for a sign-in.
+setAuthFailureHandler((err) => {
+  stopAllPolling();
+  stopWatching();
+  showAuthPrompt(err);
+  if (!el.signinButton.disabled) el.signinEmail.focus({ preventScroll: true });
+});
+
+const SIGNIN_ERRORS = {
+  'auth/invalid-credential': 'Wrong email or password.',
+  'auth/invalid-email': 'That is not a valid email address.',
+  'auth/user-not-found': 'Wrong email or password.',
+  'auth/wrong-password': 'Wrong email or password.',
+  'auth/too-many-requests': 'Too many attempts; try again later.',
+  'auth/network-request-failed': 'The sign-in service could not be reached.',
+  'auth/user-disabled': 'This account is disabled.',
+};
+
+el.signinForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!state.firebase || el.signinButton.disabled) return;
+  const email = el.signinEmail.value.trim();
+  const password = el.signinPassword.value;
+  replace(el.signinError);
+  if (!email || !password) {
+    replace(el.signinError, 'Enter your email and password.');
+    return;
+  }
+  el.signinButton.disabled = true;
+  el.signinButton.textContent = 'Signing in…';
+  try {
+    const { user } = await state.firebase.fb.signInWithEmailAndPassword(state.firebase.auth, email, password);
+    el.signinPassword.value = '';
+    // Signing in again as the same user (after a 401) changes no auth state: rebuild here.
+    if (user.uid === state.session?.uid) applySession(user);
+  } catch (err) {
+    replace(el.signinError, SIGNIN_ERRORS[err?.code] || `Sign-in failed: ${err?.message || 'unknown error'}`);
+  } finally {
+    el.signinButton.disabled = false;
+    el.signinButton.textContent = 'Sign in';
+  }
+});
+
+el.signout.addEventListener('click', async () => {
+  if (!state.firebase) return;
+  stopWatching();
+  el.signout.disabled = true;
+  try {
+    await state.firebase.fb.signOut(state.firebase.auth);
+  } finally {
+    el.signout.disabled = false;
+  }
+});
+
+/** The signed-in user changed (or the page found none): rebuild the console for it. */
+let sessionSeq = 0;
+async function applySession(user) {
+  const seq = ++sessionSeq;
+  if (user) {
+    let admin = false;
+    try {
+      admin = (await user.getIdTokenResult()).claims.admin === true;
+    } catch { /* no token now: act as a plain user; the API answers 401 if it is really gone */ }
+    if (seq !== sessionSeq) return; // another sign-in or sign-out came meanwhile
+    state.session = { uid: user.uid, email: user.email || user.uid, admin };
+    hideAuthPrompt();
+    announce(`Signed in as ${state.session.email}.`);
+  } else {
+    if (state.session) {
+      announce('Signed out.');
+      state.userId = ''; // the picker comes back with its own last choice, not the signed-out uid
+    }
+    state.session = null;
+  }
+  renderSession();
+  await boot();
+}
+
+async function startSession() {
+  try {
+    state.firebase = await startFirebase();
+  } catch (err) {
+    el.signinStatus.textContent = `Sign-in unavailable (${err?.message || 'the Firebase SDK did not load'}); `
+      + 'the console works signed out.';
+    boot();
+    return;
+  }
+  const { auth, fb } = state.firebase;
+  setIdTokenSource(() => (state.session && auth.currentUser ? auth.currentUser.getIdToken() : null));
+  el.signinButton.disabled = false;
+  el.signinStatus.textContent = 'Signed out, the console acts as any user it lists (the open emulator mode).';
+  let last; // onAuthStateChanged also fires on start-up, with the restored user or null
+  fb.onAuthStateChanged(auth, (user) => {
+    const uid = user?.uid || null;
+    if (last !== undefined && uid === last) return;
+    last = uid;
+    applySession(user);
+  });
 }
 
 initTheme($('#theme-toggle'));
 renderEnv();
-boot();
+renderSession();
+startSession();
 
 // Exposed for debugging in the console only; holds no secrets.
 window.__feraset = { state };

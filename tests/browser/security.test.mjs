@@ -28,6 +28,11 @@ after(async () => {
   await browser?.close();
 });
 
+const SIGN_IN_SOURCES = [
+  'http://127.0.0.1:9099', 'http://127.0.0.1:5561', 'https://identitytoolkit.googleapis.com',
+  'https://securetoken.googleapis.com', 'https://firestore.googleapis.com',
+];
+
 /** The Content-Security-Policy directives, name -> sources. */
 function directives(csp) {
   return Object.fromEntries(csp.split(';').map((d) => d.trim()).filter(Boolean)
@@ -50,11 +55,27 @@ for (const path of ['/', '/index.html', '/report.html', '/assets/app.js']) {
       assert.ok(!source.includes('*') && source !== 'https:' && source !== 'http:', `broad connect-src ${source}`);
     }
     assert.ok(policy['connect-src'].includes('http://127.0.0.1:5551'));
+    // Sign-in and the live request list: Auth and Firestore, on the emulators and in production.
+    for (const source of SIGN_IN_SOURCES) {
+      assert.ok(policy['connect-src'].includes(source), `connect-src lacks ${source}`);
+    }
     assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(response.headers.get('x-frame-options'), 'DENY');
     assert.ok(response.headers.get('referrer-policy'), 'Referrer-Policy header missing');
   });
 }
+
+test('the console page\'s CSP meta tag allows the same connections as Hosting\'s header', async () => {
+  const response = await fetch(`${BASE_URL}/index.html`);
+  const header = directives(response.headers.get('content-security-policy'));
+  const page = await context.newPage();
+  await page.goto(`${BASE_URL}/index.html`, { waitUntil: 'domcontentloaded' });
+  const meta = directives(await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content'));
+  await page.close();
+  // Both policies apply: a source missing from either one is blocked.
+  assert.deepEqual([...meta['connect-src']].sort(), [...header['connect-src']].sort());
+  for (const source of SIGN_IN_SOURCES) assert.ok(meta['connect-src'].includes(source), `meta connect-src lacks ${source}`);
+});
 
 async function openConsole() {
   const page = await context.newPage();

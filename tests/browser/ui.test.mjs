@@ -5,38 +5,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, tid, waitForCredits,
+} from '../lib/browser.mjs';
 
-const BASE_URL = (process.env.UI_BASE_URL || 'http://127.0.0.1:8888').replace(/\/+$/, '');
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR || path.join(REPO_ROOT, 'test-output', 'screenshots');
-const GENERATION_TIMEOUT_MS = Number(process.env.UI_GENERATION_TIMEOUT_MS || 90_000);
 const ADMIN_TIMEOUT_MS = Number(process.env.UI_ADMIN_TIMEOUT_MS || 120_000);
 // The Firestore emulator's REST API, for state the API cannot produce on demand (emulators:exec
 // sets FIRESTORE_EMULATOR_HOST; firebase.json's port otherwise).
 const FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST || '127.0.0.1:5561';
 const FIRESTORE_DB = 'projects/feraset-imagen/databases/(default)';
 
-const tid = (id) => `[data-testid="${id}"]`;
-
 let browser;
 let context;
 const pageErrors = [];
 
 before(async () => {
-  mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(30_000);
 });
@@ -59,16 +44,6 @@ async function readCredits(page) {
   const value = Number.parseInt(text, 10);
   assert.ok(Number.isInteger(value), `credits-value should be a number, got "${text}"`);
   return value;
-}
-
-async function waitForCredits(page, expected, timeout = 20_000) {
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel)?.textContent.trim() === String(want),
-    [tid('credits-value'), expected],
-    { timeout },
-  ).catch(async () => {
-    assert.fail(`credits-value should become ${expected}, is ${await page.locator(tid('credits-value')).textContent()}`);
-  });
 }
 
 async function selectUser(page, userId) {
