@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, tid, waitForCredits,
+  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, storeQueuedRequest, tid, waitForCredits,
 } from '../lib/browser.mjs';
 
 const PASSWORD = 'feraset-demo'; // scripts/seed_auth.py
@@ -70,7 +70,7 @@ async function waitForForm(page) {
 
 const calls = (requests, name) => requests.filter((url) => url.includes(`/api/${name}`));
 
-test('emma_photo signs in, her new request turns completed live (no polling, no reload), she signs out', async () => {
+test('emma_photo signs in, her new request turns completed live (no polling, no reload), she cancels a queued one and gets the credit back, she signs out', async () => {
   const { context, page, requests, violations } = await openConsole('signed-in');
   await page.locator(tid('signin-form')).waitFor({ state: 'visible' });
   await signIn(page, 'emma_photo@example.com');
@@ -118,6 +118,21 @@ test('emma_photo signs in, her new request turns completed live (no polling, no 
   assert.deepEqual(calls(requests, 'listGenerationRequests'), [], 'the list came from Firestore');
   assert.ok(requests.some((url) => url.startsWith('http://127.0.0.1:5561/')), 'the Firestore emulator is listened to');
   assert.equal(await page.evaluate(() => window.__feraset.state.pollers.size), 0, 'nothing is polled');
+
+  // A request still queued (stored without a task: the test profile's worker is instant) shows
+  // up live; cancelling it refunds the credit, and the history shows the refund.
+  const queuedId = await storeQueuedRequest('emma_photo');
+  const queuedSel = `${tid('request-item')}[data-request-id="${queuedId}"]`;
+  await page.locator(`${queuedSel}[data-status="queued"]`).waitFor({ state: 'visible' });
+  await page.locator(`${queuedSel} ${tid('request-cancel')}`).click();
+  await page.locator(`${queuedSel}[data-status="cancelled"]`).waitFor({ state: 'visible' });
+  // Stored at 65 (66 minus the queued request's credit): the refund brings it back, and the
+  // reloaded history shows it.
+  await page.locator(`${tid('tx-item')}[data-type="refund"]`).filter({ hasText: queuedId.slice(0, 8) })
+    .filter({ hasText: 'Cancelled by the user' }).first().waitFor({ state: 'visible' });
+  await waitForCredits(page, 66);
+  assert.equal(await page.locator(`${queuedSel} ${tid('request-cancel')}`).count(), 0, 'no Cancel once cancelled');
+  assert.deepEqual(calls(requests, 'getGenerationStatus'), [], 'still no polling');
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index-signed-in.png'), fullPage: true });
 
   await signOut(page);

@@ -4,17 +4,12 @@
 // (CHROMIUM_PATH, default /usr/bin/chromium). Screenshots go to test-output/screenshots/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
-  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, tid, waitForCredits,
+  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, storeQueuedRequest, tid, waitForCredits,
 } from '../lib/browser.mjs';
 
 const ADMIN_TIMEOUT_MS = Number(process.env.UI_ADMIN_TIMEOUT_MS || 120_000);
-// The Firestore emulator's REST API, for state the API cannot produce on demand (emulators:exec
-// sets FIRESTORE_EMULATOR_HOST; firebase.json's port otherwise).
-const FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST || '127.0.0.1:5561';
-const FIRESTORE_DB = 'projects/feraset-imagen/databases/(default)';
 
 let browser;
 let context;
@@ -61,70 +56,6 @@ async function selectUser(page, userId) {
 async function waitForForm(page) {
   await page.waitForSelector(`${tid('field-size')} option[value="512x512"]`, { state: 'attached' });
   await page.waitForFunction((sel) => !document.querySelector(sel).disabled, tid('submit-button'));
-}
-
-/** A JS value as a Firestore REST value (the few kinds the fixtures use). */
-function firestoreValue(value) {
-  if (value === null) return { nullValue: null };
-  if (value instanceof Date) return { timestampValue: value.toISOString() };
-  if (Number.isInteger(value)) return { integerValue: String(value) };
-  if (typeof value === 'string') return { stringValue: value };
-  throw new Error(`no Firestore value for ${JSON.stringify(value)}`);
-}
-
-function firestoreFields(record) {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, firestoreValue(v)]));
-}
-
-/**
- * Store a `queued` request for `userId` straight in the Firestore emulator, as the API's charge
- * does (in one commit: the request, its deduction in the owner's ledger, the owner's balance and
- * in-flight count), but without a task: no worker ever picks it up, so it stays queued. The test
- * profile's worker finishes real requests at once, too soon to cancel them from the page.
- */
-async function storeQueuedRequest(userId, { model = 'Model A', size = '512x512', credits = 1 } = {}) {
-  const id = randomUUID();
-  const now = new Date();
-  const doc = (relative) => `${FIRESTORE_DB}/documents/${relative}`;
-  const writes = [
-    {
-      update: {
-        name: doc(`generation_requests/${id}`),
-        fields: firestoreFields({
-          user_id: userId, model, style: 'anime', color: 'neon', size, prompt: 'A queued test request',
-          status: 'queued', credits_deducted: credits, attempts: 0, created_at: now, updated_at: now,
-          image_url: null, error_message: null,
-        }),
-      },
-      currentDocument: { exists: false },
-    },
-    {
-      update: {
-        name: doc(`users/${userId}/transactions/deduction_${id}`),
-        fields: firestoreFields({
-          type: 'deduction', credits, generation_request_id: id, user_id: userId, timestamp: now,
-          description: `Image generation (${model}, ${size})`,
-        }),
-      },
-      currentDocument: { exists: false },
-    },
-    {
-      update: { name: doc(`users/${userId}`), fields: {} },
-      updateMask: { fieldPaths: [] },
-      updateTransforms: [
-        { fieldPath: 'current_credits', increment: { integerValue: String(-credits) } },
-        { fieldPath: 'in_flight', increment: { integerValue: '1' } },
-      ],
-      currentDocument: { exists: true },
-    },
-  ];
-  const response = await fetch(`http://${FIRESTORE_HOST}/v1/${FIRESTORE_DB}/documents:commit`, {
-    method: 'POST',
-    headers: { Authorization: 'Bearer owner', 'Content-Type': 'application/json' }, // the emulator's admin bypass
-    body: JSON.stringify({ writes }),
-  });
-  assert.equal(response.status, 200, `storing a queued request failed: ${await response.text()}`);
-  return id;
 }
 
 const GARBAGE = ['[object Object]', 'NaN', 'undefined'];

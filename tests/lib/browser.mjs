@@ -1,6 +1,7 @@
 // What the browser test suites share (tests/browser/, tests/browser-auth/): where the console
 // is, the Chromium they drive, and helpers over the console's data-testid attributes.
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -36,3 +37,73 @@ export async function waitForCredits(page, expected, timeout = 20_000) {
     assert.fail(`credits-value should become ${expected}, is ${await page.locator(tid('credits-value')).textContent()}`);
   });
 }
+
+// The Firestore emulator's REST API, for state the API cannot produce on demand (emulators:exec
+// sets FIRESTORE_EMULATOR_HOST; firebase.json's port otherwise).
+const FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST || '127.0.0.1:5561';
+const FIRESTORE_DB = 'projects/feraset-imagen/databases/(default)';
+
+/** A JS value as a Firestore REST value (the few kinds the fixtures use). */
+function firestoreValue(value) {
+  if (value === null) return { nullValue: null };
+  if (value instanceof Date) return { timestampValue: value.toISOString() };
+  if (Number.isInteger(value)) return { integerValue: String(value) };
+  if (typeof value === 'string') return { stringValue: value };
+  throw new Error(`no Firestore value for ${JSON.stringify(value)}`);
+}
+
+function firestoreFields(record) {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, firestoreValue(v)]));
+}
+
+/**
+ * Store a `queued` request for `userId` straight in the Firestore emulator, as the API's charge
+ * does (in one commit: the request, its deduction in the owner's ledger, the owner's balance and
+ * in-flight count), but without a task: no worker ever picks it up, so it stays queued. The test
+ * profile's worker finishes real requests at once, too soon to cancel them from the page.
+ */
+export async function storeQueuedRequest(userId, { model = 'Model A', size = '512x512', credits = 1 } = {}) {
+  const id = randomUUID();
+  const now = new Date();
+  const doc = (relative) => `${FIRESTORE_DB}/documents/${relative}`;
+  const writes = [
+    {
+      update: {
+        name: doc(`generation_requests/${id}`),
+        fields: firestoreFields({
+          user_id: userId, model, style: 'anime', color: 'neon', size, prompt: 'A queued test request',
+          status: 'queued', credits_deducted: credits, attempts: 0, created_at: now, updated_at: now,
+          image_url: null, error_message: null,
+        }),
+      },
+      currentDocument: { exists: false },
+    },
+    {
+      update: {
+        name: doc(`users/${userId}/transactions/deduction_${id}`),
+        fields: firestoreFields({
+          type: 'deduction', credits, generation_request_id: id, user_id: userId, timestamp: now,
+          description: `Image generation (${model}, ${size})`,
+        }),
+      },
+      currentDocument: { exists: false },
+    },
+    {
+      update: { name: doc(`users/${userId}`), fields: {} },
+      updateMask: { fieldPaths: [] },
+      updateTransforms: [
+        { fieldPath: 'current_credits', increment: { integerValue: String(-credits) } },
+        { fieldPath: 'in_flight', increment: { integerValue: '1' } },
+      ],
+      currentDocument: { exists: true },
+    },
+  ];
+  const response = await fetch(`http://${FIRESTORE_HOST}/v1/${FIRESTORE_DB}/documents:commit`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer owner', 'Content-Type': 'application/json' }, // the emulator's admin bypass
+    body: JSON.stringify({ writes }),
+  });
+  assert.equal(response.status, 200, `storing a queued request failed: ${await response.text()}`);
+  return id;
+}
+
