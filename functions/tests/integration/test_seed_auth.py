@@ -3,10 +3,7 @@ password and acts as exactly itself; the operator account's token opens the admi
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -16,8 +13,8 @@ import main
 from container import firebase_app
 from services.seeding import reference_data
 from tests.support.http import call
+from tests.support.scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "seed_auth.py"
 ADMIN_KEY = "k" * 32
 
 
@@ -25,12 +22,7 @@ ADMIN_KEY = "k" * 32
 def seed_auth() -> ModuleType:
     if not os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
         pytest.fail("these tests need the Auth emulator: add `auth` to `emulators:exec --only`")
-    spec = importlib.util.spec_from_file_location("seed_auth", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["seed_auth"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("seed_auth")
 
 
 def sign_in(email: str, password: str) -> requests.Response:

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from core import config
-
-SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "env_local.py"
+from tests.support.scripts import SCRIPTS, load_script
 
 
 @pytest.fixture(scope="module")
 def env_local() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("env_local", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["env_local"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("env_local")
 
 
 def test_the_declared_params_are_core_configs(env_local):
@@ -79,7 +70,7 @@ def test_the_emulator_admin_key_is_at_least_32_characters(env_local, tmp_path, m
 
 
 def test_the_readme_lists_every_param(env_local):
-    readme = (SCRIPT.parents[1] / "README.md").read_text()
+    readme = (SCRIPTS.parent / "README.md").read_text()
     section = readme[readme.index("## Configuration") :]
     section = section[: section.index("\n## ", 1)]
     missing = [
