@@ -29,6 +29,7 @@ from repositories.firestore_helpers import (
 from repositories.idempotency import IdempotencyClaim, IdempotencyStore, Replay
 from schemas import ledger
 from schemas.documents import (
+    IN_FLIGHT,
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
@@ -103,7 +104,7 @@ class GenerationRepository:
         def run(tx: Transaction) -> bool:
             ref = self._requests.document(request_id)
             data = ref.get(transaction=tx).to_dict() or {}
-            if data.get("status") not in ("queued", "processing"):
+            if data.get("status") not in IN_FLIGHT:
                 return False
             owner = data.get("user_id")
             if isinstance(owner, str) and owner:
@@ -184,7 +185,7 @@ class GenerationRepository:
         def run(tx: Transaction) -> GenerationRecord | None:
             ref = self._requests.document(request_id)
             snap = ref.get(transaction=tx)
-            if (snap.to_dict() or {}).get("status") not in ("queued", "processing"):
+            if (snap.to_dict() or {}).get("status") not in IN_FLIGHT:
                 return None  # missing, terminal or quarantined: nothing to do
             record = _validated(snap)
             assert record is not None

@@ -19,12 +19,21 @@ class GenerationStatus(StrEnum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (GenerationStatus.COMPLETED, GenerationStatus.FAILED, self.CANCELLED)
+        return self in (
+            GenerationStatus.COMPLETED,
+            GenerationStatus.FAILED,
+            GenerationStatus.CANCELLED,
+        )
 
     @property
     def progress(self) -> float:
         return _PROGRESS[self]
 
+
+# Charged and not yet settled: holds one of its owner's fair-use slots, may still be cancelled,
+# and is settled by the worker or, when stuck, by the sweeper. A tuple, not a set: a stored
+# status of any type (a malformed document) can be tested against it.
+IN_FLIGHT = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
 
 _PROGRESS = {
     GenerationStatus.PENDING: 0.0,

@@ -18,14 +18,13 @@ from core.errors import (
 from core.logging import log_exception
 from repositories.generations import GenerationRepository
 from repositories.idempotency import IdempotencyClaim, Replay
-from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
+from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse
 from services.catalog_service import CatalogService
 from services.ports import GenerationQueue
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
-CANCELLABLE = frozenset({GenerationStatus.QUEUED, GenerationStatus.PROCESSING})
 
 
 @dataclass(frozen=True)
@@ -147,12 +146,12 @@ class GenerationService:
         """Cancel a queued or processing request and refund it, once: a repeat answers the
         cancelled request again; a finished one is 409; unknown or not visible is 404."""
         record = self.get(request_id, visible)
-        if record.status in CANCELLABLE:
+        if record.status in IN_FLIGHT:
             cancelled = self._generations.settle(
                 request_id,
                 GenerationOutcome(cancelled=True),
                 self._clock.now(),
-                from_statuses=CANCELLABLE,
+                from_statuses=IN_FLIGHT,
             )
             if cancelled is not None:
                 self._queue.cancel(request_id)  # best effort: a late task finds it settled

@@ -15,12 +15,11 @@ from repositories.generations import (
     MalformedRecord,
     StuckCandidate,
 )
-from schemas.documents import GenerationOutcome, GenerationRecord, GenerationStatus
+from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from services.model_simulator import ModelRun, ModelSimulator
 from services.ports import ImageStore, TaskInspector
 
 TIMEOUT_MESSAGE = "Generation timed out"
-STUCK_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
 
 
 def image_path(record: GenerationRecord) -> str:
@@ -127,7 +126,7 @@ class GenerationWorker:
         now = self._clock.now()
         result = SweepResult()
         cutoff = now - timedelta(seconds=timeouts.processing_seconds)
-        for candidate in self._generations.find_stuck(STUCK_STATUSES, cutoff):
+        for candidate in self._generations.find_stuck(IN_FLIGHT, cutoff):
             result.examined += 1
             try:
                 self._recover_one(candidate, cutoff, now, timeouts, result)
@@ -152,7 +151,7 @@ class GenerationWorker:
                 candidate.id,
                 GenerationOutcome(error_message=TIMEOUT_MESSAGE),
                 self._clock.now(),
-                from_statuses=STUCK_STATUSES,
+                from_statuses=IN_FLIGHT,
                 updated_before=cutoff,
             )
         except MalformedRecord as malformed:

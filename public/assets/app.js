@@ -422,7 +422,7 @@ function watchRequests(uid) {
   const epoch = state.epoch;
   let first = true;
   el.requestList.setAttribute('aria-busy', 'true');
-  state.unwatch = watchUserRequests(state.firebase, uid, REQUESTS_PAGE, (records, changes) => {
+  state.unwatch = watchUserRequests(state.firebase, uid, REQUESTS_PAGE, (changes) => {
     if (epoch !== state.epoch) return;
     el.requestList.removeAttribute('aria-busy');
     replace(el.requestsError);

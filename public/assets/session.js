@@ -74,15 +74,14 @@ export function requestFromDoc(id, data) {
 }
 
 /**
- * Follow the newest `max` requests of `uid`: onChange(records, changes) on each snapshot, where
- * `changes` lists {type, record} since the previous one. Returns the unsubscribe function.
+ * Follow the newest `max` requests of `uid`: onChange(changes) on each snapshot, where `changes`
+ * lists {type, record} since the previous one (the first lists them all). Returns the
+ * unsubscribe function.
  */
 export function watchUserRequests({ fb, db }, uid, max, onChange, onError) {
   const q = fb.query(fb.collection(db, 'generation_requests'), fb.where('user_id', '==', uid),
     fb.orderBy('created_at', 'desc'), fb.limit(max));
   return fb.onSnapshot(q, (snapshot) => {
-    const records = snapshot.docs.map((doc) => requestFromDoc(doc.id, doc.data()));
-    const changes = snapshot.docChanges().map((c) => ({ type: c.type, record: requestFromDoc(c.doc.id, c.doc.data()) }));
-    onChange(records, changes);
+    onChange(snapshot.docChanges().map((c) => ({ type: c.type, record: requestFromDoc(c.doc.id, c.doc.data()) })));
   }, onError);
 }

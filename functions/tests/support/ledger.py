@@ -12,7 +12,8 @@ from collections import Counter
 
 from google.cloud import firestore
 
-IN_FLIGHT = ("queued", "processing")
+from schemas.documents import IN_FLIGHT
+
 REFUNDED = ("failed", "cancelled")
 
 
