@@ -17,32 +17,49 @@ from google.cloud import firestore
 
 from controllers.account_controller import AccountController
 from controllers.admin_controller import AdminController
+from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.emulator_admin import OpenAdminGuard
 from controllers.generation_controller import GenerationController
 from controllers.report_controller import ReportController
+from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
 from core.emulator_storage import emulator_images
-from core.emulator_task_queue import EmulatorGenerationQueue
+from core.emulator_task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
 from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
-from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
+from core.task_queue import (
+    CloudTasksGenerationQueue,
+    CloudTasksInspector,
+    CloudTasksWebhookQueue,
+)
+from core.webhook_http import PinnedWebhookSender
+from core.webhook_urls import EMULATOR, PRODUCTION, UrlPolicy
+from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
 from repositories.emulator_host_lock import HostLocks
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
 from repositories.users import UserRepository
+from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from services.api_key_service import ApiKeyService
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
-from services.ports import GenerationQueue, ImageStore, TaskInspector
+from services.ports import GenerationQueue, ImageStore, TaskInspector, WebhookQueue, WebhookSender
 from services.report_service import ReportService
 from services.seeding.service import SeedService
+from services.webhook_service import (
+    WebhookDeliverer,
+    WebhookNotifier,
+    WebhookRescue,
+    WebhookSecrets,
+)
 from services.worker_service import GenerationWorker, StuckTimeouts
 
 
@@ -54,6 +71,8 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     verify_token: Any = None  # (token) -> claims; defaults to firebase_admin.auth
+    # (uid) -> whether the account may still use its API keys; defaults to firebase_admin.auth
+    account_active: Any = None
     # Whether a request's task still exists; None where the queue cannot be asked (emulator).
     tasks: TaskInspector | None = None
     # The emulator's same-key transaction lock (repositories/emulator_host_lock.py); None in
@@ -61,6 +80,11 @@ class Container:
     host_locks: HostLocks | None = None
     # Where generated PNGs go (Cloud Storage); the worker refuses to run without one.
     images: ImageStore | None = None
+    # The webhook delivery queue (deliverWebhook); None: settled requests' events are not
+    # scheduled (tests that do not deliver them).
+    webhooks: WebhookQueue | None = None
+    # How a webhook attempt is POSTed; defaults to the SSRF-safe sender of the URL policy.
+    webhook_sender: WebhookSender | None = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -79,7 +103,23 @@ class Container:
 
     @cached_property
     def user_auth(self) -> UserAuthorizer:
-        return UserAuthorizer(self.settings.require_auth, self.verify_token or _verify_id_token)
+        return UserAuthorizer(
+            self.settings.require_auth,
+            self.verify_token or _verify_id_token,
+            key_resolver(self.api_key_service),
+        )
+
+    @cached_property
+    def api_key_service(self) -> ApiKeyService:
+        return ApiKeyService(
+            ApiKeyRepository(self.db, self.host_locks),
+            self.clock,
+            self.account_active or _account_active,
+        )
+
+    @cached_property
+    def api_key_controller(self) -> ApiKeyController:
+        return ApiKeyController(self.api_key_service, self.user_auth)
 
     @cached_property
     def admin_guard(self) -> AdminGuard:
@@ -100,8 +140,11 @@ class Container:
             self.queue,
             self.clock,
             max_in_flight=self.settings.max_in_flight_per_user,
+            webhooks=self.webhook_notifier,
         )
-        return GenerationController(service, self.user_auth, self.admin_guard)
+        return GenerationController(
+            service, self.user_auth, self.admin_guard, webhook_policy=self.webhook_policy
+        )
 
     @cached_property
     def account_controller(self) -> AccountController:
@@ -117,10 +160,48 @@ class Container:
         if self.images is None:
             raise ConfigurationError("no image store is wired")
         worker = GenerationWorker(
-            self.generations, self.simulator, self.images, self.clock, self.tasks
+            self.generations,
+            self.simulator,
+            self.images,
+            self.clock,
+            self.tasks,
+            webhooks=self.webhook_notifier,
         )
         timeouts = StuckTimeouts(s.generation_timeout_seconds, s.queued_timeout_seconds)
         return WorkerController(worker, timeouts, self.admin_guard)
+
+    # --- signed webhooks ------------------------------------------------------------------
+    @cached_property
+    def webhook_policy(self) -> UrlPolicy:
+        """Loopback targets (and http to them) only on the emulator."""
+        return EMULATOR if self.settings.on_emulator else PRODUCTION
+
+    @cached_property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        return WebhookDeliveryRepository(self.db, self.host_locks)
+
+    @cached_property
+    def webhook_notifier(self) -> WebhookNotifier | None:
+        if self.webhooks is None:
+            return None
+        rescue = WebhookRescue.for_backoff(self.settings.webhook_max_backoff_seconds)
+        return WebhookNotifier(self.webhooks, self.webhook_deliveries, rescue)
+
+    @cached_property
+    def webhook_secrets(self) -> WebhookSecrets:
+        return WebhookSecrets(WebhookSecretRepository(self.db), self.clock)
+
+    @cached_property
+    def webhook_controller(self) -> WebhookController:
+        deliverer = WebhookDeliverer(
+            self.generations,
+            self.webhook_deliveries,
+            self.webhook_secrets,
+            self.webhook_sender or PinnedWebhookSender(self.webhook_policy),
+            self.clock,
+            max_attempts=self.settings.webhook_max_attempts,
+        )
+        return WebhookController(self.webhook_secrets, deliverer, self.user_auth)
 
     @cached_property
     def admin_controller(self) -> AdminController:
@@ -169,6 +250,17 @@ def _verify_id_token(token: str) -> dict[str, Any]:
     return claims
 
 
+def _account_active(uid: str) -> bool:
+    """Whether the owner of an API key may still act: its account exists and is not disabled
+    (what the revocation check of an ID token also refuses). Any other failure propagates: the
+    auth backend is unreachable (503)."""
+    try:
+        user = auth.get_user(uid, app=firebase_app())
+    except auth.UserNotFoundError:
+        return False
+    return not user.disabled
+
+
 @cache
 def container() -> Container:
     """The process-wide container used by main.py."""
@@ -185,6 +277,7 @@ def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> C
             EmulatorGenerationQueue(app),
             host_locks=HostLocks(),
             images=emulator_images(),
+            webhooks=EmulatorWebhookQueue(app),
         )
     bucket = settings.image_bucket or default_bucket_name()
     return Container(
@@ -193,4 +286,5 @@ def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> C
         CloudTasksGenerationQueue(app),
         tasks=CloudTasksInspector(project_id()),
         images=CloudStorageImages(lambda: firebase_bucket(app, bucket)),
+        webhooks=CloudTasksWebhookQueue(app),
     )

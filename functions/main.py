@@ -19,13 +19,13 @@ def _admin_origins() -> tuple[str, ...]:
     return container().settings.admin_cors_origins
 
 
-@https_fn.on_request(**capacity.INTERACTIVE)
+@https_fn.on_request(**capacity.WAITING)
 @endpoint(["POST"])
 def createGenerationRequest(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.create(req)
 
 
-@https_fn.on_request(**capacity.INTERACTIVE)
+@https_fn.on_request(**capacity.WAITING)
 @endpoint(["GET", "POST"])
 def getGenerationStatus(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.status(req)
@@ -53,6 +53,36 @@ def getUserCredits(req: https_fn.Request) -> https_fn.Response:
 @endpoint(["GET", "POST"])
 def validate_user(req: https_fn.Request) -> https_fn.Response:
     return container().account_controller.validate_user(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["POST"])
+def createApiKey(req: https_fn.Request) -> https_fn.Response:
+    return container().api_key_controller.create(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["GET"])
+def listApiKeys(req: https_fn.Request) -> https_fn.Response:
+    return container().api_key_controller.list_keys(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["POST"])
+def revokeApiKey(req: https_fn.Request) -> https_fn.Response:
+    return container().api_key_controller.revoke(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["GET"])
+def getWebhookSecret(req: https_fn.Request) -> https_fn.Response:
+    return container().webhook_controller.secret(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["POST"])
+def rotateWebhookSecret(req: https_fn.Request) -> https_fn.Response:
+    return container().webhook_controller.rotate_secret(req)
 
 
 @https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
@@ -117,6 +147,22 @@ def sweepStuckGenerations(req: https_fn.Request) -> https_fn.Response:
 )
 def processImageGeneration(req: tasks_fn.CallableRequest[Any]) -> dict[str, str]:
     return container().worker_controller.handle_task(req.data)
+
+
+@tasks_fn.on_task_dispatched(
+    retry_config=options.RetryConfig(
+        max_attempts=config.WEBHOOK_MAX_ATTEMPTS,
+        min_backoff_seconds=config.WEBHOOK_MIN_BACKOFF_SECONDS,
+        max_backoff_seconds=config.WEBHOOK_MAX_BACKOFF_SECONDS,
+    ),
+    rate_limits=options.RateLimits(
+        max_concurrent_dispatches=capacity.WEBHOOK_MAX_CONCURRENT_DISPATCHES,
+        max_dispatches_per_second=capacity.WEBHOOK_MAX_DISPATCHES_PER_SECOND,
+    ),
+    **capacity.WEBHOOK,
+)
+def deliverWebhook(req: tasks_fn.CallableRequest[Any]) -> dict[str, str]:
+    return container().webhook_controller.handle_delivery(req.data)
 
 
 @scheduler_fn.on_schedule(

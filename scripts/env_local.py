@@ -44,6 +44,10 @@ PROFILES: dict[str, dict[str, str]] = {
         "GENERATION_FAILURE_RATE": "0.05",
         "MODEL_MIN_LATENCY_SECONDS": "1",
         "MODEL_MAX_LATENCY_SECONDS": "5",
+        # A failed webhook is retried after 5 s, then 10, 20, 40, 60 s (not over hours).
+        "WEBHOOK_MAX_ATTEMPTS": "6",
+        "WEBHOOK_MIN_BACKOFF_SECONDS": "5",
+        "WEBHOOK_MAX_BACKOFF_SECONDS": "60",
     },
     # Deterministic end-to-end tests: Model A always succeeds, Model B always fails, no latency.
     "test": {
@@ -56,6 +60,10 @@ PROFILES: dict[str, dict[str, str]] = {
         "TASK_MAX_BACKOFF_SECONDS": "2",
         "TASK_MAX_DISPATCHES_PER_SECOND": "500",
         "TASK_MAX_CONCURRENT_DISPATCHES": "50",
+        # Webhook retries within seconds: 1 s, then 2 s; four attempts.
+        "WEBHOOK_MAX_ATTEMPTS": "4",
+        "WEBHOOK_MIN_BACKOFF_SECONDS": "1",
+        "WEBHOOK_MAX_BACKOFF_SECONDS": "2",
     },
     # Our own overhead: no model latency, default failure rate, queue not throttled; each bench
     # client submits its whole share before any finishes, so the fair-use cap is lifted.

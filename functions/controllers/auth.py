@@ -1,4 +1,5 @@
-"""Who may call: Firebase Auth ID tokens for user functions, the admin key for admin ones."""
+"""Who may call: Firebase Auth ID tokens and personal API keys for user functions, the admin key
+(or an ID token with the `admin` claim) for admin ones; an API key never opens an admin function."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from flask import Request
 
+from core.api_keys import is_api_key
 from core.errors import (
     AdminKeyTooShortError,
     AppError,
@@ -20,6 +22,8 @@ from core.errors import (
 from core.logging import info, log_exception, warn
 
 TokenVerifier = Callable[[str], dict[str, Any]]
+# A personal API key -> its owner's uid; raises TokenRejected for an unknown or revoked key.
+KeyResolver = Callable[[str], str]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -43,49 +47,92 @@ class TokenRejected(Exception):
 
 
 class UserAuthorizer:
-    """With `required`, the caller must present an ID token whose uid is the `userId` acted for.
+    """Who is calling a user function: the uid of a Firebase ID token or of a personal API key.
 
-    Controllers call `authenticate` before they parse the body (a stranger's body is never
-    parsed) and `require_owner` once they know whose data it is.
+    A credential that is presented is always verified and binds the caller to its uid, with auth
+    required or not; without one, the caller is anonymous where auth is not required (the open
+    emulator mode) and refused (401) where it is. Controllers call `authenticate` before they
+    parse the body (a stranger's body is never parsed) and `require_owner` once they know whose
+    data it is.
     """
 
-    def __init__(self, required: bool, verify: TokenVerifier) -> None:
+    def __init__(
+        self, required: bool, verify: TokenVerifier, resolve_key: KeyResolver | None = None
+    ) -> None:
         self._required = required
         self._verify = verify
+        self._resolve_key = resolve_key
 
     def authenticate(self, request: Request) -> str | None:
-        """The caller's uid (None when auth is not required); 401 without a valid token."""
-        if not self._required:
+        """The caller's uid; None for an anonymous caller where auth is not required."""
+        token = bearer_token(request)
+        if token is None and not self._required:
             return None
+        return self.identify(request)
+
+    def identify(self, request: Request, *, allow_api_key: bool = True) -> str:
+        """The caller's uid, in every mode: for functions that act on the caller's own account
+        (API keys, the webhook secret), which an anonymous caller does not have. 401 without a
+        valid credential; with `allow_api_key=False` only an ID token will do."""
         token = bearer_token(request)
         if token is None:
             warn("authentication failed", reason="missing_token", path=request.path)
             raise UnauthenticatedError(
-                "A Firebase ID token is required (Authorization: Bearer <token>)",
+                "A Firebase ID token or an API key is required (Authorization: Bearer <token>)",
                 error="missing_token",
             )
+        if is_api_key(token):
+            if not allow_api_key:
+                warn("authentication failed", reason="api_key_not_accepted", path=request.path)
+                raise UnauthenticatedError(
+                    "This function needs a Firebase ID token (a signed-in user), not an API key",
+                    error="id_token_required",
+                )
+            return self._key_owner(token, request.path)
+        return self._token_owner(token, request.path)
+
+    def _token_owner(self, token: str, path: str) -> str:
         try:
             claims = self._verify(token)
         except TokenRejected as rejected:
-            warn("authentication failed", reason=rejected.reason, path=request.path)
+            warn("authentication failed", reason=rejected.reason, path=path)
             raise UnauthenticatedError(
                 "The ID token is invalid, expired or revoked", error="invalid_token"
             ) from None
         except Exception as exc:
-            log_exception("auth backend unavailable", exc, path=request.path)
+            log_exception("auth backend unavailable", exc, path=path)
             raise BackendUnavailableError(
                 "Could not verify the ID token; please retry", error="auth_unavailable"
             ) from None
         return str(claims.get("uid", ""))
 
+    def _key_owner(self, key: str, path: str) -> str:
+        try:
+            if self._resolve_key is None:
+                raise TokenRejected("api_keys_unavailable")
+            return self._resolve_key(key)
+        except TokenRejected as rejected:
+            warn("authentication failed", reason=rejected.reason, path=path)
+            raise UnauthenticatedError(
+                "The API key is invalid or revoked", error="invalid_api_key"
+            ) from None
+        except AppError:
+            raise
+        except Exception as exc:
+            log_exception("api key lookup failed", exc, path=path)
+            raise BackendUnavailableError(
+                "Could not verify the API key; please retry", error="auth_unavailable"
+            ) from None
+
     def require_owner(self, uid: str | None, user_id: str) -> None:
-        """403 when the caller acts for another `userId`."""
-        if self._required and uid != user_id:
+        """403 when an identified caller acts for another `userId`."""
+        if uid is not None and uid != user_id:
             raise ForbiddenError("You may only act for your own user", error="wrong_user")
 
     def owns(self, uid: str | None, owner_id: str) -> bool:
-        """Whether the caller may see a record of `owner_id` (always, when auth is off)."""
-        return not self._required or uid == owner_id
+        """Whether the caller may see a record of `owner_id` (an anonymous caller, who exists
+        only where auth is not required, may see every one)."""
+        return uid is None or uid == owner_id
 
 
 MIN_ADMIN_KEY_LENGTH = 32
@@ -112,8 +159,11 @@ class AdminGuard:
 
     def authorize(self, request: Request) -> None:
         """The admin key (machine callers, the scheduler), or the ID token of a user whose
-        account carries the `admin` custom claim (a signed-in operator in the console)."""
+        account carries the `admin` custom claim (a signed-in operator in the console). A
+        personal API key is neither, whoever owns it: it is never compared or verified here."""
         token = bearer_token(request)
+        if token is not None and is_api_key(token):
+            token = None
         key_usable = len(self._admin_api_key) >= MIN_ADMIN_KEY_LENGTH
         if key_usable and token is not None and _same(token, self._admin_api_key):
             return

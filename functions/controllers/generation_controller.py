@@ -4,13 +4,18 @@ cancelGenerationRequest."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Request, Response
 
 from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_body, json_response, params, validate
+from controllers.prefer import PREFER_HEADER, parse_wait, preference_applied
 from core.errors import AppError, FieldError, UnauthenticatedError, ValidationError
+from core.logging import log_exception
+from core.webhook_urls import PRODUCTION, UrlPolicy
 from schemas.requests import (
+    WEBHOOK_POLICY,
     CancelRequest,
     CreateGenerationRequest,
     StatusQuery,
@@ -35,27 +40,64 @@ def idempotency_key(request: Request) -> str | None:
     return key
 
 
+def prefer_wait(request: Request) -> int | None:
+    """The seconds of `Prefer: wait` (every `Prefer` header, as one list), or None."""
+    return parse_wait(request.headers.getlist(PREFER_HEADER))
+
+
 class GenerationController:
-    def __init__(self, service: GenerationService, auth: UserAuthorizer, admin: AdminGuard) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        auth: UserAuthorizer,
+        admin: AdminGuard,
+        webhook_policy: UrlPolicy = PRODUCTION,
+    ) -> None:
         self._service = service
         self._auth = auth
         self._admin = admin
+        # Which `webhookUrl`s the schema step accepts (loopback http only on the emulator).
+        self._validation_context = {WEBHOOK_POLICY: webhook_policy}
 
     def create(self, request: Request) -> Response:
         uid = self._auth.authenticate(request)
-        parsed = validate(CreateGenerationRequest, json_body(request))
+        parsed = validate(CreateGenerationRequest, json_body(request), self._validation_context)
         self._auth.require_owner(uid, parsed.userId)
+        wait = prefer_wait(request)
         result = self._service.create(parsed, idempotency_key(request))
-        return json_response(result.body, result.status_code)
+        if wait is None or result.status_code != 202:
+            return json_response(result.body, result.status_code)
+        return self._waited_create(result.body, wait)
+
+    def _waited_create(self, accepted: dict[str, Any], wait: int) -> Response:
+        """`Prefer: wait` on an accepted create (or its replay): the status body once terminal
+        (200) or when the wait ends (202), with the credits charged. The request is charged and
+        queued by now, so a read failing during the wait answers the plain 202 (the id is what
+        the client needs to follow it) rather than an error that invites a second charge."""
+        request_id = accepted["generationRequestId"]
+        try:
+            record = self._service.wait_until_terminal(request_id, wait)
+        except Exception as exc:
+            log_exception("wait failed", exc, generationRequestId=request_id)
+            return json_response(accepted, 202)
+        body = generation_status_body(record) | {"deductedCredits": accepted["deductedCredits"]}
+        status = 200 if record.status.is_terminal else 202
+        return json_response(body, status, preference_applied(wait))
 
     def status(self, request: Request) -> Response:
         uid = self._auth.authenticate(request)
         query = validate(StatusQuery, params(request))
-        # Another user's request answers exactly like an unknown one: its existence stays hidden.
-        record = self._service.get(
-            query.generationRequestId, visible=lambda owner: self._auth.owns(uid, owner)
-        )
-        return json_response(generation_status_body(record))
+        wait = prefer_wait(request)
+
+        def visible(owner: str) -> bool:
+            """Another user's request answers exactly like an unknown one (hidden)."""
+            return self._auth.owns(uid, owner)
+
+        if wait is None:
+            record = self._service.get(query.generationRequestId, visible=visible)
+            return json_response(generation_status_body(record))
+        record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
+        return json_response(generation_status_body(record), headers=preference_applied(wait))
 
     def cancel(self, request: Request) -> Response:
         visible = self._owner_or_admin(request)

@@ -34,8 +34,10 @@ from core.logging import log_exception
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key, Prefer",
     "Access-Control-Max-Age": "3600",
+    # A page may read the `Prefer: wait` answer header (controllers/prefer.py).
+    "Access-Control-Expose-Headers": "Preference-Applied",
 }
 _ADMIN_CORS_BASE = {k: v for k, v in CORS_HEADERS.items() if k != "Access-Control-Allow-Origin"} | {
     "Vary": "Origin"
@@ -234,10 +236,13 @@ def params(request: Request) -> dict[str, Any]:
     return json_body(request)
 
 
-def validate[M: pydantic.BaseModel](model: type[M], data: dict[str, Any]) -> M:
-    """Parse with pydantic; failures become a 400 with one detail per field (no internals)."""
+def validate[M: pydantic.BaseModel](
+    model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None
+) -> M:
+    """Parse with pydantic; failures become a 400 with one detail per field (no internals).
+    `context` reaches the model's validators (e.g. the webhook URL policy of this deployment)."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except pydantic.ValidationError as exc:
         details = [
             FieldError(".".join(str(p) for p in err["loc"]) or "body", _describe(err))

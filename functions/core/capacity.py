@@ -44,6 +44,17 @@ def _capacity(
 # capped at 64 KiB. 8 at once per instance (one thread each), 20 instances = 160 in flight.
 INTERACTIVE = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=60)
 
+# `Prefer: wait=N` (controllers/prefer.py) holds a createGenerationRequest or getGenerationStatus
+# answer for at most this long, polling the request document until it is terminal.
+MAX_WAIT_SECONDS = 60
+
+# createGenerationRequest and getGenerationStatus: interactive, but a call may wait. The timeout
+# covers the longest call with margin: the charging transaction's give-up deadline (20 s) and
+# the enqueue, the whole wait (MAX_WAIT_SECONDS), one last read bounded by the request deadline
+# (12 s): 92 s, under 120 s. A waiting call sleeps on its thread (no CPU), so the concurrency and
+# instance limits stay those of interactive; a wait holds one of the 160 slots for its length.
+WAITING = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=120)
+
 # health: touches nothing; as interactive, but the smallest memory that serves it.
 PROBE = _capacity(MemoryOption.MB_256, THREADS, max_instances=5, timeout_sec=10)
 
@@ -65,3 +76,12 @@ WORKER = _capacity(MemoryOption.MB_512, THREADS, max_instances=4, timeout_sec=12
 
 # recoverStuckGenerations: every 10 minutes, a query and one transaction per stuck request.
 SWEEPER = _capacity(MemoryOption.MB_512, 1, max_instances=1, timeout_sec=300)
+
+# deliverWebhook: one POST of at most 10 s (DELIVERY_TIMEOUT_SECONDS in core/webhook_http.py)
+# after a DNS lookup, a read and one small transaction: I/O-bound like the worker, and as large.
+# 120 s covers the POST, a slow resolver and a transaction's 20 s give-up deadline with margin.
+WEBHOOK = _capacity(MemoryOption.MB_512, THREADS, max_instances=4, timeout_sec=120)
+# Its queue dispatches no more at once than 4 instances x 8 can take (a dispatch refused for
+# want of an instance would count as a failed attempt), and at most 20 a second.
+WEBHOOK_MAX_CONCURRENT_DISPATCHES = 4 * THREADS
+WEBHOOK_MAX_DISPATCHES_PER_SECOND = 20

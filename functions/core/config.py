@@ -46,6 +46,14 @@ TASK_MAX_BACKOFF_SECONDS = params.IntParam("TASK_MAX_BACKOFF_SECONDS", default=3
 TASK_MAX_CONCURRENT_DISPATCHES = params.IntParam("TASK_MAX_CONCURRENT_DISPATCHES", default=10)
 TASK_MAX_DISPATCHES_PER_SECOND = params.IntParam("TASK_MAX_DISPATCHES_PER_SECOND", default=2)
 
+# --- Webhook delivery task queue (deliverWebhook) -----------------------------------------------
+# Attempts per event (counted on the request too: the last one without a 2xx fails it) and the
+# exponential backoff between them: from 30 s, doubling (to 128 min before the tenth), ten
+# attempts over about 4 h 15 min. The backoff cap (3 h) also bounds when the sweeper re-schedules.
+WEBHOOK_MAX_ATTEMPTS = params.IntParam("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_MIN_BACKOFF_SECONDS = params.IntParam("WEBHOOK_MIN_BACKOFF_SECONDS", default=30)
+WEBHOOK_MAX_BACKOFF_SECONDS = params.IntParam("WEBHOOK_MAX_BACKOFF_SECONDS", default=10800)
+
 # --- Security ---------------------------------------------------------------------------------
 ADMIN_API_KEY = params.SecretParam("ADMIN_API_KEY")
 REQUIRE_AUTH = params.StringParam("REQUIRE_AUTH", default="")
@@ -157,6 +165,8 @@ class Settings(BaseModel):
     image_bucket: str = ""
     admin_cors_origins: tuple[str, ...] = ()
     anomaly_thresholds: AnomalyThresholds = Field(default_factory=AnomalyThresholds)
+    webhook_max_attempts: int = Field(10, ge=1)
+    webhook_max_backoff_seconds: int = Field(10800, ge=0)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -188,4 +198,6 @@ def load_settings() -> Settings:
         anomaly_thresholds=AnomalyThresholds.model_validate(
             {name: raw for name, p in ANOMALY_PARAMS.items() if str(raw := p.value).strip()}
         ),
+        webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS.value,
+        webhook_max_backoff_seconds=WEBHOOK_MAX_BACKOFF_SECONDS.value,
     )

@@ -186,5 +186,13 @@ class TooManyInFlightError(AppError):
     retry_after = 10
 
 
+class TooManyApiKeysError(AppError):
+    """The user already has the maximum number of active API keys (one must be revoked first)."""
+
+    status = 409
+    error_type = "too_many_api_keys"
+    default_message = "Too many active API keys; revoke one before creating another"
+
+
 class ConfigurationError(RuntimeError):
     """The deployed configuration is unsafe or invalid: the functions refuse to serve."""

@@ -1,4 +1,5 @@
-"""Enqueue the generation worker through firebase-admin's Cloud Tasks client."""
+"""Enqueue the task-queue functions (the generation worker, webhook delivery) through
+firebase-admin's Cloud Tasks client."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from google.api_core import exceptions as gexc
 from core.logging import warn
 
 WORKER_FUNCTION = "processImageGeneration"
+WEBHOOK_FUNCTION = "deliverWebhook"
 
 
 def task_id(generation_request_id: str) -> str:
@@ -20,8 +22,16 @@ def task_id(generation_request_id: str) -> str:
     return f"generation-{generation_request_id}"
 
 
-class CloudTasksGenerationQueue:
-    def __init__(self, app: firebase_admin.App, function_name: str = WORKER_FUNCTION) -> None:
+def webhook_task_id(generation_request_id: str) -> str:
+    """One delivery task per request's event: a second enqueue (the sweeper's) is a no-op."""
+    return f"webhook-{generation_request_id}"
+
+
+class FirebaseTaskQueue:
+    """The queue of one task-queue function. Every task is named after its generation request,
+    so a duplicate enqueue is answered ALREADY_EXISTS and ignored."""
+
+    def __init__(self, app: firebase_admin.App, function_name: str) -> None:
         self._app = app
         self._function_name = function_name
 
@@ -29,15 +39,24 @@ class CloudTasksGenerationQueue:
     def _queue(self) -> functions.TaskQueue:
         return functions.task_queue(self._function_name, app=self._app)
 
-    def enqueue(self, generation_request_id: str) -> None:
+    def _enqueue_task(self, name: str, data: dict[str, Any]) -> None:
         # An on_task_dispatched handler reads its payload from the body's "data" field.
-        body = {"data": {"generationRequestId": generation_request_id}}
-        options = functions.TaskOptions(task_id=task_id(generation_request_id))
+        options = functions.TaskOptions(task_id=name)
         with contextlib.suppress(exceptions.AlreadyExistsError):
-            self._submit(body, options)
+            self._submit({"data": data}, options)
 
     def _submit(self, body: dict[str, Any], options: functions.TaskOptions) -> None:
         self._queue.enqueue(body, options)
+
+
+class CloudTasksGenerationQueue(FirebaseTaskQueue):
+    def __init__(self, app: firebase_admin.App, function_name: str = WORKER_FUNCTION) -> None:
+        super().__init__(app, function_name)
+
+    def enqueue(self, generation_request_id: str) -> None:
+        self._enqueue_task(
+            task_id(generation_request_id), {"generationRequestId": generation_request_id}
+        )
 
     def cancel(self, generation_request_id: str) -> None:
         """Delete the request's task if it has not started; best effort, never raises (a task
@@ -52,6 +71,19 @@ class CloudTasksGenerationQueue:
                 generationRequestId=generation_request_id,
                 error=type(exc).__name__,
             )
+
+
+class CloudTasksWebhookQueue(FirebaseTaskQueue):
+    """Schedules `deliverWebhook` for a settled request's event (services/ports.WebhookQueue)."""
+
+    def __init__(self, app: firebase_admin.App, function_name: str = WEBHOOK_FUNCTION) -> None:
+        super().__init__(app, function_name)
+
+    def enqueue(self, generation_request_id: str) -> None:
+        self._enqueue_task(
+            webhook_task_id(generation_request_id),
+            {"generationRequestId": generation_request_id},
+        )
 
 
 class CloudTasksInspector:

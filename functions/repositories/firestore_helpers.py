@@ -34,6 +34,8 @@ STYLES = "styles"
 COLORS = "colors"
 SIZES = "sizes"
 REPORTS = "reports"
+API_KEYS = "api_keys"
+API_KEY_OWNERS = "api_key_owners"
 
 
 def to_model[M: BaseModel](snapshot: DocumentSnapshot, model: type[M]) -> M | None:

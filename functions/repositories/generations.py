@@ -18,6 +18,7 @@ from google.cloud.firestore_v1.transaction import Transaction
 
 from core.errors import InsufficientCreditsError, NotFoundError, TooManyInFlightError
 from core.firestore_client import request_deadline
+from core.webhook_signing import event_id
 from repositories.emulator_host_lock import HostLocks
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
@@ -34,6 +35,7 @@ from schemas.documents import (
     GenerationRecord,
     GenerationStatus,
     TransactionRecord,
+    WebhookDelivery,
 )
 
 
@@ -273,9 +275,18 @@ class GenerationRepository:
                 tx.update(user_ref, user_changes)
             else:
                 changes["settle_problem"] = OWNER_MISSING
+            delivery = None
+            if record.webhook_url is not None:
+                # The request's one webhook event, due from this commit on: settling happens
+                # once, so there is exactly one event per request, whoever settles it.
+                delivery = WebhookDelivery(
+                    state="pending", event_id=event_id(record.id), updated_at=now
+                )
+                changes["webhook"] = delivery.model_dump()
             tx.update(ref, changes)
             return record.model_copy(
-                update=changes | {"status": GenerationStatus(changes["status"])}
+                update=changes
+                | {"status": GenerationStatus(changes["status"]), "webhook": delivery}
             )
 
         return self._transaction(run, f"request:{request_id}")

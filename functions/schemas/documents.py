@@ -88,6 +88,27 @@ class RequestRecord(_Record):
     created_at: UtcDatetime
 
 
+WebhookState = Literal["pending", "delivered", "failed"]
+
+
+class WebhookDelivery(BaseModel):
+    """The delivery of a request's one webhook event (`generation_requests/{id}.webhook`).
+
+    `pending` until a 2xx (`delivered`) or until it stops (`failed`: a 410, a refused address,
+    or the last attempt without a 2xx). `attempts` counts the attempts made, each one recorded
+    with its status code (None when no answer came) and, unless it succeeded, why not.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: WebhookState
+    event_id: str  # the `webhook-id` header of every attempt
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    updated_at: UtcDatetime
+
+
 class GenerationRecord(RequestRecord):
     """One `generation_requests/{id}` document."""
 
@@ -104,6 +125,10 @@ class GenerationRecord(RequestRecord):
     completed_at: datetime | None = None
     # Why the sweeper could not settle it normally (`owner_missing`, or a quarantine reason).
     settle_problem: str | None = None
+    # Where its terminal event is POSTed (checked when created and again at delivery), and the
+    # delivery of that one event, set `pending` by the transaction that settles the request.
+    webhook_url: str | None = None
+    webhook: WebhookDelivery | None = None
 
 
 class TransactionRecord(_Record):
@@ -116,6 +141,26 @@ class TransactionRecord(_Record):
     user_id: str
     timestamp: UtcDatetime
     description: str = ""
+
+
+class ApiKeyRecord(_Record):
+    """One `api_keys/{sha256 of the key}` document: what is kept of a personal API key (never
+    the key itself)."""
+
+    id: str  # the key's SHA-256, hex (core.api_keys.key_hash)
+    key_id: str  # public: how its owner lists and revokes it
+    user_id: str  # the owner's Firebase Auth uid
+    name: str
+    prefix: str  # e.g. `fsk_3kT9aQ…`, for the owner to recognise it
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime | None = None  # written at most once a minute
+    revoked_at: UtcDatetime | None = None
+    # Which of its owner's slots of active keys it holds (freed when it is revoked).
+    slot: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 class StyleRecord(_Record):

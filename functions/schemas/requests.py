@@ -13,11 +13,19 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from core.config import ModelName
+from core.webhook_urls import (
+    MAX_URL_LENGTH,
+    PRODUCTION,
+    UrlPolicy,
+    WebhookUrlRefused,
+    parse_webhook_url,
+)
 
 
 def firestore_safe(value: str) -> str:
@@ -41,6 +49,11 @@ CatalogId = Annotated[
 ]
 
 
+# The validation context key (controllers.http.validate) holding the webhook URL policy.
+WEBHOOK_POLICY = "webhook_policy"
+WebhookUrl = Annotated[str, StringConstraints(strict=True, max_length=MAX_URL_LENGTH)]
+
+
 def normalise_catalog_id(value: str) -> str:
     """'Oil Painting' -> 'oil_painting': the display spelling is accepted, the id is stored."""
     return "_".join(value.strip().lower().split())
@@ -57,6 +70,9 @@ class CreateGenerationRequest(BaseModel):
     prompt: Annotated[
         str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=1000)
     ]
+    # Where the terminal event is POSTed (optional); checked against the address policy of the
+    # validation context's `webhook_policy` (core/webhook_urls.py; production's when absent).
+    webhookUrl: WebhookUrl | None = None
 
     @field_validator("style", "color", "size")
     @classmethod
@@ -65,6 +81,21 @@ class CreateGenerationRequest(BaseModel):
         if not normalised:
             raise ValueError("Must not be blank")
         return normalised
+
+    @field_validator("webhookUrl")
+    @classmethod
+    def _webhook_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        context = info.context if isinstance(info.context, dict) else {}
+        policy = context.get(WEBHOOK_POLICY)
+        try:
+            parse_webhook_url(value, policy if isinstance(policy, UrlPolicy) else PRODUCTION)
+        except WebhookUrlRefused as refused:
+            raise PydanticCustomError(
+                "webhook_url", "webhookUrl {reason}", {"reason": str(refused)}
+            ) from None
+        return value
 
 
 class UserIdQuery(BaseModel):
@@ -88,6 +119,33 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     generationRequestId: DocumentId
+
+
+class CreateApiKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # What the owner calls the key (shown in listings); no control characters.
+    name: Annotated[
+        str,
+        StringConstraints(
+            strict=True,
+            strip_whitespace=True,
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+        ),
+    ]
+
+
+class RevokeApiKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keyId: Annotated[
+        str,
+        StringConstraints(
+            strict=True, strip_whitespace=True, max_length=100, pattern=r"^key_[0-9A-Za-z]+$"
+        ),
+    ]
 
 
 class WorkerTask(BaseModel):

@@ -7,7 +7,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from core.clock import to_rfc3339
-from schemas.documents import Catalog, GenerationRecord, TransactionRecord, UserRecord
+from schemas.documents import (
+    ApiKeyRecord,
+    Catalog,
+    GenerationRecord,
+    TransactionRecord,
+    UserRecord,
+)
 
 
 class CreateGenerationResponse(BaseModel):
@@ -27,6 +33,34 @@ def generation_status_body(record: GenerationRecord) -> dict[str, Any]:
         "created_at": to_rfc3339(record.created_at),
         "updated_at": to_rfc3339(record.updated_at),
         "completed_at": to_rfc3339(record.completed_at),
+        "webhook": webhook_body(record),
+    }
+
+
+def webhook_body(record: GenerationRecord) -> dict[str, Any] | None:
+    """The delivery of the request's webhook event; null without a `webhookUrl`. Until the
+    request is settled its event is `pending` with no attempt made."""
+    if record.webhook_url is None:
+        return None
+    delivery = record.webhook
+    return {
+        "state": delivery.state if delivery else "pending",
+        "attempts": delivery.attempts if delivery else 0,
+        "lastStatusCode": delivery.last_status_code if delivery else None,
+        "lastError": delivery.last_error if delivery else None,
+    }
+
+
+def webhook_event(record: GenerationRecord) -> dict[str, Any]:
+    """The one event of a settled request: `generation.<status>`, stamped with the time it was
+    settled, its data the status body (without the delivery's own state, so that every attempt
+    carries the same event)."""
+    data = generation_status_body(record)
+    del data["webhook"]
+    return {
+        "type": f"generation.{record.status.value}",
+        "timestamp": to_rfc3339(record.completed_at),
+        "data": data,
     }
 
 
@@ -73,4 +107,16 @@ def catalog_body(catalog: Catalog, models: tuple[str, ...]) -> dict[str, Any]:
             )
             for s in catalog.sizes
         ],
+    }
+
+
+def api_key_body(record: ApiKeyRecord) -> dict[str, Any]:
+    """A key as its owner sees it in a listing: metadata only, never the key or its hash."""
+    return {
+        "keyId": record.key_id,
+        "name": record.name,
+        "prefix": record.prefix,
+        "createdAt": to_rfc3339(record.created_at),
+        "lastUsedAt": to_rfc3339(record.last_used_at),
+        "revokedAt": to_rfc3339(record.revoked_at),
     }

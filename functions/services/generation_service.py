@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,13 @@ from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse
 from services.catalog_service import CatalogService
 from services.ports import GenerationQueue
+from services.webhook_service import WebhookNotifier
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
+# `Prefer: wait` polls the request document: first after 50 ms, then twice as long each time up
+# to once a second (docs/architecture.md, "Waiting for a result").
+WAIT_FIRST_POLL_SECONDS = 0.05
+WAIT_MAX_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class GenerationService:
         clock: Clock,
         max_in_flight: int,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        webhooks: WebhookNotifier | None = None,
     ) -> None:
         self._catalog = catalog
         self._generations = generations
@@ -49,6 +58,9 @@ class GenerationService:
         self._clock = clock
         self._new_id = new_id
         self._max_in_flight = max_in_flight
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._webhooks = webhooks  # schedules a settled request's webhook event
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
         """Charge, record and enqueue. Checks run in the documented order: user exists (404),
@@ -59,7 +71,8 @@ class GenerationService:
         queued = GenerationRecord(
             id=self._new_id(),
             user_id=request.userId,
-            **request.model_dump(exclude={"userId"}),
+            **request.model_dump(exclude={"userId", "webhookUrl"}),
+            webhook_url=request.webhookUrl,
             status=GenerationStatus.QUEUED,
             credits_deducted=cost,
             created_at=now,  # stamped again with the committing attempt's time
@@ -69,7 +82,11 @@ class GenerationService:
         claim = None
         if idempotency_key is not None:
             claim = IdempotencyClaim.for_request(
-                request.userId, idempotency_key, request.model_dump(), accepted.model_dump()
+                # without unset optional fields: a body's hash does not change when one is added
+                request.userId,
+                idempotency_key,
+                request.model_dump(exclude_none=True),
+                accepted.model_dump(),
             )
         created = self._generations.charge_and_create(
             queued, self._clock.now, claim, max_in_flight=self._max_in_flight
@@ -126,6 +143,7 @@ class GenerationService:
         )
         if refunded is None:
             return  # the task did reach the worker after all: the request is under way
+        self._settled(refunded)
         raise QueueFailureError(extra={"generationRequestId": request_id, "refunded": True})
 
     def get(
@@ -139,6 +157,26 @@ class GenerationService:
                 f"Generation request not found: {request_id}", error="generation_not_found"
             )
         return record
+
+    def wait_until_terminal(
+        self,
+        request_id: str,
+        seconds: float,
+        visible: Callable[[str], bool] = lambda owner: True,
+    ) -> GenerationRecord:
+        """The request once it is terminal, or as it stands when `seconds` have passed: one
+        read by id, then a read after 50 ms, 100 ms, ... up to one a second, the last sleep cut
+        short so that the last read happens at the deadline (never after it). Unknown or not
+        visible is 404, like `get`."""
+        deadline = self._monotonic() + seconds
+        delay = WAIT_FIRST_POLL_SECONDS
+        while True:
+            record = self.get(request_id, visible)
+            remaining = deadline - self._monotonic()
+            if record.status.is_terminal or remaining <= 0:
+                return record
+            self._sleep(min(delay, remaining))
+            delay = min(delay * 2, WAIT_MAX_POLL_SECONDS)
 
     def cancel(
         self, request_id: str, visible: Callable[[str], bool] = lambda owner: True
@@ -155,11 +193,17 @@ class GenerationService:
             )
             if cancelled is not None:
                 self._queue.cancel(request_id)  # best effort: a late task finds it settled
+                self._settled(cancelled)
                 return cancelled
             record = self.get(request_id, visible)  # it moved on since the read
         if record.status is GenerationStatus.CANCELLED:
             return record
         raise NotCancellableError(error="not_cancellable")
+
+    def _settled(self, record: GenerationRecord) -> None:
+        """This call settled the request: schedule its webhook event (never raises)."""
+        if self._webhooks is not None:
+            self._webhooks.settled(record)
 
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
         return self._generations.list_for_user(user_id, limit)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.webhook_http import WebhookResponse
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from schemas.report import WeeklyReport
 
@@ -17,6 +18,18 @@ class GenerationQueue(Protocol):
 
     def cancel(self, generation_request_id: str) -> None:
         """Unschedule it if it has not started; best effort, never raises."""
+
+
+class WebhookQueue(Protocol):
+    def enqueue(self, generation_request_id: str) -> None:
+        """Schedule the delivery of this request's webhook event. Raises on failure; a
+        duplicate is harmless (one task per request)."""
+
+
+class WebhookSender(Protocol):
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
+        """POST one attempt; the receiver's status code, or why there was none. Raises
+        WebhookUrlRefused when the URL or an address its host resolves to is not allowed."""
 
 
 class TaskInspector(Protocol):

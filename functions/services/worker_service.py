@@ -18,6 +18,7 @@ from repositories.generations import (
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from services.model_simulator import ModelRun, ModelSimulator
 from services.ports import ImageStore, TaskInspector
+from services.webhook_service import WebhookNotifier
 
 TIMEOUT_MESSAGE = "Generation timed out"
 
@@ -56,6 +57,7 @@ class SweepResult:
     settled_elsewhere: int = 0  # the worker settled it between the query and our transaction
     quarantined: int = 0  # cannot be settled (malformed): marked for an operator
     skipped: int = 0  # an error on this item: logged, retried on the next sweep
+    webhooks_requeued: int = 0  # webhook deliveries left pending, scheduled again
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -69,12 +71,14 @@ class GenerationWorker:
         images: ImageStore,
         clock: Clock,
         tasks: TaskInspector | None = None,
+        webhooks: WebhookNotifier | None = None,
     ) -> None:
         self._generations = generations
         self._simulator = simulator
         self._images = images
         self._clock = clock
         self._tasks = tasks
+        self._webhooks = webhooks  # schedules a settled request's webhook event
 
     def process(self, request_id: str) -> WorkResult:
         """Infrastructure errors propagate (the task is retried); everything else is settled."""
@@ -98,6 +102,7 @@ class GenerationWorker:
         if settled is None:
             self._discard(request_id, outcome)
             return WorkResult.SUPERSEDED
+        self._settled(settled)
         return WorkResult.COMPLETED if outcome.succeeded else WorkResult.FAILED
 
     def _store(self, record: GenerationRecord, run: ModelRun) -> GenerationOutcome:
@@ -133,7 +138,17 @@ class GenerationWorker:
             except Exception as exc:
                 result.skipped += 1
                 log_exception("stuck request not settled", exc, generationRequestId=candidate.id)
+        if self._webhooks is not None:
+            try:
+                result.webhooks_requeued = self._webhooks.rescue(self._clock.now())
+            except Exception as exc:
+                log_exception("pending webhook deliveries not looked up", exc)
         return result
+
+    def _settled(self, record: GenerationRecord) -> None:
+        """This worker or sweep settled the request: schedule its webhook event (never raises)."""
+        if self._webhooks is not None:
+            self._webhooks.settled(record)
 
     def _recover_one(
         self,
@@ -167,6 +182,7 @@ class GenerationWorker:
         if settled is None:
             result.settled_elsewhere += 1
             return
+        self._settled(settled)
         result.refunded += 1
         info("recovered stuck generation", generationRequestId=candidate.id)
 

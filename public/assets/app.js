@@ -78,6 +78,19 @@ const el = {
   actingAs: $('#acting-as'),
   actingAsUid: $('#acting-as-uid'),
   adminCard: $('#admin-card'),
+  keysCard: $('#api-keys-card'),
+  keyForm: $('#api-key-form'),
+  keyName: $('#api-key-name'),
+  keyCreate: $('#api-key-create'),
+  keyError: $('#api-key-error'),
+  keyReveal: $('#api-key-reveal'),
+  keySecret: $('#api-key-secret'),
+  keySecretName: $('#api-key-secret-name'),
+  keyCopy: $('#api-key-copy'),
+  keyCopyStatus: $('#api-key-copy-status'),
+  keyDone: $('#api-key-done'),
+  keyList: $('#api-key-list'),
+  keyListError: $('#api-keys-list-error'),
 };
 
 // ---------------------------------------------------------------- helpers
@@ -660,6 +673,186 @@ async function refreshRequest(id) {
   }
 }
 
+// ---------------------------------------------------------------- API keys (signed in)
+// Personal API keys for scripts and servers. A new key is shown once: it lives only in the
+// read-only field's value (never in `state`, storage or a log message) until the user hides it,
+// signs out, another user signs in or the page goes away.
+let keysEpoch = 0;   // bumps when the signed-in user changes: answers for the previous one are dropped
+let keysListSeq = 0; // the newest listApiKeys wins
+let revealedKeyId = null;
+
+/** Forget everything the panel shows (sign-out, another user). */
+function resetApiKeys() {
+  keysEpoch += 1;
+  keysListSeq += 1;
+  hideNewKey();
+  replace(el.keyList);
+  replace(el.keyError);
+  replace(el.keyListError);
+  el.keyList.removeAttribute('aria-busy');
+  el.keyName.value = '';
+  el.keyName.removeAttribute('aria-invalid');
+  el.keyCreate.disabled = false;
+  el.keyCreate.textContent = 'Create key';
+}
+
+function hideNewKey() {
+  el.keySecret.value = '';
+  revealedKeyId = null;
+  replace(el.keySecretName);
+  replace(el.keyCopyStatus);
+  delete el.keyCopyStatus.dataset.state;
+  el.keyReveal.hidden = true;
+}
+
+function showNewKey(created) {
+  revealedKeyId = created.keyId || null;
+  el.keySecret.value = String(created.apiKey || '');
+  replace(el.keySecretName, created.name ? `“${created.name}”` : '');
+  replace(el.keyCopyStatus);
+  delete el.keyCopyStatus.dataset.state;
+  el.keyReveal.hidden = false;
+  el.keySecret.focus();
+  el.keySecret.select();
+}
+
+async function loadApiKeys() {
+  if (!state.session) return;
+  const epoch = keysEpoch;
+  const seq = ++keysListSeq;
+  const current = () => epoch === keysEpoch && seq === keysListSeq;
+  el.keyList.setAttribute('aria-busy', 'true');
+  try {
+    const data = await api('listApiKeys');
+    if (!current()) return;
+    replace(el.keyListError);
+    const keys = Array.isArray(data.apiKeys) ? data.apiKeys : [];
+    replace(el.keyList, keys.length ? keys.map(renderApiKey)
+      : h('li', { class: 'empty', 'data-testid': 'api-keys-empty' }, 'No API keys yet.'));
+  } catch (err) {
+    if (!current()) return;
+    showError(el.keyListError, err, 'Could not load your API keys: ');
+  } finally {
+    if (current()) el.keyList.removeAttribute('aria-busy');
+  }
+}
+
+function renderApiKey(key) {
+  const revoked = Boolean(key.revokedAt);
+  const name = key.name ? String(key.name) : '(unnamed)';
+  const meta = [
+    ['Created', formatTime(key.createdAt)],
+    ['Last used', key.lastUsedAt ? formatTime(key.lastUsedAt) : 'Never'],
+  ];
+  if (revoked) meta.push(['Revoked', formatTime(key.revokedAt)]);
+  return h('li', {
+    class: `api-key${revoked ? ' api-key-revoked' : ''}`,
+    'data-testid': 'api-key-item',
+    'data-key-id': key.keyId,
+    'data-state': revoked ? 'revoked' : 'active',
+  },
+  h('div', { class: 'api-key-head' },
+    h('span', { class: 'api-key-name', 'data-testid': 'api-key-item-name' }, name),
+    h('span', { class: `badge badge-${revoked ? 'revoked' : 'active'}`, 'data-testid': 'api-key-state' },
+      revoked ? 'Revoked' : 'Active'),
+    revoked ? null : h('button', {
+      type: 'button',
+      class: 'btn btn-ghost btn-small btn-revoke',
+      'data-testid': 'api-key-revoke',
+      'aria-label': `Revoke API key ${name}`,
+      onclick: (event) => revokeApiKey(key, name, event.currentTarget),
+    }, 'Revoke')),
+  h('code', { class: 'api-key-prefix', 'data-testid': 'api-key-prefix', title: 'How the key starts' },
+    displayPrefix(key.prefix)),
+  h('dl', { class: 'kv api-key-meta' }, meta.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])));
+}
+
+/** The start of a key as listed ("fsk_3kT9aQ…"; the API sends it with its ellipsis). */
+function displayPrefix(prefix) {
+  const text = String(prefix ?? '');
+  return /(…|\.\.\.)$/.test(text) ? text : `${text}…`;
+}
+
+async function revokeApiKey(key, name, button) {
+  const epoch = keysEpoch;
+  // eslint-disable-next-line no-alert
+  if (!window.confirm(`Revoke the API key “${name}” (${displayPrefix(key.prefix)})?\n\n`
+    + 'Every script or server that uses it gets 401 from its next call. This cannot be undone.')) return;
+  replace(el.keyError);
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  button.textContent = 'Revoking…';
+  try {
+    await api('revokeApiKey', { method: 'POST', body: { keyId: key.keyId } });
+    if (epoch !== keysEpoch) return;
+    if (revealedKeyId && revealedKeyId === key.keyId) hideNewKey();
+    announce(`API key “${name}” revoked.`);
+  } catch (err) {
+    if (epoch !== keysEpoch) return;
+    showError(el.keyError, err, 'Revoke failed: ');
+  }
+  await loadApiKeys(); // re-renders the list (and its buttons) either way
+}
+
+el.keyForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!state.session || el.keyCreate.disabled) return;
+  replace(el.keyError);
+  el.keyName.removeAttribute('aria-invalid');
+  const name = el.keyName.value.trim();
+  if (!name) {
+    el.keyName.setAttribute('aria-invalid', 'true');
+    replace(el.keyError, 'Enter a name for the key.');
+    el.keyName.focus();
+    return;
+  }
+  const epoch = keysEpoch;
+  el.keyCreate.disabled = true;
+  el.keyCreate.textContent = 'Creating…';
+  try {
+    const created = await api('createApiKey', { method: 'POST', body: { name } });
+    if (epoch !== keysEpoch) return;
+    el.keyName.value = '';
+    showNewKey(created);
+    announce(`API key “${created.name || name}” created. Copy it now: it will not be shown again.`);
+    loadApiKeys();
+  } catch (err) {
+    if (epoch !== keysEpoch) return;
+    showError(el.keyError, err);
+    if (err instanceof ApiError && err.details.some((d) => d?.field === 'name')) el.keyName.setAttribute('aria-invalid', 'true');
+  } finally {
+    if (epoch === keysEpoch) {
+      el.keyCreate.disabled = false;
+      el.keyCreate.textContent = 'Create key';
+    }
+  }
+});
+
+el.keyCopy.addEventListener('click', async () => {
+  const value = el.keySecret.value;
+  if (!value) return;
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(value); // secure contexts only (https, or loopback)
+    copied = true;
+  } catch {
+    // No clipboard access: select the text so that Ctrl+C / ⌘C copies it.
+    el.keySecret.focus();
+    el.keySecret.select();
+  }
+  el.keyCopyStatus.dataset.state = copied ? 'copied' : 'selected';
+  replace(el.keyCopyStatus, copied ? 'Copied to the clipboard.'
+    : 'Could not copy automatically: the key is selected, press Ctrl+C (⌘C on a Mac).');
+});
+
+el.keyDone.addEventListener('click', () => {
+  hideNewKey();
+  el.keyName.focus();
+});
+
+// Leaving the page (reload, navigation, the back/forward cache) takes the shown key with it.
+window.addEventListener('pagehide', hideNewKey);
+
 // ---------------------------------------------------------------- admin
 function renderAdminResult(title, rows, extra) {
   replace(el.adminResult,
@@ -736,7 +929,7 @@ async function boot({ keepAdminResult = false } = {}) {
   stopAllPolling();
   stopWatching();
   if (!keepAdminResult) replace(el.adminResult);
-  await Promise.all([loadCatalog(), state.session ? actAsSessionUser() : loadUsers()]);
+  await Promise.all([loadCatalog(), state.session ? actAsSessionUser() : loadUsers(), loadApiKeys()]);
 }
 
 /** Signed in: no picker, the console acts as the signed-in uid. */
@@ -758,6 +951,8 @@ function renderSession() {
   // Signed out (the open emulator mode) the admin tools stay as they were; signed in, only an
   // ID token with the admin claim gets them.
   el.adminCard.hidden = Boolean(session) && !session.admin;
+  // A user's own API keys: signed in only (no key acts for an anonymous caller).
+  el.keysCard.hidden = !session;
 }
 
 function showAuthPrompt(err) {
@@ -818,9 +1013,15 @@ el.signinForm.addEventListener('submit', async (event) => {
 el.signout.addEventListener('click', async () => {
   if (!state.firebase) return;
   stopWatching();
+  resetApiKeys(); // a shown key leaves the page now, not when the auth state change arrives
+  el.keysCard.hidden = true;
   el.signout.disabled = true;
   try {
     await state.firebase.fb.signOut(state.firebase.auth);
+  } catch (err) {
+    el.keysCard.hidden = !state.session; // still signed in: the panel comes back
+    loadApiKeys();
+    throw err;
   } finally {
     el.signout.disabled = false;
   }
@@ -830,6 +1031,7 @@ el.signout.addEventListener('click', async () => {
 let sessionSeq = 0;
 async function applySession(user) {
   const seq = ++sessionSeq;
+  const previousUid = state.session?.uid ?? null;
   if (user) {
     let admin = false;
     try {
@@ -846,6 +1048,7 @@ async function applySession(user) {
     }
     state.session = null;
   }
+  if ((state.session?.uid ?? null) !== previousUid) resetApiKeys();
   renderSession();
   await boot();
 }

@@ -8,10 +8,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, storeQueuedRequest, tid, waitForCredits,
+  BASE_URL, GENERATION_TIMEOUT_MS, SCREENSHOT_DIR, launchBrowser, signIn, signOut, storeQueuedRequest, tid,
+  waitForCredits,
 } from '../lib/browser.mjs';
-
-const PASSWORD = 'feraset-demo'; // scripts/seed_auth.py
 
 let browser;
 const pageErrors = [];
@@ -41,25 +40,6 @@ async function openConsole(label) {
   });
   await page.goto(`${BASE_URL}/index.html`, { waitUntil: 'domcontentloaded' });
   return { context, page, requests, violations };
-}
-
-async function signIn(page, email, password = PASSWORD) {
-  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === false, tid('signin-button'));
-  await page.locator(tid('signin-email')).fill(email);
-  await page.locator(tid('signin-password')).fill(password);
-  await page.locator(tid('signin-button')).click();
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel)?.textContent === want,
-    [tid('session-email'), email],
-  ).catch(async () => {
-    assert.fail(`sign-in as ${email} did not complete: "${await page.locator(tid('signin-error')).textContent()}"`);
-  });
-}
-
-async function signOut(page) {
-  await page.locator(tid('signout-button')).click();
-  await page.locator(tid('signin-form')).waitFor({ state: 'visible' });
-  await page.locator(tid('session-bar')).waitFor({ state: 'hidden' });
 }
 
 /** Waits until the form is built from getCatalog and a user is acted for (the submit button enables). */

@@ -38,6 +38,30 @@ export async function waitForCredits(page, expected, timeout = 20_000) {
   });
 }
 
+// The signed-in console (tests/browser-auth/): the Auth emulator accounts of scripts/seed_auth.py.
+export const DEMO_PASSWORD = 'feraset-demo';
+
+/** Sign in through the console's form; waits until the session bar names `email`. */
+export async function signIn(page, email, password = DEMO_PASSWORD) {
+  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === false, tid('signin-button'));
+  await page.locator(tid('signin-email')).fill(email);
+  await page.locator(tid('signin-password')).fill(password);
+  await page.locator(tid('signin-button')).click();
+  await page.waitForFunction(
+    ([sel, want]) => document.querySelector(sel)?.textContent === want,
+    [tid('session-email'), email],
+  ).catch(async () => {
+    assert.fail(`sign-in as ${email} did not complete: "${await page.locator(tid('signin-error')).textContent()}"`);
+  });
+}
+
+/** Sign out through the session bar; waits until the sign-in form is back. */
+export async function signOut(page) {
+  await page.locator(tid('signout-button')).click();
+  await page.locator(tid('signin-form')).waitFor({ state: 'visible' });
+  await page.locator(tid('session-bar')).waitFor({ state: 'hidden' });
+}
+
 // The Firestore emulator's REST API, for state the API cannot produce on demand (emulators:exec
 // sets FIRESTORE_EMULATOR_HOST; firebase.json's port otherwise).
 const FIRESTORE_HOST = process.env.FIRESTORE_EMULATOR_HOST || '127.0.0.1:5561';
@@ -54,6 +78,38 @@ function firestoreValue(value) {
 
 function firestoreFields(record) {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, firestoreValue(v)]));
+}
+
+/** POST one commit of `writes` to the Firestore emulator (its admin bypass: rules do not apply). */
+async function commitWrites(writes, what) {
+  const response = await fetch(`http://${FIRESTORE_HOST}/v1/${FIRESTORE_DB}/documents:commit`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer owner', 'Content-Type': 'application/json' }, // the emulator's admin bypass
+    body: JSON.stringify({ writes }),
+  });
+  assert.equal(response.status, 200, `${what} failed: ${await response.text()}`);
+}
+
+/**
+ * Store a user document of its own for a test that must not wait for (or race) a seed; fails if
+ * `userId` exists already.
+ */
+export async function storeUser(userId, { credits = 10 } = {}) {
+  await commitWrites([{
+    update: {
+      name: `${FIRESTORE_DB}/documents/users/${userId}`,
+      fields: firestoreFields({
+        name: userId, email: `${userId}@example.com`, current_credits: credits, initial_credits: credits,
+        created_at: new Date(),
+      }),
+    },
+    currentDocument: { exists: false },
+  }], `storing user ${userId}`);
+}
+
+/** Remove a user stored by `storeUser`, so that the suites after this one see the seeded users only. */
+export async function removeUser(userId) {
+  await commitWrites([{ delete: `${FIRESTORE_DB}/documents/users/${userId}` }], `removing user ${userId}`);
 }
 
 /**
@@ -98,12 +154,7 @@ export async function storeQueuedRequest(userId, { model = 'Model A', size = '51
       currentDocument: { exists: true },
     },
   ];
-  const response = await fetch(`http://${FIRESTORE_HOST}/v1/${FIRESTORE_DB}/documents:commit`, {
-    method: 'POST',
-    headers: { Authorization: 'Bearer owner', 'Content-Type': 'application/json' }, // the emulator's admin bypass
-    body: JSON.stringify({ writes }),
-  });
-  assert.equal(response.status, 200, `storing a queued request failed: ${await response.text()}`);
+  await commitWrites(writes, 'storing a queued request');
   return id;
 }
 

@@ -9,13 +9,10 @@
 // emulator data (rules-unit-testing scopes both to the project id).
 
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 import {
   assertFails,
   assertSucceeds,
-  initializeTestEnvironment,
 } from '@firebase/rules-unit-testing';
 import {
   Timestamp,
@@ -26,37 +23,18 @@ import {
   getDoc,
   getDocs,
   limit,
-  onSnapshot,
   orderBy,
   query,
   setDoc,
   updateDoc,
   where,
 } from 'firebase/firestore';
-import { setLogLevel } from 'firebase/app';
+import { firstSnapshot, rulesEnvironment } from '../lib/rules.mjs';
 
 const PROJECT_ID = 'demo-feraset-rules';
-const RULES_PATH = fileURLToPath(new URL('../../firestore.rules', import.meta.url));
 
 const ALICE = 'alice';
 const BOB = 'bob';
-
-function emulatorAddress() {
-  const raw = process.env.FIRESTORE_EMULATOR_HOST;
-  if (!raw) {
-    throw new Error(
-      'FIRESTORE_EMULATOR_HOST is not set (expected host:port). Run the tests under ' +
-        '`firebase emulators:exec --only firestore` or export it for a running emulator.',
-    );
-  }
-  const idx = raw.lastIndexOf(':');
-  const host = raw.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(raw.slice(idx + 1));
-  if (idx <= 0 || !host || !Number.isInteger(port) || port <= 0) {
-    throw new Error(`FIRESTORE_EMULATOR_HOST must be host:port, got "${raw}"`);
-  }
-  return { host, port };
-}
 
 const now = Timestamp.fromDate(new Date('2025-01-06T12:00:00Z'));
 
@@ -156,11 +134,7 @@ async function seed(db) {
 let testEnv;
 
 before(async () => {
-  setLogLevel('error'); // the SDK logs every PERMISSION_DENIED as a warning
-  testEnv = await initializeTestEnvironment({
-    projectId: PROJECT_ID,
-    firestore: { ...emulatorAddress(), rules: readFileSync(RULES_PATH, 'utf8') },
-  });
+  testEnv = await rulesEnvironment(PROJECT_ID);
 });
 
 beforeEach(async () => {
@@ -203,17 +177,6 @@ function liveQuery(db, uid) {
     orderBy('created_at', 'desc'),
     limit(20),
   );
-}
-
-/** The first snapshot of a listener, or its error: what the rules allow a listener to see. */
-function firstSnapshot(q) {
-  return new Promise((resolve, reject) => {
-    const unsubscribe = onSnapshot(
-      q,
-      (snap) => { unsubscribe(); resolve(snap); },
-      (error) => reject(error),
-    );
-  });
 }
 
 describe('live listeners on generation_requests', () => {

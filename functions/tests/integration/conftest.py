@@ -24,6 +24,7 @@ from core.firestore_client import build_firestore_client
 from repositories.emulator_host_lock import HostLocks
 from repositories.seed import SeedRepository
 from services.seeding.service import SeedService
+from tests.support.auth_emulator import owner_and_other_tokens
 from tests.support.ledger import assert_ledger_consistent
 
 PROJECT = "feraset-imagen"
@@ -163,3 +164,9 @@ def transactions(db: firestore.Client, user_id: str) -> list[dict[str, Any]]:
 
 def balance(db: firestore.Client, user_id: str) -> int:
     return int(db.collection("users").document(user_id).get().get("current_credits"))
+
+
+@pytest.fixture(scope="module")
+def tokens() -> dict[str, str]:
+    """ID tokens of OWNER and OTHER (tests.support.auth_emulator), fresh accounts per module."""
+    return owner_and_other_tokens()

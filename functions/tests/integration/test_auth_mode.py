@@ -7,10 +7,6 @@ token verifier is the real `firebase_admin.auth.verify_id_token`.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,64 +17,18 @@ from firebase_admin import auth
 
 import main
 from container import firebase_app
-from tests.integration.conftest import FUNCTIONS_BASE, PROJECT, balance, request_body
+from tests.integration.conftest import FUNCTIONS_BASE, balance, request_body
+from tests.support.auth_emulator import (
+    OTHER,
+    OWNER,
+    bearer,
+    fresh_account,
+    sign_in,
+    unsigned_token,
+)
 from tests.support.http import call
 
-PASSWORD = "correct-horse-battery"
-OWNER, OTHER = "arda", "havanur"
 Handler = Callable[..., Any]
-
-
-def auth_host() -> str:
-    host = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
-    if not host:
-        pytest.fail("these tests need the Auth emulator: add `auth` to `emulators:exec --only`")
-    return host
-
-
-def sign_in(uid: str) -> str:
-    """An ID token for `uid`, obtained from the Auth emulator like a client would."""
-    url = (
-        f"http://{auth_host()}/identitytoolkit.googleapis.com/v1/"
-        "accounts:signInWithPassword?key=any"
-    )
-    body = {"email": f"{uid}@example.com", "password": PASSWORD, "returnSecureToken": True}
-    response = requests.post(url, json=body, timeout=10)
-    response.raise_for_status()
-    return str(response.json()["idToken"])
-
-
-@pytest.fixture(scope="module")
-def tokens() -> dict[str, str]:
-    wipe = f"http://{auth_host()}/emulator/v1/projects/{PROJECT}/accounts"
-    requests.delete(wipe, timeout=10).raise_for_status()
-    for uid in (OWNER, OTHER):
-        auth.create_user(uid=uid, email=f"{uid}@example.com", password=PASSWORD, app=firebase_app())
-    return {uid: sign_in(uid) for uid in (OWNER, OTHER)}
-
-
-def unsigned_token(uid: str, *, expires_in: int, audience: str = PROJECT) -> str:
-    """An `alg: none` token, as the Auth emulator issues them (it accepts unsigned tokens)."""
-    now = int(time.time())
-    claims = {
-        "iss": f"https://securetoken.google.com/{audience}",
-        "aud": audience,
-        "sub": uid,
-        "user_id": uid,
-        # issued now: revocation checks refuse tokens older than the account's valid-since time
-        "auth_time": now,
-        "iat": now,
-        "exp": now + expires_in,
-    }
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
-
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 # Each user-facing function, called on behalf of a user: (handler, method, kwargs for call()).
@@ -186,14 +136,6 @@ def test_credentials_are_checked_before_the_body_is_parsed(make_container, handl
     parse.assert_not_called()
 
 
-def fresh_account(uid: str) -> str:
-    """A token for a user of its own (these tests revoke or disable it)."""
-    with contextlib.suppress(auth.UserNotFoundError):
-        auth.delete_user(uid, app=firebase_app())
-    auth.create_user(uid=uid, email=f"{uid}@example.com", password=PASSWORD, app=firebase_app())
-    return sign_in(uid)
-
-
 def test_revoked_tokens_are_refused_at_once(make_container, tokens):
     make_container(require_auth=True)
     token = fresh_account("mike_creative")
@@ -216,9 +158,22 @@ def test_a_disabled_account_is_refused_at_once(make_container, tokens):
 @pytest.mark.parametrize("name", CALLS)
 def test_auth_not_required_keeps_the_curl_flows_open(make_container, name):
     make_container(require_auth=False)
-    for headers in (None, bearer("garbage")):  # a token is neither needed nor checked
-        status, body = call_as(name, OWNER, headers)
-        assert status in (200, 202), body
+    status, body = call_as(name, OWNER, None)  # no credential: the caller is anonymous
+    assert status in (200, 202), body
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_presented_credential_is_verified_without_required_auth(db, make_container, tokens, name):
+    """Open mode still binds a caller who presents a credential: own uid served, another
+    user's 403, a bad token 401, and nothing is charged for the refused calls."""
+    make_container(require_auth=False)
+    status, body = call_as(name, OWNER, bearer(tokens[OWNER]))
+    assert status in (200, 202), body
+    status, body = call_as(name, OTHER, bearer(tokens[OWNER]))
+    assert_error(status, body, 403, "forbidden")
+    status, body = call_as(name, OTHER, bearer("garbage"))
+    assert_error(status, body, 401, "unauthenticated")
+    assert balance(db, OTHER) == 5
 
 
 def test_functions_emulator_defaults_to_open():
@@ -308,9 +263,7 @@ def test_an_account_with_the_admin_claim_may_call_admin_functions(make_container
     """A signed-in operator (the console's admin tools) instead of the key: the `admin` custom
     claim, set with the Admin SDK, rides in the ID token the Auth emulator issues."""
     make_container(on_emulator=False, admin_api_key=ADMIN_KEY, require_auth=True)
-    with contextlib.suppress(auth.UserNotFoundError):
-        auth.delete_user("ops", app=firebase_app())
-    auth.create_user(uid="ops", email="ops@example.com", password=PASSWORD, app=firebase_app())
+    fresh_account("ops")
     auth.set_custom_user_claims("ops", {"admin": True}, app=firebase_app())
     operator = sign_in("ops")
 

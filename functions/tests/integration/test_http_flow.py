@@ -226,11 +226,12 @@ def test_cors(function):
     assert preflight.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
     assert (
         preflight.headers["Access-Control-Allow-Headers"]
-        == "Content-Type, Authorization, Idempotency-Key"
+        == "Content-Type, Authorization, Idempotency-Key, Prefer"
     )
     assert preflight.headers["Access-Control-Max-Age"] == "3600"
     answer = requests.get(url(function), timeout=30)
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert answer.headers["Access-Control-Expose-Headers"] == "Preference-Applied"
 
 
 def test_hosting_rewrites_reach_the_functions(db):

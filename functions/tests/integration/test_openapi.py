@@ -201,3 +201,21 @@ def test_generation_flow_conforms() -> None:
     assert call("/validate_user", "POST", body={"userId": "arda"}).status_code == 200
     assert len(call("/listUsers", "GET").json()["users"]) == 13
     assert call("/getCatalog", "GET").status_code == 200
+
+
+def test_waited_generation_conforms() -> None:
+    """`Prefer: wait`: the documented 200 of a create, a status read and a refused header."""
+    path = "/createGenerationRequest"
+    waited = call(path, "POST", body=request_body(), headers={"Prefer": "wait=30"})
+    assert waited.status_code == 200, waited.text
+    assert waited.headers["preference-applied"] == ["wait=30"]  # lower-cased, as lists
+    request_id = waited.json()["generationRequestId"]
+    status = call(
+        "/getGenerationStatus",
+        "GET",
+        query={"generationRequestId": request_id},
+        headers={"Prefer": "wait=1"},
+    )
+    assert status.status_code == 200 and status.json()["status"] in TERMINAL
+    refused = call(path, "POST", body=request_body(), headers={"Prefer": "wait=61"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_prefer"

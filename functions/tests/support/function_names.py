@@ -18,5 +18,10 @@ HTTP_FUNCTIONS = frozenset(
         "listReports",
         "getReport",
         "sweepStuckGenerations",
+        "getWebhookSecret",
+        "rotateWebhookSecret",
+        "createApiKey",
+        "listApiKeys",
+        "revokeApiKey",
     }
 )

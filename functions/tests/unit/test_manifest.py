@@ -30,6 +30,7 @@ ADMIN_FUNCTIONS = [
 OWNER_OR_ADMIN_FUNCTIONS = ["cancelGenerationRequest"]
 SCHEDULES = {"weeklyReportScheduler": "25 20 * * 1", "recoverStuckGenerations": "every 10 minutes"}
 WORKER = "processImageGeneration"
+WEBHOOK_WORKER = "deliverWebhook"
 TRIGGERS = ("httpsTrigger", "callableTrigger", "taskQueueTrigger", "scheduleTrigger")
 PARAM_REF = re.compile(r"^\{\{ params\.(\w+) \}\}$")
 
@@ -62,7 +63,7 @@ def trigger_of(endpoint: dict[str, Any]) -> str:
 
 
 def test_exactly_the_documented_functions(endpoints):
-    assert set(endpoints) == HTTP_FUNCTIONS | set(SCHEDULES) | {WORKER}
+    assert set(endpoints) == HTTP_FUNCTIONS | set(SCHEDULES) | {WORKER, WEBHOOK_WORKER}
 
 
 def test_every_function_is_in_us_central1(endpoints):
@@ -87,6 +88,19 @@ def test_worker_is_a_task_queue_function_only(manifest, endpoints):
         e["entryPoint"] for e in endpoints.values() if trigger_of(e) == "httpsTrigger"
     }
     assert WORKER not in http_entry_points
+
+
+def test_webhook_delivery_is_a_task_queue_function_with_its_own_retries(manifest, endpoints):
+    """Production retries spread over hours; the rate limits match what its instances take."""
+    queue = endpoints[WEBHOOK_WORKER]["taskQueueTrigger"]
+    assert "invoker" not in queue  # private: only Cloud Tasks (OIDC) may invoke it
+    assert all(PARAM_REF.match(str(v)) for v in queue["retryConfig"].values())
+    retry = {k: resolve(manifest, v) for k, v in queue["retryConfig"].items()}
+    assert retry == {"maxAttempts": 10, "minBackoffSeconds": 30, "maxBackoffSeconds": 10800}
+    intervals = [min(30 * 2**n, 10800) for n in range(retry["maxAttempts"] - 1)]
+    assert 3 * 3600 < sum(intervals) < 6 * 3600  # about 4 h 15 min from first to last attempt
+    _, _, concurrency, _, max_instances, _ = capacity_of(endpoints[WEBHOOK_WORKER])
+    assert queue["rateLimits"]["maxConcurrentDispatches"] == concurrency * max_instances
 
 
 def test_queue_settings_are_params(endpoints):
@@ -126,18 +140,22 @@ CAPACITY_FIELDS = (
     "timeoutSeconds",
 )
 INTERACTIVE = (512, 1, 8, 0, 20, 60)
+WAITING = (512, 1, 8, 0, 20, 120)  # interactive, with room for `Prefer: wait` (60 s)
 ADMIN_READ = (512, 1, 4, 0, 2, 60)
 REPORT = (1024, 1, 1, 0, 1, 540)
 SWEEPER = (512, 1, 1, 0, 1, 300)
 # The numbers and reasoning of docs/architecture.md, "Capacity".
 DECLARED_CAPACITY = {
-    "createGenerationRequest": INTERACTIVE,
+    "createGenerationRequest": WAITING,
     "cancelGenerationRequest": INTERACTIVE,
-    "getGenerationStatus": INTERACTIVE,
+    "getGenerationStatus": WAITING,
     "listGenerationRequests": INTERACTIVE,
     "getUserCredits": INTERACTIVE,
     "validate_user": INTERACTIVE,
     "getCatalog": INTERACTIVE,
+    "createApiKey": INTERACTIVE,
+    "listApiKeys": INTERACTIVE,
+    "revokeApiKey": INTERACTIVE,
     "health": (256, 1, 8, 0, 5, 10),
     "listUsers": ADMIN_READ,
     "listReports": ADMIN_READ,
@@ -146,6 +164,9 @@ DECLARED_CAPACITY = {
     "scheduleWeeklyReport": REPORT,
     "weeklyReportScheduler": REPORT,
     "processImageGeneration": (512, 1, 8, 0, 4, 120),
+    "deliverWebhook": (512, 1, 8, 0, 4, 120),
+    "getWebhookSecret": INTERACTIVE,
+    "rotateWebhookSecret": INTERACTIVE,
     "recoverStuckGenerations": SWEEPER,
     "sweepStuckGenerations": SWEEPER,
 }

@@ -64,6 +64,7 @@ def test_failures_are_isolated_counted_and_queued_requests_wait_without_a_task_l
         "settled_elsewhere": 0,
         "quarantined": 1,
         "skipped": 1,
+        "webhooks_requeued": 0,  # no webhook queue wired
     }
     assert repo.settled == ["old-queued", "processing"]
     assert repo.quarantined == ["broken"]

@@ -1,0 +1,54 @@
+"""getWebhookSecret, rotateWebhookSecret (the caller's own signing secret) and deliverWebhook
+(the webhook task queue)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from firebase_functions.https_fn import FunctionsErrorCode, HttpsError
+from flask import Request, Response
+
+from controllers.auth import UserAuthorizer
+from controllers.http import json_response, optional_json_body
+from core.logging import info, warn
+from schemas.requests import WorkerTask
+from services.webhook_service import DeliveryResult, WebhookDeliverer, WebhookSecrets
+
+# A secret is never kept by a cache on the way.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class WebhookController:
+    def __init__(
+        self, secrets: WebhookSecrets, deliverer: WebhookDeliverer, auth: UserAuthorizer
+    ) -> None:
+        self._secrets = secrets
+        self._deliverer = deliverer
+        self._auth = auth
+
+    def secret(self, request: Request) -> Response:
+        """The caller's signing secret, created on the first call. A credential (ID token or
+        API key) is required in every mode: the secret belongs to an account."""
+        uid = self._auth.identify(request)
+        return json_response({"success": True, "secret": self._secrets.current(uid)}, 200, NO_STORE)
+
+    def rotate_secret(self, request: Request) -> Response:
+        """A new secret for the caller; deliveries from now on are signed with it."""
+        uid = self._auth.identify(request)
+        optional_json_body(request)  # takes no options, but a body must be valid JSON
+        return json_response({"success": True, "secret": self._secrets.rotate(uid)}, 200, NO_STORE)
+
+    def handle_delivery(self, data: Any) -> dict[str, str]:
+        """Acknowledge (return) unless the attempt is to be retried: then answer 503, and Cloud
+        Tasks runs the task again after its backoff."""
+        try:
+            task = WorkerTask.model_validate(data)
+        except pydantic.ValidationError:
+            warn("dropping malformed webhook task", payload_type=type(data).__name__)
+            return {"result": "rejected"}
+        result = self._deliverer.deliver(task.generationRequestId)
+        info("webhook task handled", generationRequestId=task.generationRequestId, result=result)
+        if result is DeliveryResult.RETRY:
+            raise HttpsError(FunctionsErrorCode.UNAVAILABLE, "webhook delivery will be retried")
+        return {"result": result.value}

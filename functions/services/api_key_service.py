@@ -1,0 +1,106 @@
+"""Personal API keys: create (shown once), list, revoke, and who a presented key belongs to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from core import api_keys
+from core.clock import Clock
+from core.errors import NotFoundError
+from schemas.documents import ApiKeyRecord
+
+# At most this many keys of one user are active at once (one more answers 409).
+MAX_ACTIVE_KEYS = 10
+# `last_used_at` is written at most once per this interval per key, never on every call.
+TOUCH_INTERVAL = timedelta(seconds=60)
+# A listing shows the newest keys, active and revoked, up to this many.
+MAX_LISTED_KEYS = 100
+
+
+class ApiKeyStore(Protocol):
+    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
+        """Store the key unless its owner has `max_active` active keys (TooManyApiKeysError);
+        the record as stored."""
+
+    def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]: ...
+
+    def revoke(
+        self, user_id: str, key_id: str, clock: Callable[[], datetime]
+    ) -> ApiKeyRecord | None:
+        """Revoke the owner's key (idempotent); None when the owner has no such key."""
+
+    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
+        """The owner of the active key with this hash, or None; records the use."""
+
+
+# Whether the account `uid` may still act (exists and is not disabled); raises when the
+# directory cannot be asked.
+AccountCheck = Callable[[str], bool]
+
+
+class ApiKeyRejected(Exception):
+    """The presented key is malformed, unknown, revoked, or its owner's account is gone."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: str  # the secret: answered once, never stored
+    record: ApiKeyRecord
+
+
+class ApiKeyService:
+    def __init__(
+        self,
+        store: ApiKeyStore,
+        clock: Clock,
+        account_active: AccountCheck | None = None,
+        *,
+        max_active: int = MAX_ACTIVE_KEYS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._account_active = account_active
+        self._max_active = max_active
+
+    def create(self, user_id: str, name: str) -> CreatedKey:
+        key = api_keys.generate()
+        record = ApiKeyRecord(
+            id=api_keys.key_hash(key),
+            key_id=api_keys.new_key_id(),
+            user_id=user_id,
+            name=name,
+            prefix=api_keys.display_prefix(key),
+            created_at=self._clock.now(),
+        )
+        return CreatedKey(key, self._store.create(record, self._max_active))
+
+    def list_for_owner(self, user_id: str) -> list[ApiKeyRecord]:
+        return self._store.list_for_owner(user_id, MAX_LISTED_KEYS)
+
+    def revoke(self, user_id: str, key_id: str) -> ApiKeyRecord:
+        """Revoke at once (the next call with the key is refused); repeating it answers the
+        same. Another user's key answers exactly like an unknown one."""
+        record = self._store.revoke(user_id, key_id, self._clock.now)
+        if record is None:
+            raise NotFoundError(f"API key not found: {key_id}", error="api_key_not_found")
+        return record
+
+    def owner_of(self, key: str) -> str:
+        """The uid a presented key acts for. The checksum comes first: a mistyped or truncated
+        key is refused without any lookup. Then the key must be stored and not revoked, and
+        its owner's account must still exist and not be disabled (as for an ID token)."""
+        if not api_keys.checksum_ok(key):
+            raise ApiKeyRejected("malformed_api_key")
+        owner = self._store.resolve(api_keys.key_hash(key), self._clock.now(), TOUCH_INTERVAL)
+        if owner is None:
+            raise ApiKeyRejected("unknown_or_revoked_api_key")
+        if self._account_active is not None and not self._account_active(owner):
+            raise ApiKeyRejected("owner_account_disabled")
+        return owner

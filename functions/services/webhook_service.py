@@ -1,0 +1,200 @@
+"""Signed webhooks: scheduling a settled request's event, delivering it, the signing secrets.
+
+The settle transaction marks a request's one event `pending` (repositories/generations.py).
+Whoever settled it (the worker, a cancel, the sweeper, the enqueue-failure refund) then
+schedules its delivery on the webhook task queue through `WebhookNotifier.settled`, after the
+commit and never failing the caller; the sweeper re-schedules deliveries left `pending` (an
+enqueue that failed, a task that vanished). `WebhookDeliverer` runs one attempt per task
+dispatch: 2xx delivered, 410 stops, anything else is retried by Cloud Tasks with backoff until
+the last attempt (counted on the record), which fails it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.clock import Clock
+from core.logging import info, log_exception, warn
+from core.webhook_signing import new_secret, signed_headers
+from core.webhook_urls import WebhookUrlRefused
+from repositories.generations import GenerationRepository
+from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from schemas.documents import GenerationRecord, WebhookState
+from schemas.responses import webhook_event
+from services.ports import WebhookQueue, WebhookSender
+
+GONE = 410
+
+
+@dataclass(frozen=True)
+class WebhookRescue:
+    """When the sweeper re-schedules a delivery still `pending` (a no-op when its task still
+    exists): `first_attempt_seconds` after the settle when no attempt was made (the enqueue
+    failed), `retry_seconds` after the last attempt otherwise (past the longest backoff)."""
+
+    first_attempt_seconds: int = 600
+    retry_seconds: int = 4 * 3600
+
+    @classmethod
+    def for_backoff(cls, max_backoff_seconds: int) -> WebhookRescue:
+        return cls(retry_seconds=max_backoff_seconds + cls.first_attempt_seconds)
+
+
+class WebhookNotifier:
+    def __init__(
+        self,
+        queue: WebhookQueue,
+        deliveries: WebhookDeliveryRepository,
+        rescue: WebhookRescue | None = None,
+    ) -> None:
+        self._queue = queue
+        self._deliveries = deliveries
+        self._rescue = rescue or WebhookRescue()
+
+    def settled(self, record: GenerationRecord | None) -> None:
+        """After a settle committed: schedule its event's delivery, if it has one. Never raises:
+        an enqueue that fails is logged, and the sweeper schedules it later."""
+        if record is None or record.webhook is None or record.webhook.state != "pending":
+            return
+        try:
+            self._queue.enqueue(record.id)
+        except Exception as exc:
+            log_exception("webhook delivery not enqueued", exc, generationRequestId=record.id)
+
+    def rescue(self, now: datetime) -> int:
+        """Re-schedule the deliveries left `pending` too long; how many were enqueued (a
+        duplicate of a task that still exists is a no-op). One failing enqueue is logged and
+        the others are still tried."""
+        rescued = 0
+        first_cutoff = now - timedelta(seconds=self._rescue.first_attempt_seconds)
+        retry_cutoff = now - timedelta(seconds=self._rescue.retry_seconds)
+        for stale in self._deliveries.find_stale(first_cutoff):
+            if stale.attempts > 0 and stale.updated_at >= retry_cutoff:
+                continue  # between retries: Cloud Tasks still holds its task
+            try:
+                self._queue.enqueue(stale.id)
+            except Exception as exc:
+                log_exception("webhook delivery not re-enqueued", exc, generationRequestId=stale.id)
+                continue
+            rescued += 1
+            info("webhook delivery re-enqueued", generationRequestId=stale.id)
+        return rescued
+
+
+class WebhookSecrets:
+    """Each user's signing secret: created on first use (getWebhookSecret or the first
+    delivery), replaced by a rotation. The secret never appears in a log."""
+
+    def __init__(
+        self,
+        secrets: WebhookSecretRepository,
+        clock: Clock,
+        mint: Callable[[], str] = new_secret,
+    ) -> None:
+        self._secrets = secrets
+        self._clock = clock
+        self._mint = mint
+
+    def current(self, user_id: str) -> str:
+        existing = self._secrets.get(user_id)
+        if existing is not None:
+            return existing
+        return self._secrets.create(user_id, self._mint(), self._clock.now())
+
+    def rotate(self, user_id: str) -> str:
+        secret = self._mint()
+        self._secrets.replace(user_id, secret, self._clock.now())
+        info("webhook secret rotated", userId=user_id)
+        return secret
+
+
+class DeliveryResult(StrEnum):
+    SKIPPED = "skipped"  # no pending event: delivered or stopped already, unknown, or none
+    DELIVERED = "delivered"
+    FAILED = "failed"  # stopped for good: 410, a refused address, or the last attempt
+    RETRY = "retry"  # recorded; the task must fail so that Cloud Tasks retries it
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        generations: GenerationRepository,
+        deliveries: WebhookDeliveryRepository,
+        secrets: WebhookSecrets,
+        sender: WebhookSender,
+        clock: Clock,
+        max_attempts: int,
+    ) -> None:
+        self._generations = generations
+        self._deliveries = deliveries
+        self._secrets = secrets
+        self._sender = sender
+        self._clock = clock
+        self._max_attempts = max_attempts
+
+    def deliver(self, request_id: str) -> DeliveryResult:
+        """One attempt at the request's event. Infrastructure errors (Firestore) propagate, and
+        the task is retried; every receiver's answer is recorded."""
+        record = self._generations.get(request_id)
+        if (
+            record is None
+            or record.webhook_url is None
+            or record.webhook is None
+            or record.webhook.state != "pending"
+        ):
+            return DeliveryResult.SKIPPED
+        if record.webhook.attempts >= self._max_attempts:
+            # Cloud Tasks retried once more than we count (e.g. a crash after the last POST).
+            return self._finish(
+                record, "failed", None, f"no 2xx answer after {record.webhook.attempts} attempts"
+            )
+        attempt = record.webhook.attempts + 1
+        body = json.dumps(webhook_event(record), ensure_ascii=False, separators=(",", ":"))
+        payload = body.encode("utf-8")
+        timestamp = int(self._clock.now().timestamp())
+        headers = signed_headers(
+            self._secrets.current(record.user_id), record.webhook.event_id, timestamp, payload
+        )
+        try:
+            response = self._sender.post(record.webhook_url, payload, headers)
+        except WebhookUrlRefused as refused:
+            return self._finish(record, "failed", None, f"webhookUrl {refused}")
+        code = response.status_code
+        if code is not None and 200 <= code < 300:
+            return self._finish(record, "delivered", code, None)
+        reason = response.error or f"the receiver answered {code}"
+        if code == GONE:
+            return self._finish(record, "failed", code, "the receiver answered 410 Gone")
+        if attempt >= self._max_attempts:
+            return self._finish(record, "failed", code, f"{reason} (last of {attempt} attempts)")
+        return self._finish(record, "pending", code, reason)  # RETRY (or SKIPPED: finished)
+
+    def _finish(
+        self,
+        record: GenerationRecord,
+        state: WebhookState,
+        status_code: int | None,
+        error: str | None,
+    ) -> DeliveryResult:
+        updated = self._deliveries.record_attempt(
+            record.id, self._clock.now(), state=state, status_code=status_code, error=error
+        )
+        fields = {
+            "generationRequestId": record.id,
+            "state": state,
+            "statusCode": status_code,
+            "reason": error,
+        }
+        if updated is None:
+            warn("webhook attempt not recorded: another attempt finished it", **fields)
+            return DeliveryResult.SKIPPED
+        fields["attempts"] = updated.attempts
+        if state == "delivered":
+            info("webhook delivered", **fields)
+            return DeliveryResult.DELIVERED
+        warn("webhook attempt failed", **fields)
+        return DeliveryResult.FAILED if state == "failed" else DeliveryResult.RETRY
