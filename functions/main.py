@@ -115,6 +115,12 @@ def scheduleWeeklyReport(req: https_fn.Request) -> https_fn.Response:
     return container().report_controller.schedule(req)
 
 
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.REPORT)
+@endpoint(["POST"], admin_origins=_admin_origins)
+def scheduleDailyRollup(req: https_fn.Request) -> https_fn.Response:
+    return container().report_controller.rollup(req)
+
+
 @https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
 @endpoint(["GET"], admin_origins=_admin_origins)
 def listReports(req: https_fn.Request) -> https_fn.Response:
@@ -177,3 +183,10 @@ def recoverStuckGenerations(event: scheduler_fn.ScheduledEvent) -> None:
 )
 def weeklyReportScheduler(event: scheduler_fn.ScheduledEvent) -> None:
     container().report_controller.run_scheduled()
+
+
+@scheduler_fn.on_schedule(
+    schedule="10 0 * * *", timezone=scheduler_fn.Timezone("UTC"), **capacity.REPORT
+)
+def rollupDailyUsage(event: scheduler_fn.ScheduledEvent) -> None:
+    container().report_controller.run_scheduled_rollup(event.schedule_time)

@@ -1,54 +1,58 @@
-"""Weekly report benchmark against the Firestore emulator (`make bench-report`).
+"""Weekly report and daily rollup benchmark against the Firestore emulator (`make bench`).
 
-Runs inside `firebase emulators:exec --only firestore`. Loads (untimed, with a BulkWriter) a
-generated dataset: REQUESTS generation requests from USERS users spread evenly over the last
-complete ISO week and the 4 baseline weeks before it, each with its deduction and, when failed,
-its refund. Then a fresh child process runs ONE `ReportService.run(week_start=...)` in-process
-and reports its wall time, peak memory (ru_maxrss growth during the run) and the number of
-documents the report streamed; a second run under tracemalloc gives the peak of Python
-allocations. The child keeps the loader's memory out of the measurements.
+Runs inside `firebase emulators:exec --only firestore`. For each size (20,000, then 200,000
+generation requests) it wipes the emulator and loads (untimed, batched commits from threads) a
+generated dataset: the requests of USERS users spread evenly over the last complete ISO week and
+the 4 baseline weeks before it, each with its deduction and, when failed, its refund. Then it
+times `ReportService.run` and counts the documents read, one line per measurement:
 
-Usage: make bench-report   (or inside emulators:exec: python scripts/bench_report.py [--requests N])
+    report source=rollups-cold ...  the first report, no rollups stored (computes all 35 days)
+    report source=rollups ...       the same report again, every rollup stored
+    report source=scan ...          the report streaming the source collections
+    rollup day ...                  one day's rollup (largest size only): the report week's
+                                    busiest day, recomputed and stored
+
+Reads are counted at the Firestore client's RPCs, as billed: every document a batched get
+returns (found or missing), every document a query returns, and 1 for a query that returns none.
+
+Usage: make bench   (or inside emulators:exec: python scripts/bench_report.py [--sizes N ...])
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import resource
-import subprocess
 import sys
+import threading
 import time
-import tracemalloc
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
-from google.cloud.firestore_v1.bulk_writer import BulkWriterOptions
+from google.cloud import firestore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
 from core.clock import SystemClock
 from core.config import MODELS, AnomalyThresholds
 from core.firestore_client import build_firestore_client, project_id
 from repositories.reports import ReportRepository
-from schemas.documents import RequestRecord, TransactionRecord, UserRecord
-from schemas.report import WeeklyReport
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week
 from services.seeding import reference_data
 
-REQUESTS = 20_000
+SIZES = (20_000, 200_000)
 USERS = 200
 NEW_USERS = 12  # created inside the report week (exercises users_created)
 FAILURE_RATE = {"Model A": 0.04, "Model B": 0.08}
 SEED = 42
-FLUSH_EVERY = 1_000  # requests
-T = TypeVar("T")
+BATCH = 500  # writes per commit (Firestore's limit)
+LOADERS = 6  # committing threads
+IN_FLIGHT = 12  # batches built but not yet committed
 
 
 # --- loading (not timed) ---------------------------------------------------------------------
@@ -57,28 +61,72 @@ T = TypeVar("T")
 def wipe() -> None:
     host = os.environ["FIRESTORE_EMULATOR_HOST"]
     url = f"http://{host}/emulator/v1/projects/{project_id()}/databases/(default)/documents"
-    requests.delete(url, timeout=120).raise_for_status()
+    requests.delete(url, timeout=300).raise_for_status()
 
 
-def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
-    """Write users, requests and ledgers; documents are generated as they are written."""
+class Loader:
+    """Batched commits of BATCH writes from LOADERS threads, at most IN_FLIGHT batches queued."""
+
+    def __init__(self, db: firestore.Client) -> None:
+        self._db = db
+        self._pool = ThreadPoolExecutor(LOADERS)
+        self._slots = threading.BoundedSemaphore(IN_FLIGHT)
+        self._futures: list[Future[Any]] = []
+        self._batch = db.batch()
+        self._writes = 0
+
+    def set(self, ref: firestore.DocumentReference, data: dict[str, Any]) -> None:
+        self._batch.set(ref, data)
+        self._writes += 1
+        if self._writes == BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        batch, self._batch, self._writes = self._batch, self._db.batch(), 0
+        self._slots.acquire()
+
+        def commit() -> None:
+            try:
+                batch.commit()
+            finally:
+                self._slots.release()
+
+        self._futures.append(self._pool.submit(commit))
+        pending = []
+        for future in self._futures:
+            if not future.done():
+                pending.append(future)
+            else:
+                future.result()  # re-raise a failed commit early
+        self._futures = pending
+
+    def close(self) -> None:
+        if self._writes:
+            self._submit()
+        self._pool.shutdown(wait=True)
+        for future in self._futures:
+            future.result()  # re-raise a failed commit
+
+
+def load(total: int, users: int, report_start: datetime) -> tuple[Counter[str], Counter[date]]:
+    """Write users, requests and ledgers; documents are generated as they are written. Returns
+    the counts per collection and the requests per UTC day."""
     rng = random.Random(SEED)
     span_start = report_start - 4 * WEEK
     span = (report_start + WEEK) - span_start
     db = build_firestore_client()
-    writer = db.bulk_writer(
-        options=BulkWriterOptions(initial_ops_per_second=20_000, max_ops_per_second=20_000)
-    )
+    loader = Loader(db)
     costs = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}
     user_ids = [f"bench_user_{n:03d}" for n in range(users)]
     counts: Counter[str] = Counter()
+    per_day: Counter[date] = Counter()
     for n, user_id in enumerate(user_ids):
         created = (
             report_start + timedelta(days=n % 7, hours=9)
             if n < NEW_USERS
             else span_start - timedelta(days=30)
         )
-        writer.set(
+        loader.set(
             db.collection("users").document(user_id),
             {
                 "name": user_id,
@@ -100,7 +148,7 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
         created = span_start + span * ((n + rng.random()) / total)
         failed = rng.random() < FAILURE_RATE[model]
         finished = created + timedelta(seconds=rng.uniform(1, 5))
-        writer.set(
+        loader.set(
             db.collection("generation_requests").document(request_id),
             {
                 "user_id": user_id,
@@ -118,12 +166,11 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
             },
         )
         counts["generation_requests"] += 1
-        if n % FLUSH_EVERY == FLUSH_EVERY - 1:
-            writer.flush()  # the writer buffers without bound when the emulator lags
+        per_day[created.date()] += 1
         ledger = db.collection("users").document(user_id).collection("transactions")
         entries = [("deduction", created)] + ([("refund", finished)] if failed else [])
         for kind, moment in entries:
-            writer.set(
+            loader.set(
                 ledger.document(f"{kind}_{request_id}"),
                 {
                     "type": kind,
@@ -135,101 +182,67 @@ def load(total: int, users: int, report_start: datetime) -> dict[str, int]:
                 },
             )
             counts["transactions"] += 1
-    writer.close()
-    return dict(counts)
+    loader.close()
+    return counts, per_day
 
 
-# --- measuring (child process) ---------------------------------------------------------------
+# --- measuring -------------------------------------------------------------------------------
 
 
-class CountingStore:
-    """ReportRepository with its three source streams counted as they are consumed."""
+class CountingApi:
+    """The client's GAPIC Firestore API with the documents it reads counted as billed."""
 
-    def __init__(self, inner: ReportRepository) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
-        self.read: Counter[str] = Counter()
-        self.seconds: dict[str, float] = {}  # first request to last record, per stream
+        self.reads = 0
 
-    def _count(self, name: str, records: Iterable[T]) -> Iterator[T]:
-        started = time.perf_counter()
-        for record in records:
-            self.read[name] += 1
-            yield record
-        self.seconds[name] = time.perf_counter() - started
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
-    def requests_created(self, start: datetime, end: datetime) -> Iterator[RequestRecord]:
-        return self._count("generation_requests", self._inner.requests_created(start, end))
+    def batch_get_documents(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for response in self._inner.batch_get_documents(*args, **kwargs):
+            self.reads += 1  # `found` or `missing`: a read either way
+            yield response
 
-    def transactions_booked(self, start: datetime, end: datetime) -> Iterator[TransactionRecord]:
-        return self._count("transactions", self._inner.transactions_booked(start, end))
-
-    def users_created(self, start: datetime, end: datetime) -> Iterator[UserRecord]:
-        return self._count("users", self._inner.users_created(start, end))
-
-    def save(self, report: WeeklyReport) -> None:
-        self._inner.save(report)
-
-    def get(self, report_id: str) -> dict[str, Any] | None:
-        return self._inner.get(report_id)
-
-    def latest(self) -> dict[str, Any] | None:
-        return self._inner.latest()
-
-    def list_summaries(self, limit: int) -> list[dict[str, Any]]:
-        return self._inner.list_summaries(limit)
+    def run_query(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        documents = 0
+        try:
+            for response in self._inner.run_query(*args, **kwargs):
+                if "document" in response:
+                    documents += 1
+                yield response
+        finally:
+            self.reads += max(documents, 1)  # a query that returns nothing bills one read
 
 
-def rss_kib(field: str) -> int:
-    """VmRSS (now) or VmHWM (peak since the last reset) from /proc/self/status."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); ru_maxrss cannot be reset."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def measure(week_start: date) -> dict[str, Any]:
+def counted_client() -> tuple[firestore.Client, CountingApi]:
     db = build_firestore_client()
-    db.collection("users").limit(1).get()  # open the channel outside the timed run
-    store = CountingStore(ReportRepository(db))
-    service = ReportService(store, SystemClock(), AnomalyThresholds())
+    api = CountingApi(db._firestore_api)  # creates the channel
+    db._firestore_api_internal = api
+    db.collection("users").limit(1).get()  # open the channel outside the timed runs
+    return db, api
 
-    peak_reset = reset_peak_rss()
-    rss_before = rss_kib("VmRSS")
-    maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    started = time.perf_counter()
-    run = service.run(week_start=week_start)
-    seconds = time.perf_counter() - started
-    peak = rss_kib("VmHWM") if peak_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    read, stream_seconds = dict(store.read), dict(store.seconds)
 
-    tracemalloc.start()
+def timed(api: CountingApi, run: Callable[[], object]) -> tuple[float, int]:
+    before = api.reads
     started = time.perf_counter()
-    service.run(week_start=week_start)
-    traced_seconds = time.perf_counter() - started
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return {
-        "seconds": seconds,
-        "stream_seconds": stream_seconds,
-        "documents_read": read,
-        "rss_before_kib": rss_before,
-        "maxrss_before_kib": maxrss_before,
-        "rss_peak_kib": peak,
-        "tracemalloc_peak_bytes": traced_peak,
-        "traced_run_seconds": traced_seconds,
-        "report_id": run.report.id,
-        "report_requests": run.summary.total_requests,
-        "anomalies": run.anomaly_summary.total_anomalies,
-    }
+    run()
+    return time.perf_counter() - started, api.reads - before
+
+
+def measure(size: int, week_start: date, rollup_day: date | None) -> None:
+    db, api = counted_client()
+    service = ReportService(ReportRepository(db), SystemClock(), AnomalyThresholds())
+    runs: list[tuple[str, Callable[[], object]]] = [
+        ("report source=rollups-cold", lambda: service.run(week_start, source="rollups")),
+        ("report source=rollups", lambda: service.run(week_start, source="rollups")),
+        ("report source=scan", lambda: service.run(week_start, source="scan")),
+    ]
+    if rollup_day is not None:
+        runs.append(("rollup day", lambda: service.rollup_day(rollup_day)))
+    for label, run in runs:
+        seconds, reads = timed(api, run)
+        print(f"{label} requests={size} seconds={seconds:.2f} reads={reads}", flush=True)
 
 
 # --- driver ----------------------------------------------------------------------------------
@@ -237,50 +250,36 @@ def measure(week_start: date) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--users", type=int, default=USERS)
-    parser.add_argument("--measure", metavar="WEEK_START", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
         sys.exit("bench_report: run inside `firebase emulators:exec --only firestore`")
-    if args.measure:
-        print(json.dumps(measure(date.fromisoformat(args.measure))))
-        return
 
+    bench_started = time.perf_counter()
     window = last_complete_week(datetime.now(UTC))
-    wipe()
-    started = time.perf_counter()
-    loaded = load(args.requests, args.users, window.start)
-    load_seconds = time.perf_counter() - started
+    report_days = {window.start.date() + timedelta(days=n) for n in range(7)}
+    for size in args.sizes:
+        wipe()
+        started = time.perf_counter()
+        counts, per_day = load(size, args.users, window.start)
+        print(
+            f"# loaded {', '.join(f'{k} {v}' for k, v in counts.items())} "
+            f"in {time.perf_counter() - started:.1f} s (not timed)",
+            flush=True,
+        )
+        busiest = None
+        if size == max(args.sizes):
+            busiest = max(sorted(report_days), key=lambda d: per_day[d])
+            print(
+                f"# rollup day: {busiest.isoformat()}, the report week's busiest day "
+                f"({per_day[busiest]} requests)",
+                flush=True,
+            )
+        measure(size, window.start.date(), busiest)
     print(
-        f"loaded {', '.join(f'{k} {v}' for k, v in loaded.items())} "
-        f"in {load_seconds:.1f} s (not timed below)"
-    )
-    child = subprocess.run(
-        [sys.executable, __file__, "--measure", window.start.date().isoformat()],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if child.returncode != 0:
-        sys.exit(f"bench_report: measuring run failed:\n{child.stderr}")
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    read = result["documents_read"]
-    print(
-        f"\nReport {result['report_id']} over {result['report_requests']} requests in the week "
-        f"({result['anomalies']} anomalies), history span 5 weeks\n"
-        f"  wall time (one run)      {result['seconds']:.2f} s "
-        f"({', '.join(f'{k} {v:.2f} s' for k, v in result['stream_seconds'].items())})\n"
-        f"  documents read           {sum(read.values())} "
-        f"({', '.join(f'{k} {v}' for k, v in read.items())})\n"
-        f"  RSS during the run       {result['rss_before_kib'] / 1024:.1f} MiB before, "
-        f"{result['rss_peak_kib'] / 1024:.1f} MiB peak "
-        f"(+{(result['rss_peak_kib'] - result['rss_before_kib']) / 1024:.1f} MiB; "
-        f"ru_maxrss before {result['maxrss_before_kib'] / 1024:.1f} MiB)\n"
-        f"  tracemalloc peak         {result['tracemalloc_peak_bytes'] / 1024 / 1024:.2f} MiB "
-        f"(second run, traced: {result['traced_run_seconds']:.2f} s)\n"
-        f"  load average             {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-        f"on {os.cpu_count()} CPUs"
+        f"# bench_report total {time.perf_counter() - bench_started:.0f} s; load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
     )
 
 

@@ -34,6 +34,7 @@ STYLES = "styles"
 COLORS = "colors"
 SIZES = "sizes"
 REPORTS = "reports"
+USAGE_DAILY = "usage_daily"  # daily usage rollups (repositories/reports.py)
 API_KEYS = "api_keys"
 API_KEY_OWNERS = "api_key_owners"
 

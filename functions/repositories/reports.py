@@ -1,4 +1,5 @@
-"""Weekly reports: streaming, projected reads of the source collections; the reports collection.
+"""Weekly reports: streaming, projected reads of the source collections; the daily rollups
+(`usage_daily`); the reports collection.
 
 Reads never materialise a collection: each query streams only the fields the aggregation uses,
 and the caller consumes records one at a time. Query errors propagate (a report of zeros for a
@@ -7,8 +8,8 @@ failed read would be a lie).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -18,11 +19,21 @@ from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     REPORTS,
     TRANSACTIONS,
+    USAGE_DAILY,
     USERS,
     to_model,
 )
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
-from schemas.report import WeeklyReport
+from schemas.report import StoredDay, WeeklyReport
+
+# `usage_daily/{YYYY-MM-DD}`: a day's totals; its per-user entries in
+# `usage_daily/{YYYY-MM-DD}/users/{0000, 0001, ...}`, at most USERS_PER_SHARD per document. An entry
+# is a user id (at most 128 bytes: a Firebase Auth uid) and two integers, ~200 bytes at worst, so a
+# full shard stays near 200 KiB, far below Firestore's 1 MiB document limit.
+ROLLUP_USERS = "users"
+USERS_PER_SHARD = 1000
+SHARD_COUNT_FIELD = "user_shards"
+MAX_BATCH_WRITES = 400  # below Firestore's 500 writes per batch
 
 # The report's projection of a generation request: RequestRecord's fields (the id is the name).
 REQUEST_FIELDS = [name for name in RequestRecord.model_fields if name != "id"]
@@ -80,6 +91,68 @@ class ReportRepository:
             record = to_model(snap, UserRecord)
             if record is not None:
                 yield record
+
+    # --- daily rollups ----------------------------------------------------------------------
+
+    def rollups(self, days: Sequence[date], with_users: Collection[date]) -> dict[date, StoredDay]:
+        """One batched read for the headers, one for the shards of the days in `with_users`.
+        A day whose shards are incomplete is left out (the caller recomputes it)."""
+        refs = [self._day(day) for day in days]
+        headers: dict[date, dict[str, Any]] = {}
+        for snap in self._db.get_all(refs) if refs else []:
+            if snap.exists:
+                headers[date.fromisoformat(snap.id)] = snap.to_dict() or {}
+        shard_refs = [
+            self._shard(day, n)
+            for day, header in headers.items()
+            if day in with_users
+            for n in range(int(header.get(SHARD_COUNT_FIELD, 0)))
+        ]
+        shards: dict[str, list[dict[str, Any]]] = {}
+        for snap in self._db.get_all(shard_refs) if shard_refs else []:
+            if snap.exists:
+                shards[snap.reference.path] = list((snap.to_dict() or {}).get("users", []))
+        result: dict[date, StoredDay] = {}
+        for day, header in headers.items():
+            if day not in with_users:
+                result[day] = StoredDay(header, None)
+                continue
+            paths = [self._shard(day, n).path for n in range(int(header.get(SHARD_COUNT_FIELD, 0)))]
+            if all(path in shards for path in paths):
+                result[day] = StoredDay(header, [u for path in paths for u in shards[path]])
+        return result
+
+    def save_rollup(self, header: dict[str, Any], users: list[dict[str, Any]]) -> None:
+        """Replace a day's rollup whole: its shards, then (last, in the final batch) its header
+        with the shard count; shards left over from a larger earlier rollup are deleted. Up to
+        MAX_BATCH_WRITES - 1 shards (399,000 users a day) this is one atomic batch."""
+        day = date.fromisoformat(header["date"])
+        day_ref = self._day(day)
+        before = day_ref.get(field_paths=[SHARD_COUNT_FIELD])
+        old_count = int((before.to_dict() or {}).get(SHARD_COUNT_FIELD, 0)) if before.exists else 0
+        chunks = [users[i : i + USERS_PER_SHARD] for i in range(0, len(users), USERS_PER_SHARD)]
+        shard_writes: list[tuple[int, list[dict[str, Any]] | None]] = [
+            *enumerate(chunks),
+            *((n, None) for n in range(len(chunks), old_count)),  # None: delete
+        ]
+        batch, writes = self._db.batch(), 0
+        for n, chunk in shard_writes:
+            if writes == MAX_BATCH_WRITES - 1:
+                batch.commit()
+                batch, writes = self._db.batch(), 0
+            if chunk is None:
+                batch.delete(self._shard(day, n))
+            else:
+                batch.set(self._shard(day, n), {"date": header["date"], "shard": n, "users": chunk})
+            writes += 1
+        batch.set(day_ref, {**header, SHARD_COUNT_FIELD: len(chunks)})
+        batch.commit()
+
+    def _day(self, day: date) -> firestore.DocumentReference:
+        return self._db.collection(USAGE_DAILY).document(day.isoformat())
+
+    def _shard(self, day: date, n: int) -> firestore.DocumentReference:
+        return self._day(day).collection(ROLLUP_USERS).document(f"{n:04d}")
 
     # --- reports ----------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from google.cloud.firestore_v1.transaction import Transaction
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     TRANSACTIONS,
+    USAGE_DAILY,
     USERS,
     run_transaction,
 )
@@ -58,6 +59,12 @@ class SeedRepository:
             return written
 
         return run_transaction(self._db, run, lock_key=f"seed:{collection}")
+
+    def forget_rollups(self) -> int:
+        """Delete every daily usage rollup (with its per-user shards): they are derived from the
+        history a reseed replaces. The next report computes the days it needs again. How many
+        documents were deleted."""
+        return self._db.recursive_delete(self._db.collection(USAGE_DAILY))
 
     def replace_user(
         self,

@@ -7,11 +7,13 @@ UTC values), the format used everywhere else in the API.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
 SeverityLevel = Literal["normal", "low", "medium", "high", "critical"]
+# What a report was computed from: the daily rollups, or a scan of the source collections.
+ReportSource = Literal["rollups", "scan"]
 
 
 # --- Stored report ------------------------------------------------------------------------------
@@ -113,6 +115,18 @@ class WeeklyReport(_Out):
     user_stats: UserStats
     model_performance: dict[str, ModelPerformance]
     anomaly_analysis: AnomalyAnalysis
+    source: ReportSource = "scan"
+
+
+# --- Daily rollups ------------------------------------------------------------------------------
+
+
+class StoredDay(NamedTuple):
+    """A `usage_daily/{YYYY-MM-DD}` rollup as stored: its header (every total) and its per-user
+    entries, gathered from its shards (None when they were not read)."""
+
+    header: dict[str, Any]
+    users: list[dict[str, Any]] | None
 
 
 # --- HTTP response extras -----------------------------------------------------------------------

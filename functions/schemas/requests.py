@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -195,6 +195,30 @@ class WeeklyReportOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     weekStart: Annotated[date | None, BeforeValidator(_week_start)] = None
+    # What to compute it from: the daily rollups, or a scan of the source collections (the
+    # reference the rollups are checked against). Both give the same figures.
+    source: Literal["rollups", "scan"] = "rollups"
+
+
+def _day(value: object) -> date:
+    """`YYYY-MM-DD`, a real calendar date."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a valid string")
+    if not _ISO_DATE.fullmatch(text := value.strip()):
+        raise PydanticCustomError("date_format", "date must be a date in YYYY-MM-DD format")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError("date_format", "date must be a valid calendar date") from None
+
+
+class DailyRollupOptions(BaseModel):
+    """Body of scheduleDailyRollup: the UTC day to (re)compute. Whether it has ended is checked
+    where the clock is (the report service)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=False)
+
+    day: Annotated[date, BeforeValidator(_day), Field(alias="date")]
 
 
 class ReportsQuery(BaseModel):

@@ -3,13 +3,13 @@ and tests provide fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from core.webhook_http import WebhookResponse
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
-from schemas.report import WeeklyReport
+from schemas.report import StoredDay, WeeklyReport
 
 
 class GenerationQueue(Protocol):
@@ -70,6 +70,13 @@ class ReportStore(Protocol):
     ) -> Iterable[TransactionRecord]: ...
 
     def users_created(self, start: datetime, end: datetime) -> Iterable[UserRecord]: ...
+
+    def rollups(self, days: Sequence[date], with_users: Collection[date]) -> dict[date, StoredDay]:
+        """The stored rollups of `days` (a missing day is absent), with their per-user entries
+        for the days in `with_users`."""
+
+    def save_rollup(self, header: dict[str, Any], users: list[dict[str, Any]]) -> None:
+        """Replace the rollup of `header["date"]` whole (header and user shards)."""
 
     def save(self, report: WeeklyReport) -> None: ...
 

@@ -1,4 +1,5 @@
-"""Run the weekly report: stream a week and its history, build, store and summarise."""
+"""Run the weekly report from the daily rollups (or by scanning the source collections), build,
+store and summarise; compute and store the daily rollups."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any, NamedTuple
 from core.clock import Clock
 from core.config import AnomalyThresholds
 from core.errors import FieldError, NotFoundError, ValidationError
-from schemas.report import AnomalySummary, ReportSummary, WeeklyReport
+from schemas.report import AnomalySummary, ReportSource, ReportSummary, WeeklyReport
 from services.ports import ReportStore
 from services.reports.aggregation import WeekSeries
+from services.reports.daily import DAY, DayRollup, day_window, days_of
 from services.reports.report_builder import build_report, summarize
-from services.reports.window import WeekWindow, last_complete_week, week_for
+from services.reports.window import WEEK, WeekWindow, as_utc, last_complete_week, week_for
 
 MAX_LISTED_REPORTS = 100
 
@@ -29,9 +31,12 @@ class ReportService:
         self._clock = clock
         self._thresholds = thresholds
 
-    def run(self, week_start: date | None = None) -> ReportRun:
+    def run(self, week_start: date | None = None, source: ReportSource = "rollups") -> ReportRun:
         """Report on the ISO week starting `week_start` (a Monday of a week that has ended),
-        or on the last complete week. Overwrites an earlier report of the same week."""
+        or on the last complete week. Overwrites an earlier report of the same week.
+
+        `rollups` merges the daily rollups of the five weeks (computing a missing or unsettled
+        day first); `scan` streams the source collections. Both give the same figures."""
         now = self._clock.now()
         window = last_complete_week(now) if week_start is None else week_for(week_start)
         if not window.is_complete(now):
@@ -40,7 +45,7 @@ class ReportService:
                 error="validation_failed",
                 details=[FieldError("weekStart", "The week has not ended yet")],
             )
-        series = self._stream(window)
+        series = self._stream(window) if source == "scan" else self._merge_rollups(window)
         report = build_report(
             window,
             series.current,
@@ -48,6 +53,7 @@ class ReportService:
             series.previous,
             self._thresholds,
             now,
+            source,
         )
         self._store.save(report)
         summary, anomaly_summary = summarize(report)
@@ -63,6 +69,60 @@ class ReportService:
         for user in self._store.users_created(window.start, window.end):
             series.add_user(user)
         return series
+
+    def _merge_rollups(self, window: WeekWindow) -> WeekSeries:
+        """The series from rollups: per-user entries are read for the report week and the week
+        before it only (the baseline weeks use totals)."""
+        series = WeekSeries(window)
+        days = days_of(series.span)
+        with_users = set(days_of(WeekWindow(window.start - WEEK, window.end)))
+        stored = self._store.rollups(days, with_users)
+        for day in days:
+            rollup = None
+            if day in stored:
+                header, users = stored[day]
+                rollup = DayRollup.from_stored(header, users)
+            if rollup is None or not rollup.settled:
+                rollup = self._compute_and_save(day)
+            series.merge(rollup.figures)
+        return series
+
+    # --- daily rollups ----------------------------------------------------------------------
+
+    def rollup_day(self, day: date) -> DayRollup:
+        """Compute and store (replacing) the rollup of a UTC day that has ended."""
+        if day >= as_utc(self._clock.now()).date():  # (also keeps date.max out of the window)
+            raise ValidationError(
+                "Request validation failed",
+                error="validation_failed",
+                details=[FieldError("date", "The day has not ended yet")],
+            )
+        return self._compute_and_save(day)
+
+    def run_daily(self, day: date, lookback_days: int = 35) -> list[DayRollup]:
+        """The daily job: compute `day` (replacing it: a second run is harmless) and recompute
+        every stored day of the `lookback_days` before it that was not settled. Missing days
+        are left to the report, which computes them on demand."""
+        earlier = [day - n * DAY for n in range(lookback_days, 0, -1)]
+        stored = self._store.rollups(earlier, ())
+        unsettled = [
+            d
+            for d in earlier
+            if d in stored and not DayRollup.from_stored(stored[d].header, None).settled
+        ]
+        return [self.rollup_day(d) for d in [*unsettled, day]]
+
+    def _compute_and_save(self, day: date) -> DayRollup:
+        rollup = DayRollup.empty(day, self._clock.now())
+        start, end = day_window(day)
+        for request in self._store.requests_created(start, end):
+            rollup.add_request(request)
+        for transaction in self._store.transactions_booked(start, end):
+            rollup.add_transaction(transaction)
+        for user in self._store.users_created(start, end):
+            rollup.add_user(user)
+        self._store.save_rollup(*rollup.to_stored())
+        return rollup
 
     def list_reports(self, limit: int) -> list[dict[str, Any]]:
         return self._store.list_summaries(min(max(limit, 1), MAX_LISTED_REPORTS))

@@ -41,6 +41,12 @@ class Tally:
         elif status == "cancelled":
             self.cancelled += 1
 
+    def merge(self, other: Tally) -> None:
+        self.total += other.total
+        self.completed += other.completed
+        self.failed += other.failed
+        self.cancelled += other.cancelled
+
     @property
     def pending(self) -> int:
         """pending + queued + processing: everything not yet terminal."""
@@ -112,6 +118,35 @@ class WeekAggregate:
             return False
         self.new_users_by_day[record.created_at.date()] += 1
         return True
+
+    def merge(self, other: WeekAggregate) -> None:
+        """Add the figures of `other`, whose window must lie inside this one (e.g. one day's
+        rollup). Zero-valued per-user credits are kept: a user whose deduction and refund cancel
+        out is still listed, as the scan lists them."""
+        if not (self.window.start <= other.window.start and other.window.end <= self.window.end):
+            raise ValueError("the merged figures lie outside this window")
+        self.requests.merge(other.requests)
+        for dim in DIMENSIONS:
+            groups = self.breakdowns[dim]
+            for key, tally in other.breakdowns[dim].items():
+                groups.setdefault(key, Tally()).merge(tally)
+        for user_id, requests in other.user_requests.items():
+            self.user_requests[user_id] += requests
+        self.credits_deducted += other.credits_deducted
+        self.credits_refunded += other.credits_refunded
+        self.deduction_count += other.deduction_count
+        self.refund_count += other.refund_count
+        for user_id, credits in other.user_credits.items():
+            self.user_credits[user_id] += credits
+        for user_day, credits in other.user_day_credits.items():
+            self.user_day_credits[user_day] += credits
+        for day, count in other.new_users_by_day.items():
+            self.new_users_by_day[day] += count
+        self._active |= other._active
+
+    def mark_active(self, user_id: str) -> None:
+        """A user active in the window (for figures rebuilt from a stored rollup)."""
+        self._active.add(user_id)
 
     # --- derived figures ----------------------------------------------------------------------
 
@@ -204,6 +239,13 @@ class WeekSeries:
     def add_user(self, record: UserRecord) -> bool:
         week = self._week(record.created_at)
         return week.add_user(record) if week else False
+
+    def merge(self, figures: WeekAggregate) -> None:
+        """Add figures of a shorter window (a day's rollup) to the week that contains them."""
+        week = self._week(figures.window.start)
+        if week is None:
+            raise ValueError("the merged figures lie outside the report's weeks")
+        week.merge(figures)
 
     @property
     def previous_week(self) -> WeekAggregate:

@@ -15,6 +15,7 @@ from schemas.report import (
     GenerationStats,
     ModelPerformance,
     ReportPeriod,
+    ReportSource,
     ReportSummary,
     UserStats,
     WeeklyReport,
@@ -105,6 +106,7 @@ def build_report(
     previous_4: Sequence[WeekAggregate],
     thresholds: AnomalyThresholds,
     generated_at: datetime,
+    source: ReportSource = "scan",
 ) -> WeeklyReport:
     """The `reports/{id}` document (datetimes as RFC 3339 UTC strings)."""
     if current.window != window:
@@ -124,6 +126,7 @@ def build_report(
         user_stats=_user_stats(current),
         model_performance=_model_performance(current),
         anomaly_analysis=analyse(current, previous, Baseline.of(previous_4), thresholds),
+        source=source,
     )
 
 

@@ -88,4 +88,6 @@ class SeedService:
             counts["users"] += 1
             counts["generation_requests"] += written.requests
             counts["transactions"] += written.transactions
+        # Rollups summarise the history just replaced: stale now, recomputed on demand.
+        self._repository.forget_rollups()
         return SeedOutcome(counts, left_alone)

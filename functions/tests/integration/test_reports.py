@@ -227,6 +227,10 @@ def test_rerunning_a_week_overwrites_its_report(db, make_container, hand_built_w
     make_container()
     first = run_report(weekStart=WEEK_START)[1]["report_data"]
     write_request(db, "late", "arda", MONDAY + timedelta(days=4))
+    # a record written into a day already rolled up (and settled) counts once that day's
+    # rollup is rerun, as after a hand correction
+    friday = {"date": (MONDAY + timedelta(days=4)).date().isoformat()}
+    assert call(main.scheduleDailyRollup, "POST", json_body=friday)[0] == 200
     second = run_report(weekStart=WEEK_START)[1]["report_data"]
 
     assert report_ids(db) == ["weekly_report_2025_W10"]

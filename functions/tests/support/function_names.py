@@ -15,6 +15,7 @@ HTTP_FUNCTIONS = frozenset(
         "health",
         "seed_database",
         "scheduleWeeklyReport",
+        "scheduleDailyRollup",
         "listReports",
         "getReport",
         "sweepStuckGenerations",

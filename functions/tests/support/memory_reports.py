@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+import copy
+from collections.abc import Collection, Iterator, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
-from schemas.report import WeeklyReport
+from schemas.report import StoredDay, WeeklyReport
 from services.seeding.history import SeedHistory
 
 
@@ -22,6 +23,9 @@ class MemoryReportStore:
         self.transactions = transactions or []
         self.users = users or {}
         self.saved: dict[str, dict[str, Any]] = {}
+        self.days: dict[date, StoredDay] = {}  # the stored rollups
+        self.rollup_writes: list[date] = []
+        self.request_scans: list[tuple[datetime, datetime]] = []
 
     @classmethod
     def of(cls, history: SeedHistory) -> MemoryReportStore:
@@ -33,6 +37,7 @@ class MemoryReportStore:
         return cls(history.requests, ledger, history.user_created_at)
 
     def requests_created(self, start: datetime, end: datetime) -> Iterator[RequestRecord]:
+        self.request_scans.append((start, end))
         for request_id, doc in self.requests.items():
             if start <= doc["created_at"] < end:
                 yield RequestRecord.model_validate({**doc, "id": request_id})
@@ -46,6 +51,21 @@ class MemoryReportStore:
         for user_id, created_at in self.users.items():
             if start <= created_at < end:
                 yield UserRecord(id=user_id, created_at=created_at)
+
+    def rollups(self, days: Sequence[date], with_users: Collection[date]) -> dict[date, StoredDay]:
+        return {
+            day: StoredDay(
+                copy.deepcopy(self.days[day].header),
+                copy.deepcopy(self.days[day].users) if day in with_users else None,
+            )
+            for day in days
+            if day in self.days
+        }
+
+    def save_rollup(self, header: dict[str, Any], users: list[dict[str, Any]]) -> None:
+        day = date.fromisoformat(header["date"])
+        self.days[day] = StoredDay(copy.deepcopy(header), copy.deepcopy(users))
+        self.rollup_writes.append(day)
 
     def save(self, report: WeeklyReport) -> None:
         self.saved[report.id] = report.model_dump()

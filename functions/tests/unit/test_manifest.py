@@ -21,6 +21,7 @@ FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
 ADMIN_FUNCTIONS = [
     "seed_database",
     "scheduleWeeklyReport",
+    "scheduleDailyRollup",
     "listReports",
     "getReport",
     "listUsers",
@@ -28,7 +29,11 @@ ADMIN_FUNCTIONS = [
 ]
 # Users act on their own requests; the admin key on every one.
 OWNER_OR_ADMIN_FUNCTIONS = ["cancelGenerationRequest"]
-SCHEDULES = {"weeklyReportScheduler": "25 20 * * 1", "recoverStuckGenerations": "every 10 minutes"}
+SCHEDULES = {
+    "weeklyReportScheduler": "25 20 * * 1",
+    "rollupDailyUsage": "10 0 * * *",
+    "recoverStuckGenerations": "every 10 minutes",
+}
 WORKER = "processImageGeneration"
 WEBHOOK_WORKER = "deliverWebhook"
 TRIGGERS = ("httpsTrigger", "callableTrigger", "taskQueueTrigger", "scheduleTrigger")
@@ -163,6 +168,8 @@ DECLARED_CAPACITY = {
     "seed_database": (512, 1, 1, 0, 1, 300),
     "scheduleWeeklyReport": REPORT,
     "weeklyReportScheduler": REPORT,
+    "scheduleDailyRollup": REPORT,
+    "rollupDailyUsage": REPORT,
     "processImageGeneration": (512, 1, 8, 0, 4, 120),
     "deliverWebhook": (512, 1, 8, 0, 4, 120),
     "getWebhookSecret": INTERACTIVE,

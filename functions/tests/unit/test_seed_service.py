@@ -24,6 +24,7 @@ class RecordingRepository:
         self.foreign = foreign
         self.users: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
         self.reference: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calls: list[str] = []
 
     def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
         self.reference[collection] = documents
@@ -33,7 +34,12 @@ class RecordingRepository:
         if user_id in self.foreign:
             return None
         self.users[user_id] = (user, requests, transactions)
+        self.calls.append("replace_user")
         return SeededUser(len(requests), len(transactions), 0)
+
+    def forget_rollups(self) -> int:
+        self.calls.append("forget_rollups")
+        return 0
 
 
 def seed(foreign: set[str]) -> tuple[Any, RecordingRepository]:
@@ -63,3 +69,11 @@ def test_users_the_seeder_does_not_own_are_left_alone_and_not_counted():
     assert outcome.counts["users"] == len(reference_data.USERS) - 1
     assert outcome.counts["styles"] == len(reference_data.STYLES) - 1
     assert outcome.counts["generation_requests"] < everyone.counts["generation_requests"]
+
+
+def test_a_reseed_forgets_the_rollups_of_the_history_it_replaced():
+    """Daily rollups summarise the old history: dropped once, after the new one is written."""
+    _, repository = seed(set())
+    assert repository.calls[-1] == "forget_rollups"
+    assert repository.calls.count("forget_rollups") == 1
+    assert "replace_user" in repository.calls
