@@ -272,7 +272,8 @@ def test_settled_days_are_not_scanned_again():
     svc.run(WEEK_START)
     scans = len(store.request_scans)
     svc.run(WEEK_START)
-    assert len(store.request_scans) == scans == 35
+    # the 35 missing days were computed from one stream over their span; none is scanned again
+    assert len(store.request_scans) == scans == 1
 
 
 def test_a_day_that_has_not_ended_is_refused():
@@ -280,3 +281,29 @@ def test_a_day_that_has_not_ended_is_refused():
     with pytest.raises(ValidationError) as caught:
         svc.rollup_day(WINDOW.start.date())
     assert caught.value.details[0].field == "date"
+
+
+def test_days_apart_are_streamed_apart_and_adjacent_days_together():
+    """The daily job recomputes the unsettled stored days and yesterday: the streams cover
+    those days only, never the settled weeks between them."""
+    store = history(6)
+    svc = service(store, Clock(WINDOW.end + timedelta(days=1)))
+    open_days = {WINDOW.start.date() - timedelta(days=10), WINDOW.start.date() + timedelta(days=2)}
+    for day in open_days:  # one request left open on each of two days apart, all others final
+        assert any(d["created_at"].date() == day for d in store.requests.values())
+    left_open: set[date] = set()
+    for doc in store.requests.values():
+        day = doc["created_at"].date()
+        if day in open_days and day not in left_open:
+            doc["status"] = "queued"
+            left_open.add(day)
+        elif doc["status"] in {"queued", "processing"}:
+            doc["status"] = "completed"
+    svc.run(WEEK_START)  # stores the 35 days; the two with an open request are unsettled
+    unsettled = {day for day, stored in store.days.items() if not stored.header["settled"]}
+    assert unsettled == open_days
+    recomputed = unsettled | {WINDOW.end.date()}
+    store.request_scans.clear()
+    svc.run_daily(WINDOW.end.date())
+    scanned = {day for start, end in store.request_scans for day in days_of(WeekWindow(start, end))}
+    assert scanned == recomputed
