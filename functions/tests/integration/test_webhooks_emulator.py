@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from standardwebhooks import Webhook
 
 from tests.integration.conftest import FUNCTIONS_BASE, balance, request_body
 from tests.support.auth_emulator import OWNER, bearer
+from tests.support.http import emulator_transport_error
 from tests.support.webhook_receiver import Received, Receiver, running_receiver
 
 pytestmark = pytest.mark.skipif(
@@ -40,9 +42,15 @@ def url(function: str) -> str:
 
 def create(token: str, webhook_url: str, **overrides: Any) -> str:
     body = request_body(OWNER, **overrides) | {"webhookUrl": webhook_url}
-    response = requests.post(
-        url("createGenerationRequest"), json=body, headers=bearer(token), timeout=30
-    )
+    # With an Idempotency-Key, so that resending once when the emulator lost its worker
+    # process (its own 500, not our answer) cannot charge twice.
+    headers = bearer(token) | {"Idempotency-Key": str(uuid.uuid4())}
+    for _ in range(2):
+        response = requests.post(
+            url("createGenerationRequest"), json=body, headers=headers, timeout=30
+        )
+        if not emulator_transport_error(response):
+            break
     assert response.status_code == 202, response.text
     return str(response.json()["generationRequestId"])
 
