@@ -27,7 +27,7 @@ fi
 # firebase-tools leaves running when it exits. setsid(1) does not fork here (a background job
 # of a non-interactive shell is not a group leader), so the session id is the job's pid.
 # Cloud Storage (scripts/storage_emulator.sh) runs beside them in the same session.
-setsid bash -c 'scripts/storage_emulator.sh & exec npx --no-install firebase "$@"' _ "${args[@]}" &
+setsid bash -c 'scripts/storage_emulator.sh & exec scripts/firebase.sh "$@"' _ "${args[@]}" &
 pid=$!
 sid=$pid
 

@@ -14,7 +14,7 @@ export STORAGE_EMULATOR_HOST=http://127.0.0.1:9199  # for the command (the funct
 # group leader), so the session id is the job's pid. The trap uses no command substitution:
 # bash 5.2 can fail to parse one in a handler under a signal and then skip the stop.
 # Cloud Storage (scripts/storage_emulator.sh) runs beside them in the same session.
-setsid bash -c 'scripts/storage_emulator.sh & exec npx --no-install firebase \
+setsid bash -c 'scripts/storage_emulator.sh & exec scripts/firebase.sh \
   --project feraset-imagen emulators:exec --only "$0" "$1"' "$only" "$*" &
 runner=$!
 sid=$runner

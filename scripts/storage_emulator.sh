@@ -8,5 +8,6 @@
 # STORAGE_EMULATOR_HOST (default http://127.0.0.1:9199, functions/core/emulator_storage.py).
 # emulators_exec.sh and dev.sh start it in the emulators' session, so it stops with them.
 cd "$(dirname "$0")/.."
-exec functions/venv/bin/gcp-storage-emulator start --host 127.0.0.1 --port 9199 --in-memory \
-  --default-bucket feraset-imagen.appspot.com --quiet
+# scripts/storage_emulator_in_memory.py runs the package without its per-write metadata snapshot.
+exec functions/venv/bin/python scripts/storage_emulator_in_memory.py start --host 127.0.0.1 \
+  --port 9199 --in-memory --default-bucket feraset-imagen.appspot.com --quiet
