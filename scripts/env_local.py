@@ -77,14 +77,14 @@ PROFILES: dict[str, dict[str, str]] = {
         "MODEL_MAX_LATENCY_SECONDS": "0",
         "TASK_MAX_DISPATCHES_PER_SECOND": "500",
     },
-    # scripts/load.py: no model latency, 20 % model failures (refunds), queue not throttled.
+    # scripts/load.py: no model latency, 20 % model failures (refunds), no dispatch rate limit;
+    # production's 10 dispatches in flight, as in "bench".
     "load": {
         "MAX_IN_FLIGHT_PER_USER": "1000",
         "GENERATION_FAILURE_RATE": "0.2",
         "MODEL_MIN_LATENCY_SECONDS": "0",
         "MODEL_MAX_LATENCY_SECONDS": "0",
         "TASK_MAX_DISPATCHES_PER_SECOND": "500",
-        "TASK_MAX_CONCURRENT_DISPATCHES": "50",
     },
 }
 
