@@ -126,7 +126,7 @@ def prepare(db) -> None:
 
 
 def wait_terminal(db, expected: int, timeout: float = 600) -> int:
-    """Wait until `expected` of the bench users' requests are terminal; their number, or -1.
+    """Wait until `expected` of the bench users' requests are terminal; their number.
 
     Counts with an aggregation query, so each poll costs the emulators one small answer
     instead of every request document (the polls run during the measured window).
@@ -143,7 +143,7 @@ def wait_terminal(db, expected: int, timeout: float = 600) -> int:
         if done >= expected:
             return done
         time.sleep(0.25)
-    return -1
+    sys.exit(f"bench: {expected} requests were not terminal after {timeout:.0f} s")
 
 
 END_TO_END_ROUNDS = 3
