@@ -1,6 +1,8 @@
 // Shared by the Firestore rules tests (tests/rules/): the emulator's address, a test environment
-// loaded with firestore.rules, the kinds of client each file checks, and a listener's first answer.
+// loaded with firestore.rules and its hooks, the kinds of client each file checks, and a
+// listener's first answer.
 import { readFileSync } from 'node:fs';
+import { after, before, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { initializeTestEnvironment } from '@firebase/rules-unit-testing';
@@ -38,14 +40,37 @@ export async function rulesEnvironment(projectId) {
   });
 }
 
-/** The clients a server-only collection must refuse, each as a function of the environment. */
-export function clientKinds(owner, other) {
+/**
+ * Registers a rules test file's hooks: before all its tests, an environment for `projectId` (see
+ * rulesEnvironment); before each, its data cleared and `seed(db)` run with the rules off; after
+ * all, the environment cleaned up. Returns a function giving the environment.
+ */
+export function seededRulesEnvironment(projectId, seed) {
+  let env;
+  before(async () => {
+    env = await rulesEnvironment(projectId);
+  });
+  beforeEach(async () => {
+    await env.clearFirestore();
+    await env.withSecurityRulesDisabled(async (ctx) => seed(ctx.firestore()));
+  });
+  after(async () => {
+    if (env) await env.cleanup();
+  });
+  return () => env;
+}
+
+/**
+ * The clients a server-only collection must refuse, by name; each entry gives a client of the
+ * environment `env()` (a function from seededRulesEnvironment).
+ */
+export function clientKinds(env, owner, other) {
   return {
-    'an anonymous client': (env) => env.unauthenticatedContext().firestore(),
-    [`the owner (${owner})`]: (env) => env.authenticatedContext(owner).firestore(),
-    [`another user (${other})`]: (env) => env.authenticatedContext(other).firestore(),
-    'an account with the admin claim': (env) =>
-      env.authenticatedContext('ops', { admin: true }).firestore(),
+    'an anonymous client': () => env().unauthenticatedContext().firestore(),
+    [`the owner (${owner})`]: () => env().authenticatedContext(owner).firestore(),
+    [`another user (${other})`]: () => env().authenticatedContext(other).firestore(),
+    'an account with the admin claim': () =>
+      env().authenticatedContext('ops', { admin: true }).firestore(),
   };
 }
 

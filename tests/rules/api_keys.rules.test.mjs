@@ -8,7 +8,7 @@
 // A project id of its own, so that this file and firestore.rules.test.mjs (run in parallel by
 // `node --test`) never clear each other's data.
 
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   assertFails,
@@ -27,7 +27,7 @@ import {
   updateDoc,
   where,
 } from 'firebase/firestore';
-import { clientKinds, firstSnapshot, rulesEnvironment } from '../lib/rules.mjs';
+import { clientKinds, firstSnapshot, seededRulesEnvironment } from '../lib/rules.mjs';
 
 const PROJECT_ID = 'demo-feraset-rules-api-keys';
 
@@ -52,33 +52,17 @@ function keyDoc(uid) {
   };
 }
 
-let testEnv;
-
-before(async () => {
-  testEnv = await rulesEnvironment(PROJECT_ID);
+const testEnv = seededRulesEnvironment(PROJECT_ID, async (db) => {
+  await setDoc(doc(db, ALICE_KEY), keyDoc(ALICE));
+  await setDoc(doc(db, BOB_KEY), keyDoc(BOB));
+  await setDoc(doc(db, ALICE_SLOT), { key_id: keyDoc(ALICE).key_id, created_at: now });
+  await setDoc(doc(db, BOB_SLOT), { key_id: keyDoc(BOB).key_id, created_at: now });
 });
 
-beforeEach(async () => {
-  await testEnv.clearFirestore();
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
-    const db = ctx.firestore();
-    await setDoc(doc(db, ALICE_KEY), keyDoc(ALICE));
-    await setDoc(doc(db, BOB_KEY), keyDoc(BOB));
-    await setDoc(doc(db, ALICE_SLOT), { key_id: keyDoc(ALICE).key_id, created_at: now });
-    await setDoc(doc(db, BOB_SLOT), { key_id: keyDoc(BOB).key_id, created_at: now });
-  });
-});
-
-after(async () => {
-  if (testEnv) await testEnv.cleanup();
-});
-
-const clients = Object.fromEntries(
-  Object.entries(clientKinds(ALICE, BOB)).map(([who, client]) => [who, () => client(testEnv)]),
-);
+const clients = clientKinds(testEnv, ALICE, BOB);
 
 test('the seeded documents exist (the denials below are not about missing data)', async () => {
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
+  await testEnv().withSecurityRulesDisabled(async (ctx) => {
     const snap = await assertSucceeds(getDoc(doc(ctx.firestore(), ALICE_KEY)));
     if (snap.data().user_id !== ALICE) throw new Error('unexpected seeded data');
   });

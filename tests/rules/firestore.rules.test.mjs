@@ -8,7 +8,7 @@
 // Uses a dedicated project id so loading rules / clearing data never touches the app's
 // emulator data (rules-unit-testing scopes both to the project id).
 
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   assertFails,
@@ -29,7 +29,7 @@ import {
   updateDoc,
   where,
 } from 'firebase/firestore';
-import { firstSnapshot, rulesEnvironment } from '../lib/rules.mjs';
+import { firstSnapshot, seededRulesEnvironment } from '../lib/rules.mjs';
 
 const PROJECT_ID = 'demo-feraset-rules';
 
@@ -131,23 +131,10 @@ async function seed(db) {
   });
 }
 
-let testEnv;
+const testEnv = seededRulesEnvironment(PROJECT_ID, seed);
 
-before(async () => {
-  testEnv = await rulesEnvironment(PROJECT_ID);
-});
-
-beforeEach(async () => {
-  await testEnv.clearFirestore();
-  await testEnv.withSecurityRulesDisabled(async (ctx) => seed(ctx.firestore()));
-});
-
-after(async () => {
-  if (testEnv) await testEnv.cleanup();
-});
-
-const anon = () => testEnv.unauthenticatedContext().firestore();
-const asUser = (uid) => testEnv.authenticatedContext(uid).firestore();
+const anon = () => testEnv().unauthenticatedContext().firestore();
+const asUser = (uid) => testEnv().authenticatedContext(uid).firestore();
 
 describe('unauthenticated client', () => {
   for (const [name, path] of Object.entries(EXISTING_DOCS)) {

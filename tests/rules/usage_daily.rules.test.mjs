@@ -8,7 +8,7 @@
 // A project id of its own, so that this file and the others in tests/rules/ (run in parallel by
 // `node --test`) never clear each other's data.
 
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   assertFails,
@@ -27,7 +27,7 @@ import {
   updateDoc,
   where,
 } from 'firebase/firestore';
-import { clientKinds, firstSnapshot, rulesEnvironment } from '../lib/rules.mjs';
+import { clientKinds, firstSnapshot, seededRulesEnvironment } from '../lib/rules.mjs';
 
 const PROJECT_ID = 'demo-feraset-rules-usage-daily';
 
@@ -61,31 +61,15 @@ const SHARD = {
   ],
 };
 
-let testEnv;
-
-before(async () => {
-  testEnv = await rulesEnvironment(PROJECT_ID);
+const testEnv = seededRulesEnvironment(PROJECT_ID, async (db) => {
+  await setDoc(doc(db, `usage_daily/${DAY}`), HEADER);
+  await setDoc(doc(db, `usage_daily/${DAY}/users/0000`), SHARD);
 });
 
-beforeEach(async () => {
-  await testEnv.clearFirestore();
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
-    const db = ctx.firestore();
-    await setDoc(doc(db, `usage_daily/${DAY}`), HEADER);
-    await setDoc(doc(db, `usage_daily/${DAY}/users/0000`), SHARD);
-  });
-});
-
-after(async () => {
-  if (testEnv) await testEnv.cleanup();
-});
-
-const clients = Object.fromEntries(
-  Object.entries(clientKinds(ALICE, BOB)).map(([who, client]) => [who, () => client(testEnv)]),
-);
+const clients = clientKinds(testEnv, ALICE, BOB);
 
 test('the seeded rollup exists (the denials below are not about missing data)', async () => {
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
+  await testEnv().withSecurityRulesDisabled(async (ctx) => {
     const db = ctx.firestore();
     const header = await assertSucceeds(getDoc(doc(db, `usage_daily/${DAY}`)));
     const shard = await assertSucceeds(getDoc(doc(db, `usage_daily/${DAY}/users/0000`)));

@@ -8,7 +8,7 @@
 // A project id of its own, so that this file and the others in tests/rules/ (run in parallel by
 // `node --test`) never clear each other's data.
 
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   assertFails,
@@ -26,7 +26,7 @@ import {
   updateDoc,
   where,
 } from 'firebase/firestore';
-import { clientKinds, firstSnapshot, rulesEnvironment } from '../lib/rules.mjs';
+import { clientKinds, firstSnapshot, seededRulesEnvironment } from '../lib/rules.mjs';
 
 const PROJECT_ID = 'demo-feraset-rules-webhooks';
 
@@ -54,33 +54,17 @@ function requestDoc(uid) {
   };
 }
 
-let testEnv;
-
-before(async () => {
-  testEnv = await rulesEnvironment(PROJECT_ID);
+const testEnv = seededRulesEnvironment(PROJECT_ID, async (db) => {
+  for (const uid of [ALICE, BOB]) {
+    await setDoc(doc(db, `webhook_secrets/${uid}`), { secret: SECRET, created_at: now, rotated_at: null });
+    await setDoc(doc(db, `generation_requests/req-${uid}`), requestDoc(uid));
+  }
 });
 
-beforeEach(async () => {
-  await testEnv.clearFirestore();
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
-    const db = ctx.firestore();
-    for (const uid of [ALICE, BOB]) {
-      await setDoc(doc(db, `webhook_secrets/${uid}`), { secret: SECRET, created_at: now, rotated_at: null });
-      await setDoc(doc(db, `generation_requests/req-${uid}`), requestDoc(uid));
-    }
-  });
-});
-
-after(async () => {
-  if (testEnv) await testEnv.cleanup();
-});
-
-const clients = Object.fromEntries(
-  Object.entries(clientKinds(ALICE, BOB)).map(([who, client]) => [who, () => client(testEnv)]),
-);
+const clients = clientKinds(testEnv, ALICE, BOB);
 
 test('the seeded secret exists (the denials below are not about missing data)', async () => {
-  await testEnv.withSecurityRulesDisabled(async (ctx) => {
+  await testEnv().withSecurityRulesDisabled(async (ctx) => {
     const snap = await assertSucceeds(getDoc(doc(ctx.firestore(), `webhook_secrets/${ALICE}`)));
     if (snap.data().secret !== SECRET) throw new Error('unexpected seeded data');
   });
@@ -122,9 +106,9 @@ for (const [who, client] of Object.entries(clients)) {
 describe('the webhook target on a request', () => {
   test('is readable by the request owner only', async () => {
     const mine = await assertSucceeds(
-      getDoc(doc(testEnv.authenticatedContext(ALICE).firestore(), `generation_requests/req-${ALICE}`)),
+      getDoc(doc(testEnv().authenticatedContext(ALICE).firestore(), `generation_requests/req-${ALICE}`)),
     );
     if (mine.data().webhook_url !== `https://hooks.example/${ALICE}`) throw new Error('unexpected data');
-    await assertFails(getDoc(doc(testEnv.authenticatedContext(BOB).firestore(), `generation_requests/req-${ALICE}`)));
+    await assertFails(getDoc(doc(testEnv().authenticatedContext(BOB).firestore(), `generation_requests/req-${ALICE}`)));
   });
 });
