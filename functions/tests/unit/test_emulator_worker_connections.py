@@ -57,7 +57,7 @@ def probe(*node_args: str) -> dict[str, int]:
     return result
 
 
-def test_with_the_module_every_call_has_a_connection_of_its_own_closed_by_the_emulator():
+def test_with_the_module_every_call_has_a_connection_of_its_own():
     module = SCRIPTS / "emulator_worker_connections.cjs"
     assert probe("--require", str(module)) == {"accepted": 2}
 
