@@ -1,8 +1,7 @@
 """createApiKey, listApiKeys, revokeApiKey; and the key resolver of UserAuthorizer.
 
-Every one acts on the caller's own keys, so a credential is required in every mode (also where
-auth is otherwise not required); only a signed-in user (an ID token) may create a key: a key
-cannot mint keys. A key is answered once, by createApiKey, and never logged.
+Each acts on the caller's own keys, so a credential is required in every mode, and only an ID
+token may create a key (a key cannot mint keys). A key is answered once and never logged.
 """
 
 from __future__ import annotations

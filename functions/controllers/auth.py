@@ -35,11 +35,8 @@ def bearer_token(request: Request) -> str | None:
 
 
 class TokenRejected(Exception):
-    """The credential is not valid: malformed, expired, revoked, or its account is disabled.
-
-    Verifiers raise this for the caller's mistakes; any other exception means the auth backend
-    could not be asked, which is a 503, not a 401.
-    """
+    """The credential is malformed, expired, revoked, or its account disabled (a 401). Any other
+    exception from a verifier means the auth backend could not be asked (a 503)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -47,13 +44,11 @@ class TokenRejected(Exception):
 
 
 class UserAuthorizer:
-    """Who is calling a user function: the uid of a Firebase ID token or of a personal API key.
+    """Who calls a user function: the uid of a Firebase ID token or of a personal API key.
 
-    A credential that is presented is always verified and binds the caller to its uid, with auth
-    required or not; without one, the caller is anonymous where auth is not required (the open
-    emulator mode) and refused (401) where it is. Controllers call `authenticate` before they
-    parse the body (a stranger's body is never parsed) and `require_owner` once they know whose
-    data it is.
+    A presented credential is always verified. Without one the caller is anonymous where auth is
+    not required (the open emulator mode), else a 401. Controllers authenticate before parsing
+    the body, so a stranger's body is never parsed.
     """
 
     def __init__(
@@ -71,9 +66,8 @@ class UserAuthorizer:
         return self.identify(request)
 
     def identify(self, request: Request, *, allow_api_key: bool = True) -> str:
-        """The caller's uid, in every mode: for functions that act on the caller's own account
-        (API keys, the webhook secret), which an anonymous caller does not have. 401 without a
-        valid credential; with `allow_api_key=False` only an ID token will do."""
+        """The caller's uid in every mode (401 without a valid credential), for functions on the
+        caller's own account; with `allow_api_key=False` only an ID token will do."""
         token = bearer_token(request)
         if token is None:
             warn("authentication failed", reason="missing_token", path=request.path)
@@ -130,8 +124,8 @@ class UserAuthorizer:
             raise ForbiddenError("You may only act for your own user", error="wrong_user")
 
     def owns(self, uid: str | None, owner_id: str) -> bool:
-        """Whether the caller may see a record of `owner_id` (an anonymous caller, who exists
-        only where auth is not required, may see every one)."""
+        """Whether the caller may see a record of `owner_id` (an anonymous caller, possible
+        only where auth is not required, sees all)."""
         return uid is None or uid == owner_id
 
 
@@ -147,9 +141,8 @@ class AdminCall:
 
 
 class AdminGuard:
-    """Admin functions need the ADMIN_API_KEY secret, which must be at least 32 characters (a
-    shorter one disables them). On the emulator the composition root uses OpenAdminGuard
-    (controllers/emulator_admin.py) instead."""
+    """Admin functions need ADMIN_API_KEY, of at least MIN_ADMIN_KEY_LENGTH characters (a
+    shorter one disables them). The emulator wires OpenAdminGuard instead."""
 
     on_emulator = False
 
@@ -158,9 +151,8 @@ class AdminGuard:
         self._verify = verify
 
     def authorize(self, request: Request) -> None:
-        """The admin key (machine callers, the scheduler), or the ID token of a user whose
-        account carries the `admin` custom claim (a signed-in operator in the console). A
-        personal API key is neither, whoever owns it: it is never compared or verified here."""
+        """The admin key (machine callers), or the ID token of a user with the `admin` custom
+        claim (an operator in the console). A personal API key is never compared or verified."""
         token = bearer_token(request)
         if token is not None and is_api_key(token):
             token = None
@@ -189,9 +181,8 @@ class AdminGuard:
 
     @contextmanager
     def call(self, request: Request, function: str) -> Iterator[AdminCall]:
-        """Authorize, run the body, and log the call as structured data: the function, its
-        outcome (`ok`, `denied`, `rejected` or `failed`, with the error's short reason), the
-        status and the counts the body recorded. Never the key or any credential."""
+        """Authorize, run the body, and log the call's outcome, status, error reason and the
+        counts the body recorded; never a credential."""
         admin_call = AdminCall(function)
         fields: dict[str, Any] = {
             "function": function,

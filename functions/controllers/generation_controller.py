@@ -56,7 +56,6 @@ class GenerationController:
         self._service = service
         self._auth = auth
         self._admin = admin
-        # Which `webhookUrl`s the schema step accepts (loopback http only on the emulator).
         self._validation_context = {WEBHOOK_POLICY: webhook_policy}
 
     def create(self, request: Request) -> Response:
@@ -70,10 +69,9 @@ class GenerationController:
         return self._waited_create(result.body, wait)
 
     def _waited_create(self, accepted: dict[str, Any], wait: int) -> Response:
-        """`Prefer: wait` on an accepted create (or its replay): the status body once terminal
-        (200) or when the wait ends (202), with the credits charged. The request is charged and
-        queued by now, so a read failing during the wait answers the plain 202 (the id is what
-        the client needs to follow it) rather than an error that invites a second charge."""
+        """`Prefer: wait` on an accepted create: the status body, 200 once terminal, else 202.
+        The request is charged by now, so a read failing during the wait answers the plain 202
+        rather than an error that invites a second charge."""
         request_id = accepted["generationRequestId"]
         try:
             record = self._service.wait_until_terminal(request_id, wait)
@@ -107,8 +105,7 @@ class GenerationController:
         return json_response({"success": True, "refundedCredits": record.credits_deducted} | body)
 
     def _owner_or_admin(self, request: Request) -> Callable[[str], bool]:
-        """Whose requests the caller may act on: a user its own (with an ID token where auth
-        is required), the admin key every one. Without either, the user's 401 stands."""
+        """A user may act on its own requests, the admin on every one; else the user's 401."""
         try:
             uid = self._auth.authenticate(request)
         except UnauthenticatedError as unauthenticated:

@@ -1,8 +1,7 @@
-"""The HTTP boundary shared by every HTTP function: CORS, JSON parsing, the error envelope.
+"""The HTTP boundary of every HTTP function: CORS, body limits, JSON parsing, the error envelope.
 
-firebase-functions' own `cors` option only forwards origins and methods to flask-cors, so it
-cannot produce the Allow-Headers, Max-Age and 204 preflight the clients rely on; this module
-sets them on every response instead, in one place.
+CORS is set here because firebase-functions' `cors` option cannot send the Allow-Headers,
+Max-Age and 204 preflight the clients rely on.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ CORS_HEADERS = {
 _ADMIN_CORS_BASE = {k: v for k, v in CORS_HEADERS.items() if k != "Access-Control-Allow-Origin"} | {
     "Vary": "Origin"
 }
-# Larger bodies answer 413 before anything else happens (no create body comes close: ~1.2 KiB).
+# Larger bodies answer 413 before anything else happens.
 MAX_BODY_BYTES = 64 * 1024
 # Backend failures that mean "not reachable within the deadline": a clean 503, not a 500.
 _UNAVAILABLE = (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.RetryError)
@@ -84,10 +83,9 @@ def endpoint(
     admin_origins: Callable[[], Collection[str]] | None = None,
     error_extra: dict[str, Any] | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Answer preflights, enforce the method and the body size, and map every exception to the
-    envelope. With `admin_origins` (an admin function): CORS for those origins only, and a POST
-    must be JSON (415), so a plain form on another site cannot drive it. `error_extra` is added
-    to every error envelope of the function (e.g. the report's `reportStatus: failed`)."""
+    """Answer preflights, enforce method and body size, map every exception to the envelope.
+    With `admin_origins`: CORS for those origins only, and a POST must be JSON (415) so that a
+    plain form on another site cannot drive it. `error_extra` joins every error envelope."""
     allowed = frozenset(m.upper() for m in methods)
 
     def decorate(handler: Handler) -> Handler:
@@ -133,7 +131,6 @@ def _internal(
     request: Request, exc: Exception, error_extra: dict[str, Any] | None = None
 ) -> Response:
     if isinstance(exc, ConfigurationError):
-        # The configuration is unsafe or invalid: refuse to serve, and say why in the log.
         correlation_id = log_exception(f"refusing to serve: {exc}", exc, path=request.path)
     else:
         correlation_id = log_exception("unhandled error", exc, path=request.path)
@@ -165,11 +162,7 @@ def _is_json(request: Request) -> bool:
 
 
 def json_body(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400.
-
-    Strict: UTF-8 only (no byte order mark), no NaN/Infinity or numbers that overflow, no lone
-    surrogates, and nesting deep enough to exhaust the parser is a 400 like any other bad JSON.
-    """
+    """The request body as a JSON object (parsed as strictly as `parse_json` does), or a 400."""
     if not _is_json(request):
         raise ValidationError("Content-Type must be application/json", error="invalid_content_type")
     body = parse_json(raw_body(request))
@@ -179,6 +172,8 @@ def json_body(request: Request) -> dict[str, Any]:
 
 
 def parse_json(raw: bytes) -> Any:
+    """Strict JSON, else a 400: UTF-8 without a byte order mark; no NaN, Infinity, overflowing
+    numbers, lone surrogates, or nesting deep enough to exhaust the parser."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -240,7 +235,7 @@ def validate[M: pydantic.BaseModel](
     model: type[M], data: dict[str, Any], context: dict[str, Any] | None = None
 ) -> M:
     """Parse with pydantic; failures become a 400 with one detail per field (no internals).
-    `context` reaches the model's validators (e.g. the webhook URL policy of this deployment)."""
+    `context` reaches the model's validators (e.g. the webhook URL policy)."""
     try:
         return model.model_validate(data, context=context)
     except pydantic.ValidationError as exc:

@@ -1,21 +1,9 @@
-"""The `Prefer` request header (RFC 7240), of which this API honours one preference: `wait`.
+"""The `Prefer` header (RFC 7240). Only `wait=N` is honoured: hold a create or status answer
+until the request is terminal or N seconds pass (`wait` alone: MAX_WAIT_SECONDS).
 
-`Prefer: wait=N` asks createGenerationRequest and getGenerationStatus to hold their answer until
-the request is terminal or N seconds have passed (1 to MAX_WAIT_SECONDS); `Prefer: wait` alone
-(also `wait=` and `wait=""`, which RFC 7240 makes equivalent) means MAX_WAIT_SECONDS. The
-answer then carries `Preference-Applied: wait=N`.
-
-The header is a comma-separated list of preferences, `token [= word] *(; parameter)`, where a
-word is a token or a quoted string; names are case-insensitive and may repeat across several
-`Prefer` headers (joined with commas). Preferences other than `wait` (e.g. `return=minimal`,
-`respond-async`) and the parameters of any preference are ignored. Refused with 400
-`invalid_prefer`, naming the header, before anything is read or charged:
-- a header that does not follow that syntax (nothing to go on for what was meant);
-- a `wait` value that is not a whole number of seconds from 1 to MAX_WAIT_SECONDS (`abc`, `0`,
-  `61`, `-1`, `1.5`);
-- `wait` given twice with different values. RFC 7240 would keep the first; a call that holds a
-  thread for up to a minute on a value the client may not have meant is refused instead. The
-  same value twice is accepted.
+Other preferences and all parameters are ignored. A malformed header, a wait outside 1 to
+MAX_WAIT_SECONDS, or two different waits (RFC 7240 keeps the first; holding a thread on a value
+the client may not have meant is worse) is a 400 `invalid_prefer`.
 """
 
 from __future__ import annotations

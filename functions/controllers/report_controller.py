@@ -38,9 +38,7 @@ class ReportController:
         self._guard = guard
 
     def schedule(self, request: Request) -> Response:
-        """Run the report now. An unexpected failure is a 500 whose `error` is the correlation
-        id of the logged exception. (Every error answer of this function also carries
-        `reportStatus: "failed"`: its endpoint adds that to each envelope, see main.py.)"""
+        """Run the report now (error envelopes get `reportStatus: "failed"` in main.py)."""
         with (
             _internal_error("weekly report failed", "Weekly report generation failed"),
             self._guard.call(request, "scheduleWeeklyReport") as call,
@@ -58,9 +56,8 @@ class ReportController:
         )
 
     def run_scheduled(self) -> None:
-        """The Monday job: report on the week that just ended. A failure is logged with a
-        correlation id and raised again without its text (the SDK answers 500 with the message),
-        so the scheduler records the failure and may retry."""
+        """The Monday job: the week that just ended. A failure is logged and raised again
+        without its text (the SDK answers 500 with the message), so the scheduler may retry."""
         try:
             self._run(None, trigger="schedule")
         except Exception as exc:
@@ -93,8 +90,8 @@ class ReportController:
         return json_response({"success": True, "rollup": _rollup_summary(rollup)})
 
     def run_scheduled_rollup(self, schedule_time: datetime) -> None:
-        """The daily job, shortly after 00:00 UTC: the day before the schedule time (so a
-        retried or repeated run computes the same day) and any earlier unsettled day."""
+        """The daily job: the day before the schedule time (so a retried run computes the same
+        day) and any earlier unsettled day."""
         day = schedule_time.astimezone(UTC).date() - timedelta(days=1)
         try:
             rollups = self._service.run_daily(day)
@@ -124,8 +121,8 @@ class ReportController:
 
 @contextmanager
 def _internal_error(log_message: str, public_message: str) -> Iterator[None]:
-    """An unexpected failure of an admin run becomes a 500 whose `error` is the correlation id
-    of the logged exception (no exception text in the answer); typed errors pass unchanged."""
+    """An unexpected failure becomes a 500 whose `error` is the logged correlation id (no
+    exception text in the answer); typed errors pass unchanged."""
     try:
         yield
     except AppError:

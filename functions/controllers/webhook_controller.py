@@ -28,8 +28,8 @@ class WebhookController:
         self._auth = auth
 
     def secret(self, request: Request) -> Response:
-        """The caller's signing secret, created on the first call. A credential (ID token or
-        API key) is required in every mode: the secret belongs to an account."""
+        """The caller's signing secret, created on the first call (a credential is required
+        in every mode: the secret belongs to an account)."""
         uid = self._auth.identify(request)
         return json_response({"success": True, "secret": self._secrets.current(uid)}, 200, NO_STORE)
 
@@ -40,8 +40,8 @@ class WebhookController:
         return json_response({"success": True, "secret": self._secrets.rotate(uid)}, 200, NO_STORE)
 
     def handle_delivery(self, data: Any) -> dict[str, str]:
-        """Acknowledge (return) unless the attempt is to be retried: then answer 503, and Cloud
-        Tasks runs the task again after its backoff."""
+        """Acknowledge (return) unless the attempt is to be retried: then raise (503), and
+        Cloud Tasks retries after its backoff."""
         try:
             task = WorkerTask.model_validate(data)
         except pydantic.ValidationError:

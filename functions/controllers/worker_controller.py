@@ -41,7 +41,7 @@ class WorkerController:
         return result
 
     def sweep_now(self, request: Request) -> Response:
-        """Run the sweep now and answer its counts (operators; tests on the emulator)."""
+        """Run the sweep now and answer its counts."""
         with self._guard.call(request, "sweepStuckGenerations") as call:
             optional_json_body(request)  # takes no options, but a body must be valid JSON
             result = self.recover_stuck()
