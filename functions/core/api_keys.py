@@ -1,12 +1,8 @@
-"""Personal API keys: their format (recognizable prefix, random part, checksum) and their hash.
+"""Personal API keys: `fsk_` + random base62 + a CRC32 checksum (as GitHub builds tokens).
 
-A key is `fsk_` + 30 random base62 characters (about 178 bits from `secrets`) + 6 base62
-characters of the CRC32 of the random part, as GitHub's tokens are built. The checksum lets a
-mistyped or truncated key be refused before any database read; it is no secret and no defence
-against guessing (the random part's size is). After the prefix come base62 characters only:
-no dots, so a key is never shaped like a JWT.
-
-Only `key_hash(key)` (SHA-256, hex) is stored; the key itself is shown once, when created.
+The checksum refuses a mistyped key before any database read; it is no defence against guessing
+(the random part is). No dots, so a key is never shaped like a JWT. Only `key_hash(key)` is
+stored; the key itself is shown once.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Configuration through firebase_functions params.
-
-Params are *declared* here (the deploy tooling reads the declarations) and *read* only at run
-time, through `load_settings()`. Floats are declared as string params because the SDK exposes no
-public float param; pydantic validates them when settings are loaded.
+"""Configuration through firebase_functions params: declared here for the deploy tooling, read
+only at run time by `load_settings()`. Floats are string params (the SDK has no float param).
 """
 
 from __future__ import annotations
@@ -30,8 +27,7 @@ MODEL_MIN_LATENCY_SECONDS = params.StringParam("MODEL_MIN_LATENCY_SECONDS", defa
 MODEL_MAX_LATENCY_SECONDS = params.StringParam("MODEL_MAX_LATENCY_SECONDS", default="5")
 GENERATION_TIMEOUT_SECONDS = params.IntParam("GENERATION_TIMEOUT_SECONDS", default=600)
 # Where the queue cannot be asked whether a request's task still exists (the Cloud Tasks
-# emulator has no get-task API), a `queued` request counts as stuck only after this long: at the
-# default 2 dispatches/s it covers a backlog of 7,200 tasks plus the worker's retry schedule.
+# emulator has no get-task API), a `queued` request counts as stuck only after this long.
 QUEUED_TIMEOUT_SECONDS = params.IntParam("QUEUED_TIMEOUT_SECONDS", default=3600)
 # Fair use: requests `queued` or `processing` at once per user; one more answers 429.
 MAX_IN_FLIGHT_PER_USER = params.IntParam("MAX_IN_FLIGHT_PER_USER", default=10)
@@ -47,9 +43,8 @@ TASK_MAX_CONCURRENT_DISPATCHES = params.IntParam("TASK_MAX_CONCURRENT_DISPATCHES
 TASK_MAX_DISPATCHES_PER_SECOND = params.IntParam("TASK_MAX_DISPATCHES_PER_SECOND", default=2)
 
 # --- Webhook delivery task queue (deliverWebhook) -----------------------------------------------
-# Attempts per event (counted on the request too: the last one without a 2xx fails it) and the
-# exponential backoff between them: from 30 s, doubling (to 128 min before the tenth), ten
-# attempts over about 4 h 15 min. The backoff cap (3 h) also bounds when the sweeper re-schedules.
+# Attempts per event (the last one without a 2xx fails it) and the exponential backoff between
+# them; the backoff cap also bounds when the sweeper re-schedules a delivery.
 WEBHOOK_MAX_ATTEMPTS = params.IntParam("WEBHOOK_MAX_ATTEMPTS", default=10)
 WEBHOOK_MIN_BACKOFF_SECONDS = params.IntParam("WEBHOOK_MIN_BACKOFF_SECONDS", default=30)
 WEBHOOK_MAX_BACKOFF_SECONDS = params.IntParam("WEBHOOK_MAX_BACKOFF_SECONDS", default=10800)
@@ -110,13 +105,9 @@ ANOMALY_PARAMS: dict[str, params.IntParam | params.StringParam] = {
 
 
 def running_on_emulator(environ: Mapping[str, str] = os.environ) -> bool:
-    """Emulator mode needs the emulator's own environment and never Cloud Run's.
-
-    The Functions emulator sets FUNCTIONS_EMULATOR=true, FIREBASE_EMULATOR_HUB and (imitating
-    Cloud Run) K_SERVICE with K_REVISION=1. Cloud Run sets K_CONFIGURATION and a real revision
-    name (`<service>-00001-abc`). FUNCTIONS_EMULATOR=true deployed by accident (a functions/.env
-    file) therefore refuses to serve instead of turning auth off and opening the admin functions.
-    """
+    """Emulator mode needs the emulator's environment (FIREBASE_EMULATOR_HUB, K_REVISION=1) and
+    none of Cloud Run's (K_CONFIGURATION, a real revision), so FUNCTIONS_EMULATOR=true deployed by
+    accident refuses to serve instead of turning auth off and opening the admin functions."""
     if environ.get("FUNCTIONS_EMULATOR", "").strip().lower() != "true":
         return False
     on_cloud_run = "K_CONFIGURATION" in environ or environ.get("K_REVISION", "1") != "1"

@@ -12,14 +12,12 @@ from google.cloud import firestore
 
 DEFAULT_PROJECT = "feraset-imagen"
 
-# A request-path call gives up after this long in all (attempts and their retries), so an
-# unreachable Firestore answers a clean 503 well inside the 60 s function timeout. The client's
-# own defaults retry for 60 s (300 s for streams).
+# A request-path call gives up after this long in all (attempts and retries), so that an
+# unreachable Firestore answers a clean 503 well inside the function's timeout.
 RPC_ATTEMPT_TIMEOUT_SECONDS = 8.0
 RPC_DEADLINE_SECONDS = 12.0
-# The unary calls every request path makes (reads by id, transactions, writes). Queries keep the
-# client's defaults, because the weekly report streams for longer; request-path queries pass
-# `request_deadline()` themselves.
+# The unary calls of the request paths. Queries keep the client's defaults (the weekly report
+# streams for longer); request-path queries pass `request_deadline()` themselves.
 _BOUNDED_METHODS = frozenset(
     f"/google.firestore.v1.Firestore/{name}"
     for name in (
@@ -64,12 +62,9 @@ def request_deadline() -> dict[str, Any]:
 
 
 def with_request_deadlines(client: firestore.Client) -> firestore.Client:
-    """Bound every unary Firestore call: each attempt and all retries of it together.
-
-    The generated client reads its per-method defaults from `_wrapped_methods`; re-wrapping them
-    keeps each method's own retry predicate and only shortens its timeouts. A transaction's
-    begin and commit take no timeout argument, so this is the one place to bound them.
-    """
+    """Bound every unary call, each attempt and all its retries, by re-wrapping the client's
+    per-method defaults (each keeps its retry predicate). A transaction's begin and commit take
+    no timeout argument, so this is the one place to bound them."""
     transport = client._firestore_api._transport
     for method, wrapped in list(transport._wrapped_methods.items()):
         name = getattr(method, "_method", b"")

@@ -1,8 +1,7 @@
 """Generated images in Cloud Storage: upload a PNG and answer its Firebase download URL.
 
-The URL is the one Firebase's `getDownloadURL()` makes: the object's metadata carries a download
-token (`firebaseStorageDownloadTokens`) and anyone holding the URL may read that one object; it
-does not expire and stops working when the token is removed from the object's metadata.
+As Firebase's `getDownloadURL()`: a token in the object's metadata lets anyone holding the URL
+read that one object, until the token is removed.
 """
 
 from __future__ import annotations

@@ -87,13 +87,10 @@ class CloudTasksWebhookQueue(FirebaseTaskQueue):
 
 
 class CloudTasksInspector:
-    """Asks Cloud Tasks whether a request's worker task still exists (production only).
+    """Whether a request's worker task still exists (waiting, running or to be retried).
 
-    A task exists while it waits for dispatch, runs, or waits for a retry; Cloud Tasks deletes
-    it once it succeeded or exhausted its retries. firebase-admin's task queue can enqueue and
-    delete but not look a task up, so this uses the google-cloud-tasks client. The Cloud Tasks
-    emulator serves no get-task API (and not the `/v2/` REST paths this client uses), so the
-    composition root wires this only outside the emulator.
+    firebase-admin cannot look a task up, so this uses google-cloud-tasks, whose get-task API the
+    Cloud Tasks emulator does not serve: production only.
     """
 
     def __init__(

@@ -1,12 +1,8 @@
 """POST a webhook event to the address that was checked (SSRF-safe delivery).
 
-The host name is resolved once, every address it resolves to must be allowed by the URL policy
-(core/webhook_urls.py), and the connection goes to one of those addresses: a DNS answer that
-changes between the check and the connection (DNS rebinding) cannot move it elsewhere. TLS still
-verifies the certificate against the host name (SNI and hostname check), and the `Host` header
-names the host. Redirects are never followed (http.client does not), proxies from the
-environment are not used, the whole exchange is cut after `timeout` seconds, and at most
-`max_response_bytes` of the answer are read (then discarded).
+The host is resolved once, every address must pass the URL policy, and the connection goes to a
+checked address, so DNS rebinding cannot move it; TLS still verifies the host name. No redirects,
+no environment proxies, a deadline on the whole exchange and a cap on the answer read.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Webhook signing secrets and signatures, the Standard Webhooks way (pure).
+"""Webhook secrets and signatures, the Standard Webhooks way, so any of its libraries verifies.
 
-A user's secret is `whsec_` followed by the base64 of 32 random bytes; the signing key is those
-bytes. Each delivery attempt carries three headers: `webhook-id` (the event's id, the same on
-every retry), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature`:
-`v1,<base64 of HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`. Any Standard Webhooks library
-verifies it (the tests use the `standardwebhooks` package).
+A secret is `whsec_` + base64 of the key bytes; an attempt is signed with
+`v1,<base64 of HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")>`.
 """
 
 from __future__ import annotations

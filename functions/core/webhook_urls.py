@@ -1,22 +1,10 @@
-"""Which webhook URLs the service will POST to: the address policy against SSRF (pure, no I/O).
+"""The webhook URL policy against SSRF (pure): checked when a request is created and again for
+every resolved address at each delivery.
 
-A `webhookUrl` is checked twice with the same policy: when a request is created (syntax, scheme,
-and a host written as an IP address; a refusal is a 400 before anything is read or charged), and
-at every delivery attempt, when the host name is resolved and every address it resolves to must
-be allowed (core/webhook_http.py connects to the checked address only).
-
-Allowed: `https` to public unicast addresses. Refused: loopback (allowed only where the policy
-says so: on the emulator, where a test's receiver listens on 127.0.0.1, and there `http` too),
-private, link-local (169.254.169.254, the cloud metadata service, included), shared (CGNAT),
-multicast, reserved, unspecified and documentation ranges, site-local IPv6, and every IPv6 form
-that embeds a refused IPv4 address (IPv4-mapped and -compatible, NAT64, 6to4, Teredo).
-
-Hosts are read the way a browser's URL parser reads them, so that no spelling sneaks an address
-past the check: an internationalised name is mapped to ASCII first (UTS 46: full-width digits and
-dots become ASCII ones), and a host whose last label is a number is an IPv4 address in any of the
-legacy forms (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`), which is refused unless written in
-dotted-decimal form. Percent-encoded hosts, zone ids, backslashes, user info and fragments are
-refused outright.
+Only `https` to public unicast addresses (and, on the emulator, loopback over `http` too); an
+IPv6 address that embeds a refused IPv4 one is refused. Hosts are read as a browser reads them
+(UTS 46; legacy IPv4 forms such as `0x7f.1`, refused unless dotted-decimal), so that no spelling
+sneaks an address past the check.
 """
 
 from __future__ import annotations
