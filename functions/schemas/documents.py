@@ -30,9 +30,8 @@ class GenerationStatus(StrEnum):
         return _PROGRESS[self]
 
 
-# Charged and not yet settled: holds one of its owner's fair-use slots, may still be cancelled,
-# and is settled by the worker or, when stuck, by the sweeper. A tuple, not a set: a stored
-# status of any type (a malformed document) can be tested against it.
+# Charged and not yet settled: holds one of its owner's fair-use slots. A tuple, not a set, so
+# that a stored status of any type (a malformed document) can be tested against it.
 IN_FLIGHT = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
 
 _PROGRESS = {
@@ -92,12 +91,9 @@ WebhookState = Literal["pending", "delivered", "failed"]
 
 
 class WebhookDelivery(BaseModel):
-    """The delivery of a request's one webhook event (`generation_requests/{id}.webhook`).
-
-    `pending` until a 2xx (`delivered`) or until it stops (`failed`: a 410, a refused address,
-    or the last attempt without a 2xx). `attempts` counts the attempts made, each one recorded
-    with its status code (None when no answer came) and, unless it succeeded, why not.
-    """
+    """The delivery of a request's one webhook event (`generation_requests/{id}.webhook`):
+    `pending` until a 2xx (`delivered`) or a 410, a refused address or the last attempt
+    (`failed`)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -125,8 +121,7 @@ class GenerationRecord(RequestRecord):
     completed_at: datetime | None = None
     # Why the sweeper could not settle it normally (`owner_missing`, or a quarantine reason).
     settle_problem: str | None = None
-    # Where its terminal event is POSTed (checked when created and again at delivery), and the
-    # delivery of that one event, set `pending` by the transaction that settles the request.
+    # Where the terminal event is POSTed, and its delivery (set by the settling transaction).
     webhook_url: str | None = None
     webhook: WebhookDelivery | None = None
 

@@ -1,9 +1,5 @@
-"""Ledger entries: the one place their ids and documents are made.
-
-A request's deduction and refund have ids derived from the request id, so each can be created
-at most once (the repositories create them with create(), which fails if the id exists). The
-money path (repositories/generations.py) and the seeder's fabricated history both build their
-entries here.
+"""Ledger entries, for the money path and the seeder alike. A request's deduction and refund
+have ids derived from its id, so `create()` makes each at most once.
 """
 
 from __future__ import annotations

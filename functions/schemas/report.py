@@ -1,8 +1,5 @@
-"""Weekly report: the stored report shape.
-
-The report reads the stored records of schemas/documents.py (requests as their `RequestRecord`
-projection). Its models hold datetimes as RFC 3339 UTC strings (`datetime.isoformat()` on aware
-UTC values), the format used everywhere else in the API.
+"""The stored weekly report and daily rollups; datetimes are RFC 3339 UTC strings, as
+everywhere else in the API.
 """
 
 from __future__ import annotations

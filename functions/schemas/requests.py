@@ -70,8 +70,7 @@ class CreateGenerationRequest(BaseModel):
     prompt: Annotated[
         str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=1000)
     ]
-    # Where the terminal event is POSTed (optional); checked against the address policy of the
-    # validation context's `webhook_policy` (core/webhook_urls.py; production's when absent).
+    # Checked against the validation context's WEBHOOK_POLICY (production's when absent).
     webhookUrl: WebhookUrl | None = None
 
     @field_validator("style", "color", "size")
@@ -195,8 +194,7 @@ class WeeklyReportOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     weekStart: Annotated[date | None, BeforeValidator(_week_start)] = None
-    # What to compute it from: the daily rollups, or a scan of the source collections (the
-    # reference the rollups are checked against). Both give the same figures.
+    # The daily rollups, or a scan of the source collections (the reference; same figures).
     source: Literal["rollups", "scan"] = "rollups"
 
 
