@@ -149,7 +149,7 @@ class AdminCall:
 class AdminGuard:
     """Admin functions need the ADMIN_API_KEY secret, which must be at least 32 characters (a
     shorter one disables them). On the emulator the composition root uses OpenAdminGuard
-    (controllers/emulator_admin.py) instead."""
+    (emulator/admin.py) instead."""
 
     on_emulator = False
 

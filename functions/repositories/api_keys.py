@@ -22,8 +22,12 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.errors import ContentionError, TooManyApiKeysError
 from core.firestore_client import request_deadline
 from core.logging import warn
-from repositories.emulator_host_lock import HostLocks
-from repositories.firestore_helpers import API_KEY_OWNERS, API_KEYS, run_transaction, to_model
+from repositories.firestore_helpers import (
+    API_KEY_OWNERS,
+    API_KEYS,
+    TransactionRunner,
+    to_model,
+)
 from schemas.documents import ApiKeyRecord
 
 SLOTS = "slots"  # api_key_owners/{uid}/slots/{n}: one document per active key
@@ -33,9 +37,9 @@ CREATE_ROUNDS = 5
 
 
 class ApiKeyRepository:
-    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
+    def __init__(self, db: firestore.Client, transactions: TransactionRunner) -> None:
         self._db = db
-        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self._transactions = transactions
 
     def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
         """Store a new key in a free slot of its owner; 409 when all `max_active` are taken."""
@@ -106,7 +110,7 @@ class ApiKeyRepository:
                 tx.delete(self._slots(user_id).document(str(record.slot)))
             return record.model_copy(update={"revoked_at": now})
 
-        return run_transaction(self._db, run, lock_key=f"api_key:{key_ref.id}", locks=self._locks)
+        return self._transactions.run(self._db, run, f"api_key:{key_ref.id}")
 
     def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
         """The owner of the active key whose hash is `key_hash`; None when there is no such key

@@ -19,12 +19,11 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.errors import InsufficientCreditsError, NotFoundError, TooManyInFlightError
 from core.firestore_client import request_deadline
 from core.webhook_signing import event_id
-from repositories.emulator_host_lock import HostLocks
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     TRANSACTIONS,
     USERS,
-    run_transaction,
+    TransactionRunner,
     to_model,
 )
 from repositories.idempotency import IdempotencyClaim, IdempotencyStore, Replay
@@ -55,9 +54,9 @@ CANCELLED_REASON = "Cancelled by the user"
 
 
 class GenerationRepository:
-    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
+    def __init__(self, db: firestore.Client, transactions: TransactionRunner) -> None:
         self._db = db
-        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self._transactions = transactions
         self.idempotency = IdempotencyStore(db)
 
     # --- reads ----------------------------------------------------------------------------
@@ -303,8 +302,8 @@ class GenerationRepository:
         user_ref = self._db.collection(USERS).document(entry.user_id)
         tx.create(user_ref.collection(TRANSACTIONS).document(entry.id), entry.document())
 
-    def _transaction[T](self, body: Callable[[Transaction], T], lock_key: str) -> T:
-        return run_transaction(self._db, body, lock_key=lock_key, locks=self._locks)
+    def _transaction[T](self, body: Callable[[Transaction], T], key: str) -> T:
+        return self._transactions.run(self._db, body, key)
 
     @property
     def _requests(self) -> firestore.CollectionReference:

@@ -20,7 +20,7 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USAGE_DAILY,
     USERS,
-    run_transaction,
+    TransactionRunner,
 )
 
 SEEDED = "seeded"  # the field that marks a document as the seeder's own
@@ -38,6 +38,7 @@ class SeededUser:
 class SeedRepository:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
+        self._transactions = TransactionRunner()
 
     def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
         """In one transaction: delete the collection's seeded documents that are not in
@@ -58,7 +59,7 @@ class SeedRepository:
                     written += 1
             return written
 
-        return run_transaction(self._db, run, lock_key=f"seed:{collection}")
+        return self._transactions.run(self._db, run, f"seed:{collection}")
 
     def forget_rollups(self) -> int:
         """Delete every daily usage rollup (with its per-user shards): they are derived from the
@@ -124,7 +125,7 @@ class SeedRepository:
             transaction.set(user_ref, user | {"initial_credits": initial, SEEDED: True}, merge=True)
             return SeededUser(len(requests), len(transactions), kept)
 
-        return run_transaction(self._db, run, lock_key=f"user:{user_id}")
+        return self._transactions.run(self._db, run, f"user:{user_id}")
 
 
 def _is_seeded(snap: firestore.DocumentSnapshot) -> bool:
