@@ -1,7 +1,5 @@
 """Composition root: builds every dependency once per process, on first use (never at import).
-
-Tests build their own `Container` with fakes or emulator clients through the constructor.
-"""
+Tests build their own `Container` with fakes or emulator clients."""
 
 from __future__ import annotations
 
@@ -20,15 +18,12 @@ from controllers.admin_controller import AdminController
 from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
-from controllers.emulator_admin import OpenAdminGuard
 from controllers.generation_controller import GenerationController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
-from core.emulator_storage import emulator_images
-from core.emulator_task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
 from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
@@ -39,9 +34,13 @@ from core.task_queue import (
 )
 from core.webhook_http import PinnedWebhookSender
 from core.webhook_urls import EMULATOR, PRODUCTION, UrlPolicy
+from emulator.admin import OpenAdminGuard
+from emulator.host_lock import HostLockedTransactions
+from emulator.storage import emulator_images
+from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
-from repositories.emulator_host_lock import HostLocks
+from repositories.firestore_helpers import TransactionRunner
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
@@ -71,24 +70,17 @@ class Container:
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     verify_token: Any = None  # (token) -> claims; defaults to firebase_admin.auth
-    # (uid) -> whether the account may still use its API keys; defaults to firebase_admin.auth
-    account_active: Any = None
-    # Whether a request's task still exists; None where the queue cannot be asked (emulator).
-    tasks: TaskInspector | None = None
-    # The emulator's same-key transaction lock (repositories/emulator_host_lock.py); None in
-    # production.
-    host_locks: HostLocks | None = None
-    # Where generated PNGs go (Cloud Storage); the worker refuses to run without one.
-    images: ImageStore | None = None
-    # The webhook delivery queue (deliverWebhook); None: settled requests' events are not
-    # scheduled (tests that do not deliver them).
-    webhooks: WebhookQueue | None = None
-    # How a webhook attempt is POSTed; defaults to the SSRF-safe sender of the URL policy.
-    webhook_sender: WebhookSender | None = None
+    account_active: Any = None  # (uid) -> may its API keys act; defaults to firebase_admin.auth
+    tasks: TaskInspector | None = None  # None where the queue cannot be asked (emulator)
+    # Runs the repositories' transactions; the emulator's holds its host lock.
+    transactions: TransactionRunner = field(default_factory=TransactionRunner)
+    images: ImageStore | None = None  # where generated PNGs go; the worker needs one
+    webhooks: WebhookQueue | None = None  # None: settled requests' events are not scheduled
+    webhook_sender: WebhookSender | None = None  # defaults to the policy's SSRF-safe sender
 
     @cached_property
     def generations(self) -> GenerationRepository:
-        return GenerationRepository(self.db, self.host_locks)
+        return GenerationRepository(self.db, self.transactions)
 
     @cached_property
     def simulator(self) -> ModelSimulator:
@@ -110,12 +102,12 @@ class Container:
         )
 
     @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return ApiKeyRepository(self.db, self.transactions)
+
+    @cached_property
     def api_key_service(self) -> ApiKeyService:
-        return ApiKeyService(
-            ApiKeyRepository(self.db, self.host_locks),
-            self.clock,
-            self.account_active or _account_active,
-        )
+        return ApiKeyService(self.api_keys, self.clock, self.account_active or _account_active)
 
     @cached_property
     def api_key_controller(self) -> ApiKeyController:
@@ -124,7 +116,7 @@ class Container:
     @cached_property
     def admin_guard(self) -> AdminGuard:
         if self.settings.on_emulator:
-            return OpenAdminGuard()  # the emulator workaround (controllers/emulator_admin.py)
+            return OpenAdminGuard()
         return AdminGuard(self.settings.admin_api_key, self.verify_token or _verify_id_token)
 
     @cached_property
@@ -170,7 +162,6 @@ class Container:
         timeouts = StuckTimeouts(s.generation_timeout_seconds, s.queued_timeout_seconds)
         return WorkerController(worker, timeouts, self.admin_guard)
 
-    # --- signed webhooks ------------------------------------------------------------------
     @cached_property
     def webhook_policy(self) -> UrlPolicy:
         """Loopback targets (and http to them) only on the emulator."""
@@ -178,7 +169,7 @@ class Container:
 
     @cached_property
     def webhook_deliveries(self) -> WebhookDeliveryRepository:
-        return WebhookDeliveryRepository(self.db, self.host_locks)
+        return WebhookDeliveryRepository(self.db, self.transactions)
 
     @cached_property
     def webhook_notifier(self) -> WebhookNotifier | None:
@@ -226,8 +217,8 @@ def firebase_app() -> firebase_admin.App:
         return firebase_admin.initialize_app(options={"projectId": project_id()})
 
 
-# Everything that means "this credential is no good" (a 401). Anything else raised while verifying,
-# e.g. the certificate fetch or the revocation lookup failing, means the backend is unreachable.
+# What means "this credential is no good" (401); anything else raised while verifying means the
+# auth backend is unreachable.
 _REJECTED = (
     auth.InvalidIdTokenError,  # also expired and revoked tokens (subclasses)
     auth.UserDisabledError,
@@ -237,23 +228,20 @@ _REJECTED = (
 
 
 def _verify_id_token(token: str) -> dict[str, Any]:
-    """Verify signature, expiry and revocation: a disabled account or revoked tokens fail at once,
-    not after the hour a token lives."""
+    """Verify signature, expiry and revocation (a disabled account's tokens fail at once)."""
     try:
         claims: dict[str, Any] = auth.verify_id_token(token, app=firebase_app(), check_revoked=True)
     except _REJECTED as error:
         raise TokenRejected(type(error).__name__) from None
-    # Against the Auth emulator firebase-admin checks neither signature nor expiry; keep the
-    # expiry check there too (in production google-auth has already enforced it).
+    # Against the Auth emulator firebase-admin checks neither signature nor expiry.
     if float(claims.get("exp", 0)) <= time.time():
         raise TokenRejected("ExpiredIdTokenError")
     return claims
 
 
 def _account_active(uid: str) -> bool:
-    """Whether the owner of an API key may still act: its account exists and is not disabled
-    (what the revocation check of an ID token also refuses). Any other failure propagates: the
-    auth backend is unreachable (503)."""
+    """Whether an API key's owner may still act: the account exists and is not disabled. Any
+    other failure propagates (auth backend unreachable: 503)."""
     try:
         user = auth.get_user(uid, app=firebase_app())
     except auth.UserNotFoundError:
@@ -268,14 +256,14 @@ def container() -> Container:
 
 
 def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> Container:
-    """Where production and the emulator differ, and only here: the emulator gets its
-    workarounds (each in a module named for it), production the Cloud Tasks task lookup."""
+    """The one place production and the emulator differ: the emulator gets its workarounds
+    (package emulator/), production the Cloud Tasks task lookup."""
     if settings.on_emulator:
         return Container(
             settings,
             db,
             EmulatorGenerationQueue(app),
-            host_locks=HostLocks(),
+            transactions=HostLockedTransactions(),
             images=emulator_images(),
             webhooks=EmulatorWebhookQueue(app),
         )

@@ -27,8 +27,8 @@ import requests
 from google.cloud.firestore import FieldFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
-from core.emulator_storage import emulator_images
 from core.firestore_client import build_firestore_client
+from emulator.storage import emulator_images
 from services.image_renderer import ImageSpec, render_png
 from services.seeding.reference_data import STYLES
 

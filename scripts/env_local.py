@@ -22,7 +22,7 @@ from typing import Any
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 sys.path.insert(0, str(FUNCTIONS))
 from core import config  # noqa: E402  (the declared params: one list, in one place)
-from core.emulator_storage import DEFAULT_HOST as STORAGE_HOST  # noqa: E402
+from emulator.storage import DEFAULT_HOST as STORAGE_HOST  # noqa: E402
 from firebase_functions import params  # noqa: E402
 
 ENV_LOCAL = FUNCTIONS / ".env.local"

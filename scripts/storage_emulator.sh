@@ -5,7 +5,7 @@
 # Cloud Storage JSON API on 127.0.0.1:9199 (the Storage emulator's usual port) and keeps objects
 # in memory, like the rest of the stack's state: they are gone when the stack stops. The
 # project's default bucket is created at start. The functions find it through
-# STORAGE_EMULATOR_HOST (default http://127.0.0.1:9199, functions/core/emulator_storage.py).
+# STORAGE_EMULATOR_HOST (default http://127.0.0.1:9199, functions/emulator/storage.py).
 # emulators_exec.sh and dev.sh start it in the emulators' session, so it stops with them.
 cd "$(dirname "$0")/.."
 # scripts/storage_emulator_in_memory.py runs the package without its per-write metadata snapshot.

@@ -1,12 +1,9 @@
 """api_keys (one document per personal API key, named by the key's SHA-256) and the slots of
 each owner's active keys (api_key_owners/{uid}/slots/{n}, n < the limit).
 
-The slots are what make the limit of active keys race-free: a key is created in one atomic
-write with the slot it takes, and that write fails if the slot exists already (a concurrent
-create took it; another free slot is tried); revoking a key deletes its slot in the transaction
-that marks it revoked. So at most `max_active` keys of one owner are ever active. No write
-reads a shared document first, so concurrent creates never wait on each other's locks (a
-count read and written in a transaction would serialise them, and livelocks on the emulator).
+The slots keep the limit race-free: a key is created in one write with the slot it takes, which
+fails if a concurrent create took the slot; revoking deletes the slot with the key's revocation.
+No write reads a shared document first (a transactional counter would serialise creates).
 """
 
 from __future__ import annotations
@@ -22,20 +19,23 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.errors import ContentionError, TooManyApiKeysError
 from core.firestore_client import request_deadline
 from core.logging import warn
-from repositories.emulator_host_lock import HostLocks
-from repositories.firestore_helpers import API_KEY_OWNERS, API_KEYS, run_transaction, to_model
+from repositories.firestore_helpers import (
+    API_KEY_OWNERS,
+    API_KEYS,
+    TransactionRunner,
+    to_model,
+)
 from schemas.documents import ApiKeyRecord
 
 SLOTS = "slots"  # api_key_owners/{uid}/slots/{n}: one document per active key
-# Rounds of (list the slots, try each free one) before a create gives up with a 503: a round
-# only fails when every free slot was taken by concurrent creates in the meantime.
+# Rounds of (list the slots, try each free one) before a create gives up with a 503.
 CREATE_ROUNDS = 5
 
 
 class ApiKeyRepository:
-    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
+    def __init__(self, db: firestore.Client, transactions: TransactionRunner) -> None:
         self._db = db
-        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self._transactions = transactions
 
     def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
         """Store a new key in a free slot of its owner; 409 when all `max_active` are taken."""
@@ -106,14 +106,12 @@ class ApiKeyRepository:
                 tx.delete(self._slots(user_id).document(str(record.slot)))
             return record.model_copy(update={"revoked_at": now})
 
-        return run_transaction(self._db, run, lock_key=f"api_key:{key_ref.id}", locks=self._locks)
+        return self._transactions.run(self._db, run, f"api_key:{key_ref.id}")
 
     def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
-        """The owner of the active key whose hash is `key_hash`; None when there is no such key
-        or it is revoked. One read; `last_used_at` is written only when the stored value is
-        older than `touch_interval`, and only by one of the calls that saw that value (the write
-        is conditional on the document being unchanged since the read). Best effort: a touch
-        that fails is logged and the caller is still served."""
+        """The owner of the active key whose hash is `key_hash`, else None. One read; a stale
+        `last_used_at` (older than `touch_interval`) is refreshed by one of the calls that saw
+        it (a conditional write), best effort: a failed touch is logged, the caller served."""
         snapshot = self._keys.document(key_hash).get()
         record = to_model(snapshot, ApiKeyRecord)
         if record is None or not record.active:

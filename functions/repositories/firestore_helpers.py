@@ -1,11 +1,12 @@
-"""Small shared Firestore helpers for the repositories."""
+"""Shared Firestore helpers for the repositories: collection names, snapshot -> model, and the
+transaction runner."""
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -15,14 +16,11 @@ from google.cloud.firestore_v1.transaction import Transaction
 from pydantic import BaseModel
 
 from core.errors import ConflictError, ContentionError
-from repositories.emulator_host_lock import HostLocks
 
-# Requests for one user contend on its user document. The client retries an aborted commit at
-# once, which under heavy contention (and on the emulator, which does not keep a retried
-# transaction's place in line) can starve; we retry with jittered exponential backoff instead.
 TRANSACTION_ATTEMPTS = 25
-# A lock conflict on the emulator costs a ~2 s lock timeout and often aborts both sides, so the
-# retry window must be wide enough (relative to a ~20 ms transaction) to desynchronise them.
+# A request that keeps losing gives up well inside the 60 s function timeout (a clean 503).
+TRANSACTION_DEADLINE_SECONDS = 20.0
+# Wide enough to desynchronise two transactions that a lock timeout aborted together.
 BACKOFF_START_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 3.0
 
@@ -47,45 +45,44 @@ def to_model[M: BaseModel](snapshot: DocumentSnapshot, model: type[M]) -> M | No
     return model.model_validate({**data, "id": snapshot.id})
 
 
-# A request that keeps losing gives up well inside the 60 s function timeout (clean 503).
-TRANSACTION_DEADLINE_SECONDS = 20.0
+@dataclass(frozen=True)
+class TransactionRunner:
+    """Runs `body` in a Firestore transaction, retrying contention with jittered backoff (the
+    client's own retry is immediate and can starve).
 
-
-def run_transaction[T](
-    db: firestore.Client,
-    body: Callable[[Transaction], T],
-    *,
-    lock_key: str | None = None,
-    locks: HostLocks | None = None,
-    attempts: int = TRANSACTION_ATTEMPTS,
-    deadline_seconds: float = TRANSACTION_DEADLINE_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run `body` in a Firestore transaction, retrying contention with backoff.
-
-    `lock_key` names the contended document (e.g. the user whose balance changes); with `locks`
-    (the emulator workaround) this host runs one such transaction at a time. Typed errors
-    raised by `body` (e.g. insufficient credits) roll back and propagate at once. Exhausted
-    retries or deadline raise ContentionError (503 busy); nothing of the transaction was
-    written. A create() clash is no contention and is not retried: ConflictError.
+    `key` names the document the transaction contends on (e.g. `user:<id>`): this runner ignores
+    it, the emulator's (emulator/host_lock.py) queues same-key attempts on it. Typed errors from
+    `body` roll back and propagate; exhausted attempts or deadline raise ContentionError (503,
+    nothing written); a create() clash raises ConflictError and is not retried.
     """
-    transactional = firestore.transactional(body)
-    delay = BACKOFF_START_SECONDS
-    give_up_at = time.monotonic() + deadline_seconds
-    for _ in range(attempts):
-        if time.monotonic() > give_up_at:
-            break
-        try:
-            with locks.hold(lock_key, give_up_at) if locks else contextlib.nullcontext():
-                return transactional(db.transaction(max_attempts=1))
-        except gexc.AlreadyExists:
-            # A document created with create() exists already: a fact, not contention.
-            raise ConflictError(error="already_exists") from None
-        except gexc.Aborted:
-            pass
-        except ValueError as error:  # the client's "Failed to commit transaction in 1 attempts"
-            if not isinstance(error.__cause__, gexc.Aborted):
-                raise
-        sleep(random.uniform(0, delay))
-        delay = min(delay * 2, BACKOFF_MAX_SECONDS)
-    raise ContentionError()
+
+    attempts: int = TRANSACTION_ATTEMPTS
+    deadline_seconds: float = TRANSACTION_DEADLINE_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+
+    def run[T](self, db: firestore.Client, body: Callable[[Transaction], T], key: str) -> T:
+        transactional = firestore.transactional(body)
+        delay = BACKOFF_START_SECONDS
+        give_up_at = time.monotonic() + self.deadline_seconds
+        for _ in range(self.attempts):
+            if time.monotonic() > give_up_at:
+                break
+            try:
+                return self.attempt(
+                    lambda: transactional(db.transaction(max_attempts=1)), key, give_up_at
+                )
+            except gexc.AlreadyExists:
+                raise ConflictError(error="already_exists") from None
+            except gexc.Aborted:
+                pass
+            except ValueError as error:  # the client's "Failed to commit transaction in 1 attempts"
+                if not isinstance(error.__cause__, gexc.Aborted):
+                    raise
+            self.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, BACKOFF_MAX_SECONDS)
+        raise ContentionError()
+
+    def attempt[T](self, once: Callable[[], T], key: str, give_up_at: float) -> T:
+        """One attempt; runners that guard each attempt override this (`give_up_at` is a
+        `time.monotonic()` value)."""
+        return once()

@@ -19,12 +19,11 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.errors import InsufficientCreditsError, NotFoundError, TooManyInFlightError
 from core.firestore_client import request_deadline
 from core.webhook_signing import event_id
-from repositories.emulator_host_lock import HostLocks
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
     TRANSACTIONS,
     USERS,
-    run_transaction,
+    TransactionRunner,
     to_model,
 )
 from repositories.idempotency import IdempotencyClaim, IdempotencyStore, Replay
@@ -55,9 +54,9 @@ CANCELLED_REASON = "Cancelled by the user"
 
 
 class GenerationRepository:
-    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
+    def __init__(self, db: firestore.Client, transactions: TransactionRunner) -> None:
         self._db = db
-        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self._transactions = transactions
         self.idempotency = IdempotencyStore(db)
 
     # --- reads ----------------------------------------------------------------------------
@@ -98,10 +97,9 @@ class GenerationRepository:
         return found
 
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
-        """Take a request that cannot be settled (its document does not validate) out of
-        `queued`/`processing` for an operator to look at, and give its owner's fair-use slot
-        back (it will never run). No refund and no balance change: what it cost stays booked
-        until someone decides. True when it was still waiting to be settled."""
+        """Take an unsettleable request (its document does not validate) out of the in-flight
+        states for an operator, giving back its owner's fair-use slot; no refund until someone
+        decides. True when it was still in flight."""
 
         def run(tx: Transaction) -> bool:
             ref = self._requests.document(request_id)
@@ -129,12 +127,9 @@ class GenerationRepository:
         """Charge `queued.credits_deducted` to its owner and store the request, or replay the
         answer stored for the claim's key.
 
-        The owner's document is read once, here. The time is read inside each attempt, so the
-        stored times (and the idempotency claim's in-flight window) start when the winning
-        attempt committed, not before its retries. At most `max_in_flight` of the user's
-        requests are queued or processing at once: the user document's `in_flight` counter is
-        moved by this transaction and by every transition to a terminal state (`settle`),
-        exactly once each.
+        The time is read inside each attempt, so stored times start at the winning attempt.
+        At most `max_in_flight` of the user's requests are in flight: the user's `in_flight`
+        counter is moved here and by `settle`, exactly once each.
         """
 
         def run(tx: Transaction) -> GenerationRecord | Replay:
@@ -211,13 +206,13 @@ class GenerationRepository:
         from_statuses: Collection[GenerationStatus],
         updated_before: datetime | None = None,
     ) -> GenerationRecord | None:
-        """Finish a request exactly once: complete it, or fail or cancel it and refund its owner.
+        """Finish a request exactly once: complete it, or fail or cancel it and refund its owner,
+        releasing the owner's in-flight slot.
 
-        Applies only while the request is in one of `from_statuses` (and, for the sweeper, not
-        touched since `updated_before`); otherwise returns None and writes nothing. Releases the
-        owner's in-flight slot. When the owner's document is gone the request is still finished,
-        without touching any user (nobody to refund), and marked `settle_problem: owner_missing`.
-        Raises MalformedRecord when the stored request does not validate.
+        Only while the request is in `from_statuses` (and, for the sweeper, untouched since
+        `updated_before`); else None, nothing written. Without an owner document the request is
+        still finished, marked `settle_problem: owner_missing`. MalformedRecord when the stored
+        request does not validate.
         """
         try:
             return self._settle(request_id, outcome, now, from_statuses, updated_before, True)
@@ -303,8 +298,8 @@ class GenerationRepository:
         user_ref = self._db.collection(USERS).document(entry.user_id)
         tx.create(user_ref.collection(TRANSACTIONS).document(entry.id), entry.document())
 
-    def _transaction[T](self, body: Callable[[Transaction], T], lock_key: str) -> T:
-        return run_transaction(self._db, body, lock_key=lock_key, locks=self._locks)
+    def _transaction[T](self, body: Callable[[Transaction], T], key: str) -> T:
+        return self._transactions.run(self._db, body, key)
 
     @property
     def _requests(self) -> firestore.CollectionReference:

@@ -1,13 +1,10 @@
 """Idempotency-Key for createGenerationRequest: claim, request hash, replay and expiry.
 
-A key's record, `idempotency_keys/{sha256(user, key)}`, is written by the charging transaction
-itself, so a request and its claim commit together or not at all. It holds the accepted answer
-(202) from the start and is marked `done` once the task is enqueued; if enqueueing fails and the
-charge is refunded, the failure answer (503) is stored instead and replayed for the key's
-lifetime, so a retry never charges again under a new request id. Each answer is written once.
-
-Keys expire after KEY_TTL: reads treat an expired record as absent, and the TTL policy on
-`expires_at` (firestore.indexes.json) deletes it.
+A key's record, `idempotency_keys/{sha256(user, key)}`, is written by the charging transaction,
+so a request and its claim commit together. It holds the accepted answer (202), marked `done`
+once the task is enqueued; if enqueueing fails and the charge is refunded, the failure answer
+(503) replaces it for the key's lifetime, so a retry never charges again. Keys expire after
+KEY_TTL (reads treat expired as absent; a TTL policy on `expires_at` deletes them).
 """
 
 from __future__ import annotations

@@ -27,9 +27,8 @@ from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from schemas.report import StoredDay, WeeklyReport
 
 # `usage_daily/{YYYY-MM-DD}`: a day's totals; its per-user entries in
-# `usage_daily/{YYYY-MM-DD}/users/{0000, 0001, ...}`, at most USERS_PER_SHARD per document. An entry
-# is a user id (at most 128 bytes: a Firebase Auth uid) and two integers, ~200 bytes at worst, so a
-# full shard stays near 200 KiB, far below Firestore's 1 MiB document limit.
+# `usage_daily/{YYYY-MM-DD}/users/{0000, 0001, ...}`, USERS_PER_SHARD at most per document, so a
+# full shard stays far below Firestore's 1 MiB document limit.
 ROLLUP_USERS = "users"
 USERS_PER_SHARD = 1000
 SHARD_COUNT_FIELD = "user_shards"
@@ -123,9 +122,9 @@ class ReportRepository:
         return result
 
     def save_rollup(self, header: dict[str, Any], users: list[dict[str, Any]]) -> None:
-        """Replace a day's rollup whole: its shards, then (last, in the final batch) its header
-        with the shard count; shards left over from a larger earlier rollup are deleted. Up to
-        MAX_BATCH_WRITES - 1 shards (399,000 users a day) this is one atomic batch."""
+        """Replace a day's rollup whole: its shards, then (in the final batch) its header with
+        the shard count; leftover shards of a larger earlier rollup are deleted. Up to
+        MAX_BATCH_WRITES - 1 shards this is one atomic batch."""
         day = date.fromisoformat(header["date"])
         day_ref = self._day(day)
         before = day_ref.get(field_paths=[SHARD_COUNT_FIELD])

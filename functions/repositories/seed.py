@@ -1,9 +1,8 @@
 """Seeding writes: replace only the documents the seeder owns, never anything else.
 
-Every document the seeder writes carries `seeded: true`. A reseed deletes or overwrites only
-documents with that mark; documents without it (real users, their transactions and requests,
-idempotency records, reports, catalog entries added by hand) are never deleted or reset, even
-when their id is one the seeder would use.
+Every document the seeder writes carries `seeded: true`; a reseed deletes or overwrites only
+documents with that mark, never unmarked ones (real users and their data, hand-made catalog
+entries), even when their id is one the seeder would use.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USAGE_DAILY,
     USERS,
-    run_transaction,
+    TransactionRunner,
 )
 
 SEEDED = "seeded"  # the field that marks a document as the seeder's own
@@ -38,6 +37,7 @@ class SeededUser:
 class SeedRepository:
     def __init__(self, db: firestore.Client) -> None:
         self._db = db
+        self._transactions = TransactionRunner()
 
     def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
         """In one transaction: delete the collection's seeded documents that are not in
@@ -58,12 +58,11 @@ class SeedRepository:
                     written += 1
             return written
 
-        return run_transaction(self._db, run, lock_key=f"seed:{collection}")
+        return self._transactions.run(self._db, run, f"seed:{collection}")
 
     def forget_rollups(self) -> int:
-        """Delete every daily usage rollup (with its per-user shards): they are derived from the
-        history a reseed replaces. The next report computes the days it needs again. How many
-        documents were deleted."""
+        """Delete every daily usage rollup (derived from the history a reseed replaces; the next
+        report recomputes them). How many documents were deleted."""
         return self._db.recursive_delete(self._db.collection(USAGE_DAILY))
 
     def replace_user(
@@ -73,14 +72,11 @@ class SeedRepository:
         requests: dict[str, dict[str, Any]],
         transactions: dict[str, dict[str, Any]],
     ) -> SeededUser | None:
-        """Reseed one user in one transaction, or do nothing (None) when `users/{user_id}`
-        exists without the seed mark: a real user is never reset.
+        """Reseed one user in one transaction; None (nothing done) for an unmarked user.
 
-        The user's earlier seeded requests and transactions are replaced by `requests` and
-        `transactions`. Its unmarked transactions (made through the API since the last seed)
-        and their requests stay, as do user fields the seeder does not write (such as the
-        in-flight counter); `initial_credits` absorbs the kept transactions' net so that
-        `current_credits == initial_credits - deductions + refunds` still holds.
+        Earlier seeded requests and transactions are replaced; unmarked ones (made through the
+        API since) stay, as do fields the seeder does not write (the in-flight counter).
+        `initial_credits` absorbs the kept transactions' net, keeping the ledger invariant.
         """
         user_ref = self._db.collection(USERS).document(user_id)
         history = user_ref.collection(TRANSACTIONS)
@@ -119,12 +115,11 @@ class SeedRepository:
             for tx_id, data in transactions.items():
                 transaction.set(history.document(tx_id), data | {SEEDED: True})
             initial = int(user["initial_credits"]) + kept_net
-            # merge: fields the seeder does not define (e.g. the in-flight counter its own
-            # requests move) keep describing the documents that stay.
+            # merge: fields the seeder does not write keep describing the documents that stay.
             transaction.set(user_ref, user | {"initial_credits": initial, SEEDED: True}, merge=True)
             return SeededUser(len(requests), len(transactions), kept)
 
-        return run_transaction(self._db, run, lock_key=f"user:{user_id}")
+        return self._transactions.run(self._db, run, f"user:{user_id}")
 
 
 def _is_seeded(snap: firestore.DocumentSnapshot) -> bool:

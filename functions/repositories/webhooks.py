@@ -3,7 +3,6 @@ event (the `webhook` map of `generation_requests/{id}`, set `pending` by the set
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +12,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.transaction import Transaction
 
 from core.firestore_client import request_deadline
-from repositories.emulator_host_lock import HostLocks
-from repositories.firestore_helpers import GENERATION_REQUESTS, run_transaction
+from repositories.firestore_helpers import GENERATION_REQUESTS, TransactionRunner
 from schemas.documents import WebhookDelivery, WebhookState
 
 # One document per user, named by its uid; no client may read it (firestore.rules).
@@ -59,9 +57,9 @@ class StaleDelivery:
 
 
 class WebhookDeliveryRepository:
-    def __init__(self, db: firestore.Client, locks: HostLocks | None = None) -> None:
+    def __init__(self, db: firestore.Client, transactions: TransactionRunner) -> None:
         self._db = db
-        self._locks = locks  # only on the emulator (see repositories/emulator_host_lock.py)
+        self._transactions = transactions
 
     def record_attempt(
         self,
@@ -93,7 +91,7 @@ class WebhookDeliveryRepository:
             tx.update(ref, {"webhook": updated.model_dump()})
             return updated
 
-        return self._transaction(run, f"request:{request_id}")
+        return self._transactions.run(self._db, run, f"request:{request_id}")
 
     def find_stale(self, updated_before: datetime) -> list[StaleDelivery]:
         """Pending deliveries whose record has not changed since `updated_before`."""
@@ -106,9 +104,6 @@ class WebhookDeliveryRepository:
             if delivery is not None:
                 found.append(StaleDelivery(snap.id, delivery.attempts, delivery.updated_at))
         return found
-
-    def _transaction[T](self, body: Callable[[Transaction], T], lock_key: str) -> T:
-        return run_transaction(self._db, body, lock_key=lock_key, locks=self._locks)
 
     @property
     def _requests(self) -> firestore.CollectionReference:

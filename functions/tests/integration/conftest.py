@@ -19,9 +19,10 @@ import main
 from container import Container
 from core.clock import SystemClock
 from core.config import Settings
-from core.emulator_storage import emulator_images
 from core.firestore_client import build_firestore_client
-from repositories.emulator_host_lock import HostLocks
+from emulator.host_lock import HostLockedTransactions
+from emulator.storage import emulator_images
+from repositories.firestore_helpers import TransactionRunner
 from repositories.seed import SeedRepository
 from services.seeding.service import SeedService
 from tests.support.auth_emulator import owner_and_other_tokens
@@ -74,8 +75,9 @@ def seeded(db: firestore.Client) -> Iterator[None]:
     assert_ledger_consistent(db)
 
 
-# Containers get the emulator's host lock, as on the emulator, unless a test says otherwise.
-HOST_LOCKS: dict[str, HostLocks | None] = {"default": HostLocks()}
+# Containers run transactions with the emulator's host lock, as on the emulator, unless a test
+# says otherwise.
+RUNNERS: dict[str, TransactionRunner] = {"default": HostLockedTransactions()}
 
 
 @pytest.fixture(params=["host-lock", "no-host-lock"])
@@ -83,7 +85,7 @@ def host_lock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Run a race twice: with the host-level lock, and without it (as in production, and
     between instances), so that the lock can never be what makes the guarantee hold."""
     if request.param == "no-host-lock":
-        monkeypatch.setitem(HOST_LOCKS, "default", None)
+        monkeypatch.setitem(RUNNERS, "default", TransactionRunner())
     return str(request.param)
 
 
@@ -112,7 +114,7 @@ def make_container(
         queue: Any = None,
         seed: int = 7,
         tasks: Any = None,
-        host_locks: Any = "default",
+        host_locks: bool | None = True,  # False or None: transactions without the host lock
         **settings: Any,
     ) -> Container:
         built = Container(
@@ -121,7 +123,7 @@ def make_container(
             queue=queue if queue is not None else RecordingQueue(),
             rng=random.Random(seed),
             tasks=tasks,
-            host_locks=HOST_LOCKS["default"] if host_locks == "default" else host_locks,
+            transactions=RUNNERS["default"] if host_locks else TransactionRunner(),
             images=emulator_images(),
         )
         monkeypatch.setattr(main, "container", lambda: built)

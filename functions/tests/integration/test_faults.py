@@ -6,7 +6,7 @@ test_enqueue_failure (Cloud Tasks down). Every test ends with the ledger invaria
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
 import socket
 import time
@@ -22,8 +22,8 @@ from google.cloud.firestore_v1.transaction import Transaction
 
 import main
 from core.firestore_client import build_firestore_client
-from repositories import firestore_helpers, generations
-from tests.integration.conftest import balance, request_body, transactions
+from repositories import generations
+from tests.integration.conftest import RUNNERS, balance, request_body, transactions
 from tests.support.http import _APP, call, make_request
 
 LEAKS = ("Traceback", "Error(", "failed to connect", "127.0.0.1", "ServiceUnavailable", "Aborted")
@@ -235,7 +235,7 @@ class Contention:
 
 @pytest.fixture
 def contention(monkeypatch: pytest.MonkeyPatch) -> Contention:
-    """While `on`, every commit loses to a concurrent writer; run_transaction retries 3 times."""
+    """While `on`, every commit loses to a concurrent writer; transactions try 3 times."""
     switch = Contention()
     original_commit = Transaction._commit
 
@@ -245,8 +245,8 @@ def contention(monkeypatch: pytest.MonkeyPatch) -> Contention:
         return list(original_commit(self))
 
     monkeypatch.setattr(Transaction, "_commit", commit)
-    quick = functools.partial(firestore_helpers.run_transaction, attempts=3, sleep=lambda _: None)
-    monkeypatch.setattr(generations, "run_transaction", quick)
+    quick = dataclasses.replace(RUNNERS["default"], attempts=3, sleep=lambda _: None)
+    monkeypatch.setitem(RUNNERS, "default", quick)
     return switch
 
 

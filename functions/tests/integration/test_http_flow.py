@@ -21,7 +21,7 @@ from PIL import Image
 
 import main
 from container import firebase_app
-from core.emulator_storage import emulator_host
+from emulator.storage import emulator_host
 from tests.integration.conftest import (
     FUNCTIONS_BASE,
     add_user,

@@ -10,9 +10,9 @@ from flask import Request, Response
 from controllers import auth
 from controllers.admin_controller import AdminController
 from controllers.auth import AdminGuard
-from controllers.emulator_admin import OpenAdminGuard
 from controllers.http import endpoint, json_response
 from core.errors import NotFoundError
+from emulator.admin import OpenAdminGuard
 from services.seeding.service import SeedOutcome
 from tests.support.http import call
 

@@ -5,13 +5,13 @@ from typing import Any
 import pytest
 
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
-from controllers.emulator_admin import OpenAdminGuard
 from core.errors import (
     AdminKeyTooShortError,
     BackendUnavailableError,
     ForbiddenError,
     UnauthenticatedError,
 )
+from emulator.admin import OpenAdminGuard
 from tests.support.http import make_request
 
 

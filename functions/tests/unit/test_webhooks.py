@@ -20,7 +20,6 @@ from container import wire
 from controllers.http import validate
 from controllers.webhook_controller import WebhookController
 from core.config import Settings
-from core.emulator_task_queue import EmulatorWebhookQueue
 from core.errors import ValidationError
 from core.task_queue import CloudTasksWebhookQueue, webhook_task_id
 from core.webhook_http import WebhookResponse
@@ -32,6 +31,7 @@ from core.webhook_signing import (
     signing_key,
 )
 from core.webhook_urls import EMULATOR, PRODUCTION, WebhookUrlRefused
+from emulator.task_queue import EmulatorWebhookQueue
 from repositories.webhooks import StaleDelivery
 from schemas.documents import GenerationRecord, GenerationStatus, WebhookDelivery
 from schemas.requests import WEBHOOK_POLICY, CreateGenerationRequest

@@ -8,13 +8,14 @@ import pytest
 
 from container import wire
 from controllers.auth import AdminGuard
-from controllers.emulator_admin import OpenAdminGuard
 from core.config import Settings
-from core.emulator_task_queue import EmulatorGenerationQueue
 from core.errors import ForbiddenError
 from core.image_storage import FIREBASE_DOWNLOAD_BASE
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
-from repositories.emulator_host_lock import HostLocks
+from emulator.admin import OpenAdminGuard
+from emulator.host_lock import HostLockedTransactions
+from emulator.task_queue import EmulatorGenerationQueue
+from repositories.firestore_helpers import TransactionRunner
 from tests.support.http import make_request
 
 KEY = "k" * 32
@@ -25,11 +26,17 @@ def wired(on_emulator: bool):
     return wire(settings, db=SimpleNamespace(), app=SimpleNamespace())  # type: ignore[arg-type]
 
 
+def all_repositories_run_with(container, runner) -> bool:
+    """Every repository with transactions that can contend runs them with `runner`."""
+    repositories = [container.generations, container.webhook_deliveries, container.api_keys]
+    return all(r._transactions is runner for r in repositories)
+
+
 def test_the_emulator_gets_its_workarounds():
     container = wired(on_emulator=True)
     assert type(container.queue) is EmulatorGenerationQueue
-    assert isinstance(container.host_locks, HostLocks)
-    assert container.generations._locks is container.host_locks
+    assert isinstance(container.transactions, HostLockedTransactions)
+    assert all_repositories_run_with(container, container.transactions)
     assert isinstance(container.admin_guard, OpenAdminGuard)
     container.admin_guard.authorize(make_request("GET"))  # open
     assert container.tasks is None  # the Cloud Tasks emulator cannot be asked
@@ -39,7 +46,8 @@ def test_the_emulator_gets_its_workarounds():
 def test_production_contains_none_of_them():
     container = wired(on_emulator=False)
     assert type(container.queue) is CloudTasksGenerationQueue
-    assert container.host_locks is None and container.generations._locks is None
+    assert type(container.transactions) is TransactionRunner
+    assert all_repositories_run_with(container, container.transactions)
     assert type(container.admin_guard) is AdminGuard
     with pytest.raises(ForbiddenError):
         container.admin_guard.authorize(make_request("GET"))

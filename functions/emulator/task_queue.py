@@ -1,13 +1,9 @@
-"""Emulator workarounds: firebase-admin mis-reads the Cloud Tasks emulator's answers.
+"""Emulator workaround: firebase-admin mis-reads two of the Cloud Tasks emulator's answers.
 
-Why: firebase-admin 7.7 strips a leading "/" from the task name the Cloud Tasks emulator
-returns, but for a task created with an explicit id the emulator returns the name without one,
-so parsing the (successful) answer raises `ValueError("Invalid resource name format.")` after
-the task was created. And the emulator answers a duplicate task id with a bare 409 ("A task
-with the same name already exists") where Cloud Tasks answers ALREADY_EXISTS, so firebase-admin
-raises ConflictError instead of AlreadyExistsError. Treating exactly these as success is right
-on the emulator and nowhere else; the composition root (container.py) uses these queues only
-on the emulator. One mixin serves every task queue (the generation worker's, the webhooks').
+For a task with an explicit id the emulator returns its name without the leading "/" that
+firebase-admin strips, so a successful enqueue raises ValueError("Invalid resource name
+format."); and it answers a duplicate task id with a bare 409 (ConflictError) instead of
+ALREADY_EXISTS. Both are treated as success, for every task queue.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Emulator workaround: Cloud Storage served by the `gcp-storage-emulator` package.
 
-The Firebase Storage emulator cannot start offline (firebase-tools downloads its rules runtime
-on first use), so the local stack runs gcp-storage-emulator, which speaks the Cloud Storage JSON
-API, on the Storage emulator's usual port (scripts/storage_emulator.sh), named to the functions
-by STORAGE_EMULATOR_HOST. Two things differ from production:
-- firebase-admin's storage client insists on Google credentials, which the emulator neither has
-  nor needs: the client is built with anonymous ones;
-- downloads are served at `<host>/download/storage/v1/b/<bucket>/o/<name>?alt=media` (the token
-  is carried along but not checked).
-Wired by container.wire only when running on the emulator.
+The Firebase Storage emulator cannot start offline (firebase-tools downloads its rules runtime on
+first use), so scripts/storage_emulator.sh runs gcp-storage-emulator at STORAGE_EMULATOR_HOST.
+firebase-admin's storage client insists on Google credentials, so the client here is anonymous,
+and downloads are served at `<host>/download/storage/v1/b/<bucket>/o/<name>?alt=media`.
 """
 
 from __future__ import annotations

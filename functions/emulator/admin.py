@@ -1,10 +1,8 @@
 """Emulator workaround: admin functions open to every caller on the local emulator.
 
-Why: on the Emulator Suite the documented curl commands, the Postman collection and the
-console's admin buttons must work without a secret (the emulator resolves secrets from
-functions/.secret.local, which a fresh clone does not have filled in by hand). Only the
-composition root (container.py) wires this in, and only when core.config detects the emulator
-(which it refuses to do on Cloud Run): the production path always needs the admin key.
+The Functions emulator reads the admin key secret only from functions/.secret.local, which a
+fresh clone has not filled in; yet the documented curl commands, the Postman collection and the
+console's admin buttons must work there. core.config refuses emulator mode on Cloud Run.
 """
 
 from __future__ import annotations

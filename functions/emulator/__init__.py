@@ -1,0 +1,1 @@
+"""Workarounds for the Firebase Local Emulator Suite, wired only by container.py."""
