@@ -4,7 +4,6 @@ event (the `webhook` map of `generation_requests/{id}`, set `pending` by the set
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from core.firestore_client import request_deadline
 from repositories.emulator_host_lock import HostLocks
 from repositories.firestore_helpers import GENERATION_REQUESTS, run_transaction
 from schemas.documents import WebhookDelivery, WebhookState
+from schemas.store import StaleDelivery
 
 # One document per user, named by its uid; no client may read it (firestore.rules).
 WEBHOOK_SECRETS = "webhook_secrets"
@@ -47,15 +47,6 @@ class WebhookSecretRepository:
 
     def _ref(self, user_id: str) -> firestore.DocumentReference:
         return self._db.collection(WEBHOOK_SECRETS).document(user_id)
-
-
-@dataclass(frozen=True)
-class StaleDelivery:
-    """A pending delivery whose record has not changed since a cutoff."""
-
-    id: str
-    attempts: int
-    updated_at: datetime
 
 
 class WebhookDeliveryRepository:

@@ -6,8 +6,8 @@ import threading
 from datetime import datetime, timedelta
 
 from core.clock import Clock
-from repositories.catalog import CatalogRepository
 from schemas.documents import Catalog
+from services.ports import CatalogStore
 
 # How long one instance serves the catalog it read; also the Cache-Control max-age clients and
 # Hosting's CDN get, so a catalog edit shows everywhere within about twice this.
@@ -20,9 +20,7 @@ def is_complete(catalog: Catalog) -> bool:
 
 
 class CatalogService:
-    def __init__(
-        self, catalog: CatalogRepository, clock: Clock, ttl: timedelta = CATALOG_TTL
-    ) -> None:
+    def __init__(self, catalog: CatalogStore, clock: Clock, ttl: timedelta = CATALOG_TTL) -> None:
         self._catalog = catalog
         self._clock = clock
         self._ttl = ttl

@@ -17,13 +17,12 @@ from core.errors import (
     ValidationError,
 )
 from core.logging import log_exception
-from repositories.generations import GenerationRepository
-from repositories.idempotency import IdempotencyClaim, Replay
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse
+from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
-from services.ports import GenerationQueue
+from services.ports import GenerationQueue, GenerationStore
 from services.webhook_service import WebhookNotifier
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
@@ -43,7 +42,7 @@ class GenerationService:
     def __init__(
         self,
         catalog: CatalogService,
-        generations: GenerationRepository,
+        generations: GenerationStore,
         queue: GenerationQueue,
         clock: Clock,
         max_in_flight: int,

@@ -21,11 +21,15 @@ from core.clock import Clock
 from core.logging import info, log_exception, warn
 from core.webhook_signing import new_secret, signed_headers
 from core.webhook_urls import WebhookUrlRefused
-from repositories.generations import GenerationRepository
-from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
 from schemas.documents import GenerationRecord, WebhookState
 from schemas.responses import webhook_event
-from services.ports import WebhookQueue, WebhookSender
+from services.ports import (
+    GenerationReader,
+    WebhookDeliveryStore,
+    WebhookQueue,
+    WebhookSecretStore,
+    WebhookSender,
+)
 
 GONE = 410
 
@@ -48,7 +52,7 @@ class WebhookNotifier:
     def __init__(
         self,
         queue: WebhookQueue,
-        deliveries: WebhookDeliveryRepository,
+        deliveries: WebhookDeliveryStore,
         rescue: WebhookRescue | None = None,
     ) -> None:
         self._queue = queue
@@ -91,7 +95,7 @@ class WebhookSecrets:
 
     def __init__(
         self,
-        secrets: WebhookSecretRepository,
+        secrets: WebhookSecretStore,
         clock: Clock,
         mint: Callable[[], str] = new_secret,
     ) -> None:
@@ -122,8 +126,8 @@ class DeliveryResult(StrEnum):
 class WebhookDeliverer:
     def __init__(
         self,
-        generations: GenerationRepository,
-        deliveries: WebhookDeliveryRepository,
+        generations: GenerationReader,
+        deliveries: WebhookDeliveryStore,
         secrets: WebhookSecrets,
         sender: WebhookSender,
         clock: Clock,

@@ -9,15 +9,10 @@ from enum import StrEnum
 
 from core.clock import Clock
 from core.logging import info, log_exception, warn
-from repositories.generations import (
-    QUARANTINED,
-    GenerationRepository,
-    MalformedRecord,
-    StuckCandidate,
-)
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
+from schemas.store import QUARANTINED, MalformedRecord, StuckCandidate
 from services.model_simulator import ModelRun, ModelSimulator
-from services.ports import ImageStore, TaskInspector
+from services.ports import GenerationStore, ImageStore, TaskInspector
 from services.webhook_service import WebhookNotifier
 
 TIMEOUT_MESSAGE = "Generation timed out"
@@ -66,7 +61,7 @@ class SweepResult:
 class GenerationWorker:
     def __init__(
         self,
-        generations: GenerationRepository,
+        generations: GenerationStore,
         simulator: ModelSimulator,
         images: ImageStore,
         clock: Clock,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock
-from repositories.seed import SeedRepository
+from services.ports import SeedStore
 from services.seeding import reference_data
 from services.seeding.history import DEFAULT_SEED, SeedHistory, fabricate_history
 
@@ -38,7 +38,7 @@ class SeedService:
     Everything else (other users, their requests and transactions, idempotency records,
     reports) is never deleted or changed."""
 
-    def __init__(self, repository: SeedRepository, clock: Clock) -> None:
+    def __init__(self, repository: SeedStore, clock: Clock) -> None:
         self._repository = repository
         self._clock = clock
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from core.errors import NotFoundError, QueueFailureError, ValidationError
-from repositories.idempotency import IdempotencyClaim, Replay
 from schemas.documents import Catalog, ColorRecord, GenerationStatus, SizeRecord, StyleRecord
 from schemas.requests import CreateGenerationRequest
+from schemas.store import IdempotencyClaim, Replay
 from services.generation_service import GenerationService
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)

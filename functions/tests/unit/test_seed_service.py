@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from repositories.seed import SeededUser
+from schemas.store import SeededUser
 from services.seeding import reference_data
 from services.seeding.service import SeedService
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from repositories.generations import MalformedRecord, StuckCandidate
+from schemas.store import MalformedRecord, StuckCandidate
 from services.worker_service import GenerationWorker, StuckTimeouts
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -32,10 +32,10 @@ from core.webhook_signing import (
     signing_key,
 )
 from core.webhook_urls import EMULATOR, PRODUCTION, WebhookUrlRefused
-from repositories.webhooks import StaleDelivery
 from schemas.documents import GenerationRecord, GenerationStatus, WebhookDelivery
 from schemas.requests import WEBHOOK_POLICY, CreateGenerationRequest
 from schemas.responses import generation_status_body, webhook_body, webhook_event
+from schemas.store import StaleDelivery
 from services.webhook_service import (
     DeliveryResult,
     WebhookDeliverer,
