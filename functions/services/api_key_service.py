@@ -20,8 +20,7 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 MAX_LISTED_KEYS = 100
 
 
-# Whether the account `uid` may still act (exists and is not disabled); raises when the
-# directory cannot be asked.
+# Whether the account `uid` exists and is not disabled; raises when that cannot be told.
 AccountCheck = Callable[[str], bool]
 
 
@@ -77,9 +76,8 @@ class ApiKeyService:
         return record
 
     def owner_of(self, key: str) -> str:
-        """The uid a presented key acts for. The checksum comes first: a mistyped or truncated
-        key is refused without any lookup. Then the key must be stored and not revoked, and
-        its owner's account must still exist and not be disabled (as for an ID token)."""
+        """The uid a presented key acts for: a bad checksum is refused without a lookup, then
+        the key must be stored, not revoked, and its owner's account active."""
         if not api_keys.checksum_ok(key):
             raise ApiKeyRejected("malformed_api_key")
         owner = self._store.resolve(api_keys.key_hash(key), self._clock.now(), TOUCH_INTERVAL)

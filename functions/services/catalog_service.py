@@ -32,8 +32,7 @@ class CatalogService:
         return int(self._ttl.total_seconds())
 
     def catalog(self) -> Catalog:
-        """The active catalog, read from Firestore at most once per TTL per instance (one
-        reader at a time; concurrent callers wait for it instead of all reading)."""
+        """The active catalog, read at most once per TTL (concurrent callers wait for one read)."""
         with self._lock:
             now = self._clock.now()
             if self._cached is not None:

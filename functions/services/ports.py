@@ -101,7 +101,7 @@ class ReportStore(Protocol):
 
 class IdempotencyAnswers(Protocol):
     def done(self, claim: IdempotencyClaim) -> None:
-        """The task is enqueued: the accepted answer stands."""
+        """The task is enqueued: the accepted answer stands for the key."""
 
     def failed(self, claim: IdempotencyClaim, status_code: int, response: dict[str, Any]) -> None:
         """Enqueueing failed and the charge was refunded: this answer is the key's for good."""
@@ -129,14 +129,13 @@ class GenerationStore(GenerationReader, Protocol):
         *,
         max_in_flight: int,
     ) -> GenerationRecord | Replay:
-        """Charge and store `queued` (404, 402, 429 as the checks fail), or the answer stored
-        for the claim's key; the stored times are `clock()` inside the committing attempt."""
+        """Charge and store `queued` (stamped with `clock()`), or replay the claim's answer."""
 
     def start_processing(
         self, request_id: str, now: datetime, image_token: str
     ) -> GenerationRecord | None:
-        """queued|processing -> processing; None when missing or terminal. Keeps an earlier
-        delivery's image token. Raises MalformedRecord."""
+        """queued|processing -> processing (keeps an earlier token); None when terminal. Raises
+        MalformedRecord."""
 
     def settle(
         self,
@@ -147,16 +146,15 @@ class GenerationStore(GenerationReader, Protocol):
         from_statuses: Collection[GenerationStatus],
         updated_before: datetime | None = None,
     ) -> GenerationRecord | None:
-        """Complete, or fail/cancel and refund, exactly once: None (nothing written) unless the
-        request is in `from_statuses` and untouched since `updated_before`. Raises
-        MalformedRecord."""
+        """Complete, or fail/cancel and refund, once; None (nothing written) unless in
+        `from_statuses` and untouched since `updated_before`. Raises MalformedRecord."""
 
     def find_stuck(
         self, statuses: Collection[str], updated_before: datetime
     ) -> list[StuckCandidate]: ...
 
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
-        """Take an unsettleable request out of flight for an operator; False if it was not."""
+        """Set a request that cannot be settled aside; False when it was not in flight."""
 
 
 class CatalogStore(Protocol):
@@ -165,8 +163,7 @@ class CatalogStore(Protocol):
 
 class ApiKeyStore(Protocol):
     def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
-        """Store the key unless its owner has `max_active` active keys (TooManyApiKeysError);
-        the record as stored."""
+        """The record as stored; TooManyApiKeysError at `max_active` active keys."""
 
     def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]: ...
 
@@ -198,11 +195,9 @@ class WebhookDeliveryStore(Protocol):
         status_code: int | None,
         error: str | None,
     ) -> WebhookDelivery | None:
-        """Count one attempt and move the delivery to `state`, only while it is `pending`
-        (None otherwise: another attempt finished it)."""
+        """Count one attempt and move to `state`; None when no longer `pending`."""
 
-    def find_stale(self, updated_before: datetime) -> list[StaleDelivery]:
-        """Pending deliveries whose record has not changed since `updated_before`."""
+    def find_stale(self, updated_before: datetime) -> list[StaleDelivery]: ...
 
 
 class SeedStore(Protocol):
