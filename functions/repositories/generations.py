@@ -7,7 +7,6 @@ owner's balance and the idempotency record always change together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +25,7 @@ from repositories.firestore_helpers import (
     TransactionRunner,
     to_model,
 )
-from repositories.idempotency import IdempotencyClaim, IdempotencyStore, Replay
+from repositories.idempotency import IdempotencyStore
 from schemas import ledger
 from schemas.documents import (
     IN_FLIGHT,
@@ -36,19 +35,8 @@ from schemas.documents import (
     TransactionRecord,
     WebhookDelivery,
 )
+from schemas.store import QUARANTINED, IdempotencyClaim, MalformedRecord, Replay, StuckCandidate
 
-
-@dataclass(frozen=True)
-class StuckCandidate:
-    """A request the sweeper may have to settle, as far as the query can tell."""
-
-    id: str
-    status: str
-    updated_at: datetime | None
-
-
-# Set on a request that can never be settled normally; the sweeper does not look at it again.
-QUARANTINED = "quarantined"
 OWNER_MISSING = "owner_missing"
 CANCELLED_REASON = "Cancelled by the user"
 
@@ -304,10 +292,6 @@ class GenerationRepository:
     @property
     def _requests(self) -> firestore.CollectionReference:
         return self._db.collection(GENERATION_REQUESTS)
-
-
-class MalformedRecord(Exception):
-    """A stored generation request does not validate: it cannot be settled automatically."""
 
 
 def _validated(snapshot: Any) -> GenerationRecord | None:

@@ -9,10 +9,6 @@ KEY_TTL (reads treat expired as absent; a TTL policy on `expires_at` deletes the
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,41 +17,12 @@ from google.cloud.firestore_v1.transaction import Transaction
 
 from core.errors import IdempotencyInFlightError, IdempotencyMismatchError
 from repositories.firestore_helpers import IDEMPOTENCY_KEYS
+from schemas.store import IdempotencyClaim, Replay
 
 KEY_TTL = timedelta(hours=24)
 # A record still in flight this long after its commit belongs to an invocation that died
 # between commit and enqueue; replaying its accepted answer beats answering 409 for a day.
 IN_FLIGHT_GRACE = timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class IdempotencyClaim:
-    """What a create with an Idempotency-Key claims: the key, its request, its first answer."""
-
-    doc_id: str
-    key: str
-    request_hash: str
-    accepted: dict[str, Any]  # the 202 body this request answers if all goes well
-
-    @classmethod
-    def for_request(
-        cls, user_id: str, key: str, request: Mapping[str, Any], accepted: dict[str, Any]
-    ) -> IdempotencyClaim:
-        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
-        return cls(
-            doc_id=hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest(),
-            key=key,
-            request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
-            accepted=accepted,
-        )
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A stored answer for a repeated Idempotency-Key."""
-
-    status_code: int
-    response: dict[str, Any]
 
 
 class IdempotencyStore:

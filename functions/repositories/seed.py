@@ -7,7 +7,6 @@ entries), even when their id is one the seeder would use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import firestore
@@ -21,17 +20,9 @@ from repositories.firestore_helpers import (
     USERS,
     TransactionRunner,
 )
+from schemas.store import SeededUser
 
 SEEDED = "seeded"  # the field that marks a document as the seeder's own
-
-
-@dataclass(frozen=True)
-class SeededUser:
-    """What one user's reseed wrote."""
-
-    requests: int
-    transactions: int
-    kept_transactions: int  # the user's own (unmarked) transactions, left as they were
 
 
 class SeedRepository:

@@ -3,7 +3,6 @@ event (the `webhook` map of `generation_requests/{id}`, set `pending` by the set
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.firestore_client import request_deadline
 from repositories.firestore_helpers import GENERATION_REQUESTS, TransactionRunner
 from schemas.documents import WebhookDelivery, WebhookState
+from schemas.store import StaleDelivery
 
 # One document per user, named by its uid; no client may read it (firestore.rules).
 WEBHOOK_SECRETS = "webhook_secrets"
@@ -45,15 +45,6 @@ class WebhookSecretRepository:
 
     def _ref(self, user_id: str) -> firestore.DocumentReference:
         return self._db.collection(WEBHOOK_SECRETS).document(user_id)
-
-
-@dataclass(frozen=True)
-class StaleDelivery:
-    """A pending delivery whose record has not changed since a cutoff."""
-
-    id: str
-    attempts: int
-    updated_at: datetime
 
 
 class WebhookDeliveryRepository:

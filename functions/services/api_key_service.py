@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from core import api_keys
 from core.clock import Clock
 from core.errors import NotFoundError
 from schemas.documents import ApiKeyRecord
+from services.ports import ApiKeyStore
 
 # At most this many keys of one user are active at once (one more answers 409).
 MAX_ACTIVE_KEYS = 10
@@ -20,24 +20,7 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 MAX_LISTED_KEYS = 100
 
 
-class ApiKeyStore(Protocol):
-    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
-        """Store the key unless its owner has `max_active` active keys (TooManyApiKeysError);
-        the record as stored."""
-
-    def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]: ...
-
-    def revoke(
-        self, user_id: str, key_id: str, clock: Callable[[], datetime]
-    ) -> ApiKeyRecord | None:
-        """Revoke the owner's key (idempotent); None when the owner has no such key."""
-
-    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
-        """The owner of the active key with this hash, or None; records the use."""
-
-
-# Whether the account `uid` may still act (exists and is not disabled); raises when the
-# directory cannot be asked.
+# Whether the account `uid` exists and is not disabled; raises when that cannot be told.
 AccountCheck = Callable[[str], bool]
 
 
@@ -93,9 +76,8 @@ class ApiKeyService:
         return record
 
     def owner_of(self, key: str) -> str:
-        """The uid a presented key acts for. The checksum comes first: a mistyped or truncated
-        key is refused without any lookup. Then the key must be stored and not revoked, and
-        its owner's account must still exist and not be disabled (as for an ID token)."""
+        """The uid a presented key acts for: a bad checksum is refused without a lookup, then
+        the key must be stored, not revoked, and its owner's account active."""
         if not api_keys.checksum_ok(key):
             raise ApiKeyRejected("malformed_api_key")
         owner = self._store.resolve(api_keys.key_hash(key), self._clock.now(), TOUCH_INTERVAL)

@@ -6,8 +6,8 @@ import threading
 from datetime import datetime, timedelta
 
 from core.clock import Clock
-from repositories.catalog import CatalogRepository
 from schemas.documents import Catalog
+from services.ports import CatalogStore
 
 # How long one instance serves the catalog it read; also the Cache-Control max-age clients and
 # Hosting's CDN get, so a catalog edit shows everywhere within about twice this.
@@ -20,9 +20,7 @@ def is_complete(catalog: Catalog) -> bool:
 
 
 class CatalogService:
-    def __init__(
-        self, catalog: CatalogRepository, clock: Clock, ttl: timedelta = CATALOG_TTL
-    ) -> None:
+    def __init__(self, catalog: CatalogStore, clock: Clock, ttl: timedelta = CATALOG_TTL) -> None:
         self._catalog = catalog
         self._clock = clock
         self._ttl = ttl
@@ -34,8 +32,7 @@ class CatalogService:
         return int(self._ttl.total_seconds())
 
     def catalog(self) -> Catalog:
-        """The active catalog, read from Firestore at most once per TTL per instance (one
-        reader at a time; concurrent callers wait for it instead of all reading)."""
+        """The active catalog, read at most once per TTL (concurrent callers wait for one read)."""
         with self._lock:
             now = self._clock.now()
             if self._cached is not None:

@@ -17,18 +17,16 @@ from core.errors import (
     ValidationError,
 )
 from core.logging import log_exception
-from repositories.generations import GenerationRepository
-from repositories.idempotency import IdempotencyClaim, Replay
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse
+from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
-from services.ports import GenerationQueue
+from services.ports import GenerationQueue, GenerationStore
 from services.webhook_service import WebhookNotifier
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
-# `Prefer: wait` polls the request document: first after 50 ms, then twice as long each time up
-# to once a second (docs/architecture.md, "Waiting for a result").
+# `Prefer: wait` polls after 50 ms, then twice as long each time, up to once a second.
 WAIT_FIRST_POLL_SECONDS = 0.05
 WAIT_MAX_POLL_SECONDS = 1.0
 
@@ -43,7 +41,7 @@ class GenerationService:
     def __init__(
         self,
         catalog: CatalogService,
-        generations: GenerationRepository,
+        generations: GenerationStore,
         queue: GenerationQueue,
         clock: Clock,
         max_in_flight: int,
@@ -63,9 +61,8 @@ class GenerationService:
         self._webhooks = webhooks  # schedules a settled request's webhook event
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
-        """Charge, record and enqueue. Checks run in the documented order: user exists (404),
-        catalog ids (400), balance (402), fair-use cap (429); the user document is read once,
-        inside the charging transaction, and the catalog comes from the per-instance cache."""
+        """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
+        (402), fair-use cap (429); the user is read once, in the charging transaction."""
         cost = self._cost(request)
         now = self._clock.now()
         queued = GenerationRecord(
@@ -104,8 +101,7 @@ class GenerationService:
         return CreateResult(202, accepted.model_dump())
 
     def _cost(self, request: CreateGenerationRequest) -> int:
-        """The size's credit cost, or a 400 naming every unknown or inactive catalog id; an
-        unknown user is reported first (404), as the request's checks are ordered."""
+        """The size's cost, or 400 naming each unknown or inactive id (404 first: unknown user)."""
         catalog = self._catalog.catalog()
         active = {
             "style": {s.id for s in catalog.styles},
@@ -164,10 +160,8 @@ class GenerationService:
         seconds: float,
         visible: Callable[[str], bool] = lambda owner: True,
     ) -> GenerationRecord:
-        """The request once it is terminal, or as it stands when `seconds` have passed: one
-        read by id, then a read after 50 ms, 100 ms, ... up to one a second, the last sleep cut
-        short so that the last read happens at the deadline (never after it). Unknown or not
-        visible is 404, like `get`."""
+        """The request once it is terminal, or as it stands after `seconds` (the last read at
+        the deadline, never after); polls back off from 50 ms to 1 s. 404 like `get`."""
         deadline = self._monotonic() + seconds
         delay = WAIT_FIRST_POLL_SECONDS
         while True:

@@ -1,22 +1,6 @@
-"""Procedural stand-in for an image model: paints a real, deterministic PNG for a request.
-
-There is no neural network here. A picture is composed from the request's options so that
-each option is visible in the result:
-
-* the color option picks a palette (`PALETTES`, dark to light; an unknown option gets
-  `FALLBACK_PALETTE`);
-* the style picks a motif painted with ImageDraw (mountains for realistic, a sun, speed
-  lines and bokeh for anime, short thick strokes for oil_painting, hatching for sketch, a
-  neon skyline over a grid for cyberpunk, translucent blobs for watercolor; an unknown style
-  gets translucent triangles and bars);
-* the model picks the composition: Model A (and any other model name) paints on a vertical
-  linear gradient, Model B on a radial gradient, mirrored into a symmetric picture inside a
-  frame.
-
-Every random choice comes from a `random.Random` seeded with a SHA-256 of all the request's
-fields, so the same request always gives byte-identical PNG bytes and a different prompt
-gives a different picture. The functions are pure: no I/O, no clock, no global random.
-"""
+"""Stand-in for an image model: a deterministic PNG painted from the request's options (color:
+palette, style: motif, model: composition), seeded by a hash of all its fields, so the same
+request always gives the same bytes. Pure: no I/O, no clock, no global random."""
 
 from __future__ import annotations
 
@@ -38,58 +22,20 @@ type Palette = tuple[RGB, ...]
 BLACK: RGB = (0, 0, 0)
 WHITE: RGB = (255, 255, 255)
 
-# Six colours per color option, ordered dark to light (motifs pick roles by position).
+
+def _palette(colours: str) -> Palette:
+    """Six `rrggbb` colours, dark to light (motifs pick roles by position)."""
+    return tuple((int(c[:2], 16), int(c[2:4], 16), int(c[4:], 16)) for c in colours.split())
+
+
 PALETTES: dict[str, Palette] = {
-    "vibrant": (
-        (45, 25, 130),
-        (215, 25, 60),
-        (20, 150, 80),
-        (0, 170, 225),
-        (255, 120, 0),
-        (255, 210, 20),
-    ),
-    "monochrome": (
-        (20, 20, 20),
-        (62, 62, 62),
-        (105, 105, 105),
-        (150, 150, 150),
-        (195, 195, 195),
-        (238, 238, 238),
-    ),
-    "pastel": (
-        (150, 165, 210),
-        (240, 165, 185),
-        (200, 185, 235),
-        (175, 220, 200),
-        (250, 215, 170),
-        (255, 245, 205),
-    ),
-    "neon": (
-        (30, 5, 50),
-        (140, 0, 255),
-        (255, 20, 150),
-        (0, 150, 255),
-        (0, 255, 200),
-        (210, 255, 0),
-    ),
-    "vintage": (
-        (60, 40, 30),
-        (125, 70, 50),
-        (120, 130, 105),
-        (180, 140, 90),
-        (212, 182, 140),
-        (240, 226, 196),
-    ),
+    "vibrant": _palette("2d1982 d7193c 149650 00aae1 ff7800 ffd214"),
+    "monochrome": _palette("141414 3e3e3e 696969 969696 c3c3c3 eeeeee"),
+    "pastel": _palette("96a5d2 f0a5b9 c8b9eb afdcc8 fad7aa fff5cd"),
+    "neon": _palette("1e0532 8c00ff ff1496 0096ff 00ffc8 d2ff00"),
+    "vintage": _palette("3c281e 7d4632 788269 b48c5a d4b68c f0e2c4"),
 }
-# Any other color option: muted teal and terracotta.
-FALLBACK_PALETTE: Palette = (
-    (30, 50, 60),
-    (60, 110, 120),
-    (195, 95, 75),
-    (120, 170, 160),
-    (230, 190, 120),
-    (245, 240, 230),
-)
+FALLBACK_PALETTE = _palette("1e323c 3c6e78 c35f4b 78aaa0 e6be78 f5f0e6")  # muted teal, terracotta
 
 SYMMETRIC_MODEL = "Model B"  # every other model composes like Model A
 
@@ -169,8 +115,7 @@ def seed_of(spec: ImageSpec) -> int:
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """`image` as PNG, deflated at level 1: the fastest level; these pictures are mostly flat
-    shapes and smooth gradients, which compress well anyway."""
+    """`image` as PNG at deflate level 1, the fastest: flat shapes and gradients compress well."""
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=1)
     return out.getvalue()

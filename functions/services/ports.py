@@ -1,15 +1,27 @@
-"""Interfaces the services and controllers depend on; adapters live in core/ and repositories/,
-and tests provide fakes."""
+"""What the services need from the outside: adapters live in core/ and repositories/ (wired by
+container.py), fakes in tests/support/fakes.py. Services never import repositories/."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from core.webhook_http import WebhookResponse
-from schemas.documents import RequestRecord, TransactionRecord, UserRecord
+from schemas.documents import (
+    ApiKeyRecord,
+    Catalog,
+    GenerationOutcome,
+    GenerationRecord,
+    GenerationStatus,
+    RequestRecord,
+    TransactionRecord,
+    UserRecord,
+    WebhookDelivery,
+    WebhookState,
+)
 from schemas.report import StoredDay, WeeklyReport
+from schemas.store import IdempotencyClaim, Replay, SeededUser, StaleDelivery, StuckCandidate
 
 
 class GenerationQueue(Protocol):
@@ -85,3 +97,121 @@ class ReportStore(Protocol):
     def latest(self) -> dict[str, Any] | None: ...
 
     def list_summaries(self, limit: int) -> list[dict[str, Any]]: ...
+
+
+class IdempotencyAnswers(Protocol):
+    def done(self, claim: IdempotencyClaim) -> None:
+        """The task is enqueued: the accepted answer stands for the key."""
+
+    def failed(self, claim: IdempotencyClaim, status_code: int, response: dict[str, Any]) -> None:
+        """Enqueueing failed and the charge was refunded: this answer is the key's for good."""
+
+
+class GenerationReader(Protocol):
+    def get(self, request_id: str) -> GenerationRecord | None: ...
+
+
+class GenerationStore(GenerationReader, Protocol):
+    """Requests and every money-moving write: each write is one transaction."""
+
+    @property
+    def idempotency(self) -> IdempotencyAnswers: ...
+
+    def user_exists(self, user_id: str) -> bool: ...
+
+    def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]: ...
+
+    def charge_and_create(
+        self,
+        queued: GenerationRecord,
+        clock: Callable[[], datetime],
+        claim: IdempotencyClaim | None = None,
+        *,
+        max_in_flight: int,
+    ) -> GenerationRecord | Replay:
+        """Charge and store `queued` (stamped with `clock()`), or replay the claim's answer."""
+
+    def start_processing(
+        self, request_id: str, now: datetime, image_token: str
+    ) -> GenerationRecord | None:
+        """queued|processing -> processing (keeps an earlier token); None when terminal. Raises
+        MalformedRecord."""
+
+    def settle(
+        self,
+        request_id: str,
+        outcome: GenerationOutcome,
+        now: datetime,
+        *,
+        from_statuses: Collection[GenerationStatus],
+        updated_before: datetime | None = None,
+    ) -> GenerationRecord | None:
+        """Complete, or fail/cancel and refund, once; None (nothing written) unless in
+        `from_statuses` and untouched since `updated_before`. Raises MalformedRecord."""
+
+    def find_stuck(
+        self, statuses: Collection[str], updated_before: datetime
+    ) -> list[StuckCandidate]: ...
+
+    def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
+        """Set a request that cannot be settled aside; False when it was not in flight."""
+
+
+class CatalogStore(Protocol):
+    def active_catalog(self) -> Catalog: ...
+
+
+class ApiKeyStore(Protocol):
+    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
+        """The record as stored; TooManyApiKeysError at `max_active` active keys."""
+
+    def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]: ...
+
+    def revoke(
+        self, user_id: str, key_id: str, clock: Callable[[], datetime]
+    ) -> ApiKeyRecord | None:
+        """Revoke the owner's key (idempotent); None when the owner has no such key."""
+
+    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
+        """The owner of the active key with this hash, or None; records the use."""
+
+
+class WebhookSecretStore(Protocol):
+    def get(self, user_id: str) -> str | None: ...
+
+    def create(self, user_id: str, secret: str, now: datetime) -> str:
+        """Store `secret` unless the user has one already; the secret that is stored."""
+
+    def replace(self, user_id: str, secret: str, now: datetime) -> None: ...
+
+
+class WebhookDeliveryStore(Protocol):
+    def record_attempt(
+        self,
+        request_id: str,
+        now: datetime,
+        *,
+        state: WebhookState,
+        status_code: int | None,
+        error: str | None,
+    ) -> WebhookDelivery | None:
+        """Count one attempt and move to `state`; None when no longer `pending`."""
+
+    def find_stale(self, updated_before: datetime) -> list[StaleDelivery]: ...
+
+
+class SeedStore(Protocol):
+    """Writes only documents the seeder owns (marked `seeded`)."""
+
+    def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int: ...
+
+    def replace_user(
+        self,
+        user_id: str,
+        user: dict[str, Any],
+        requests: dict[str, dict[str, Any]],
+        transactions: dict[str, dict[str, Any]],
+    ) -> SeededUser | None:
+        """Reseed one user, or None when a user with that id is not the seeder's."""
+
+    def forget_rollups(self) -> int: ...

@@ -33,11 +33,9 @@ class ReportService:
         self._thresholds = thresholds
 
     def run(self, week_start: date | None = None, source: ReportSource = "rollups") -> ReportRun:
-        """Report on the ISO week starting `week_start` (a Monday of a week that has ended),
-        or on the last complete week. Overwrites an earlier report of the same week.
-
-        `rollups` merges the daily rollups of the five weeks (computing a missing or unsettled
-        day first); `scan` streams the source collections. Both give the same figures."""
+        """Report on the ended ISO week starting `week_start` (default: the last complete week),
+        replacing an earlier report of it. `rollups` merges the five weeks' daily rollups
+        (computing missing or unsettled days), `scan` streams the collections: same figures."""
         now = self._clock.now()
         window = last_complete_week(now) if week_start is None else week_for(week_start)
         if not window.is_complete(now):
@@ -108,9 +106,8 @@ class ReportService:
             )
 
     def run_daily(self, day: date, lookback_days: int = 35) -> list[DayRollup]:
-        """The daily job: compute `day` (replacing it: a second run is harmless) and recompute
-        every stored day of the `lookback_days` before it that was not settled. Missing days
-        are left to the report, which computes them on demand."""
+        """The daily job: (re)compute `day` and every stored, unsettled day of the `lookback_days`
+        before it. Missing days are left to the report, which computes them on demand."""
         earlier = [day - n * DAY for n in range(lookback_days, 0, -1)]
         stored = self._store.rollups(earlier, ())
         unsettled = [
@@ -122,8 +119,8 @@ class ReportService:
         return self._compute_and_save([*unsettled, day])
 
     def _compute_and_save(self, days: Sequence[date]) -> list[DayRollup]:
-        """Compute and store the rollups of `days`, each run of consecutive days with one
-        stream per collection (a cold report's 35 days: 3 queries, not 105)."""
+        """Compute and store the rollups of `days`: one stream per collection for each run of
+        consecutive days."""
         runs: list[list[date]] = []
         for day in sorted(set(days)):
             if runs and runs[-1][-1] + DAY == day:

@@ -1,13 +1,6 @@
-"""Signed webhooks: scheduling a settled request's event, delivering it, the signing secrets.
-
-The settle transaction marks a request's one event `pending` (repositories/generations.py).
-Whoever settled it (the worker, a cancel, the sweeper, the enqueue-failure refund) then
-schedules its delivery on the webhook task queue through `WebhookNotifier.settled`, after the
-commit and never failing the caller; the sweeper re-schedules deliveries left `pending` (an
-enqueue that failed, a task that vanished). `WebhookDeliverer` runs one attempt per task
-dispatch: 2xx delivered, 410 stops, anything else is retried by Cloud Tasks with backoff until
-the last attempt (counted on the record), which fails it.
-"""
+"""Signed webhooks: whoever settles a request schedules its one event (`WebhookNotifier`), the
+sweeper re-schedules those left pending, and `WebhookDeliverer` makes one attempt per task
+dispatch (2xx delivers, 410 stops, the rest Cloud Tasks retries until the last attempt)."""
 
 from __future__ import annotations
 
@@ -21,20 +14,23 @@ from core.clock import Clock
 from core.logging import info, log_exception, warn
 from core.webhook_signing import new_secret, signed_headers
 from core.webhook_urls import WebhookUrlRefused
-from repositories.generations import GenerationRepository
-from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
 from schemas.documents import GenerationRecord, WebhookState
 from schemas.responses import webhook_event
-from services.ports import WebhookQueue, WebhookSender
+from services.ports import (
+    GenerationReader,
+    WebhookDeliveryStore,
+    WebhookQueue,
+    WebhookSecretStore,
+    WebhookSender,
+)
 
 GONE = 410
 
 
 @dataclass(frozen=True)
 class WebhookRescue:
-    """When the sweeper re-schedules a delivery still `pending` (a no-op when its task still
-    exists): `first_attempt_seconds` after the settle when no attempt was made (the enqueue
-    failed), `retry_seconds` after the last attempt otherwise (past the longest backoff)."""
+    """When the sweeper re-schedules a `pending` delivery: `first_attempt_seconds` after the
+    settle if never attempted, else `retry_seconds` (past the longest backoff) after the last."""
 
     first_attempt_seconds: int = 600
     retry_seconds: int = 4 * 3600
@@ -48,7 +44,7 @@ class WebhookNotifier:
     def __init__(
         self,
         queue: WebhookQueue,
-        deliveries: WebhookDeliveryRepository,
+        deliveries: WebhookDeliveryStore,
         rescue: WebhookRescue | None = None,
     ) -> None:
         self._queue = queue
@@ -56,8 +52,7 @@ class WebhookNotifier:
         self._rescue = rescue or WebhookRescue()
 
     def settled(self, record: GenerationRecord | None) -> None:
-        """After a settle committed: schedule its event's delivery, if it has one. Never raises:
-        an enqueue that fails is logged, and the sweeper schedules it later."""
+        """After a settle: schedule its event, if any; never raises (the sweeper catches up)."""
         if record is None or record.webhook is None or record.webhook.state != "pending":
             return
         try:
@@ -66,9 +61,8 @@ class WebhookNotifier:
             log_exception("webhook delivery not enqueued", exc, generationRequestId=record.id)
 
     def rescue(self, now: datetime) -> int:
-        """Re-schedule the deliveries left `pending` too long; how many were enqueued (a
-        duplicate of a task that still exists is a no-op). One failing enqueue is logged and
-        the others are still tried."""
+        """Re-schedule the deliveries left `pending` too long (a duplicate task is a no-op); how
+        many were enqueued. A failing enqueue is logged and the others are still tried."""
         rescued = 0
         first_cutoff = now - timedelta(seconds=self._rescue.first_attempt_seconds)
         retry_cutoff = now - timedelta(seconds=self._rescue.retry_seconds)
@@ -91,7 +85,7 @@ class WebhookSecrets:
 
     def __init__(
         self,
-        secrets: WebhookSecretRepository,
+        secrets: WebhookSecretStore,
         clock: Clock,
         mint: Callable[[], str] = new_secret,
     ) -> None:
@@ -122,8 +116,8 @@ class DeliveryResult(StrEnum):
 class WebhookDeliverer:
     def __init__(
         self,
-        generations: GenerationRepository,
-        deliveries: WebhookDeliveryRepository,
+        generations: GenerationReader,
+        deliveries: WebhookDeliveryStore,
         secrets: WebhookSecrets,
         sender: WebhookSender,
         clock: Clock,

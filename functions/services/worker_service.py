@@ -9,15 +9,10 @@ from enum import StrEnum
 
 from core.clock import Clock
 from core.logging import info, log_exception, warn
-from repositories.generations import (
-    QUARANTINED,
-    GenerationRepository,
-    MalformedRecord,
-    StuckCandidate,
-)
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
+from schemas.store import QUARANTINED, MalformedRecord, StuckCandidate
 from services.model_simulator import ModelRun, ModelSimulator
-from services.ports import ImageStore, TaskInspector
+from services.ports import GenerationStore, ImageStore, TaskInspector
 from services.webhook_service import WebhookNotifier
 
 TIMEOUT_MESSAGE = "Generation timed out"
@@ -38,12 +33,8 @@ class WorkResult(StrEnum):
 
 @dataclass(frozen=True)
 class StuckTimeouts:
-    """How long a request may sit before the sweeper fails and refunds it.
-
-    `processing`: the worker's own time plus its retries. `queued`: only used where the queue
-    cannot be asked whether the request's task still exists (see TaskInspector); a queued
-    request whose task is known to exist is waiting its turn, never stuck.
-    """
+    """How long a request may sit before the sweeper fails and refunds it. `queued` applies only
+    where the queue cannot tell whether the task still exists (a task that exists is waiting)."""
 
     processing_seconds: int
     queued_seconds: int
@@ -66,7 +57,7 @@ class SweepResult:
 class GenerationWorker:
     def __init__(
         self,
-        generations: GenerationRepository,
+        generations: GenerationStore,
         simulator: ModelSimulator,
         images: ImageStore,
         clock: Clock,
@@ -116,9 +107,8 @@ class GenerationWorker:
         return GenerationOutcome(image_url=url, image_path=path)
 
     def _discard(self, request_id: str, outcome: GenerationOutcome) -> None:
-        """Another delivery, a cancel or the sweeper settled the request first. Unless it was
-        completed (by another delivery: the same picture at the same path), the picture this
-        attempt stored belongs to nothing: remove it."""
+        """Someone else settled the request first: unless another delivery completed it (same
+        picture, same path), the picture this attempt stored belongs to nothing."""
         if outcome.image_path is None:
             return
         current = self._generations.get(request_id)

@@ -1,4 +1,1 @@
-"""Weekly report: ISO week windows, streaming aggregation, anomaly rules, report assembly.
-
-Pure logic only; Firestore access lives in `repositories`.
-"""
+"""Weekly report: ISO week windows, streaming aggregation, anomaly rules, report assembly."""

@@ -1,8 +1,5 @@
-"""Streaming accumulators for one report week.
-
-Records are fed one at a time, so a report run never holds a whole collection in memory: only
-counters keyed by model/style/color/size, user and (user, UTC day) are kept.
-"""
+"""Streaming accumulators for a report week: records are fed one at a time and only counters
+are kept, never a whole collection."""
 
 from __future__ import annotations
 
@@ -120,9 +117,8 @@ class WeekAggregate:
         return True
 
     def merge(self, other: WeekAggregate) -> None:
-        """Add the figures of `other`, whose window must lie inside this one (e.g. one day's
-        rollup). Zero-valued per-user credits are kept: a user whose deduction and refund cancel
-        out is still listed, as the scan lists them."""
+        """Add the figures of `other` (a window inside this one, e.g. a day), keeping per-user
+        credits of 0: the scan lists a user whose deduction and refund cancel out."""
         if not (self.window.start <= other.window.start and other.window.end <= self.window.end):
             raise ValueError("the merged figures lie outside this window")
         self.requests.merge(other.requests)
@@ -213,8 +209,7 @@ class Baseline:
 
 
 class WeekSeries:
-    """The report week and the `history` weeks before it, fed from one stream per collection
-    that spans all of them (see `span`); each record lands in the week containing it."""
+    """The report week and the `history` weeks before it, fed by streams spanning all (`span`)."""
 
     def __init__(self, window: WeekWindow, history: int = 4) -> None:
         self.span = history_span(window, history)

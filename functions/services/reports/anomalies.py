@@ -1,11 +1,6 @@
-"""Anomaly rules of the weekly report.
-
-Every rule is a small pure function over aggregated figures that returns a (possibly empty) list
-of anomaly dicts: `type`, `severity`, `description` plus the figures behind the finding.
-Threshold comparisons are strict (`>`) and exact (fractions, not rounded percentages), so a value
-exactly at a threshold never fires. Ratio rules whose reference value is 0 are skipped: the ratio
-is undefined and "more than twice nothing" would flag every non-zero week.
-"""
+"""Anomaly rules of the weekly report: pure functions returning anomaly dicts (`type`, `severity`,
+`description`, figures). Comparisons are strict and exact (a value at a threshold never fires);
+a ratio against 0 is skipped (undefined)."""
 
 from __future__ import annotations
 

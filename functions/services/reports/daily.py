@@ -1,14 +1,6 @@
-"""Daily rollups: one UTC day's report figures in mergeable form.
-
-A day's figures are a `WeekAggregate` over the one-day window `[00:00, next 00:00)`, fed exactly
-as the scan feeds a week (requests by `created_at`, ledger entries by `timestamp`, users by
-`created_at`). Every figure is a count or a sum (never an average or a rate), so the seven days
-of a week merge into the same `WeekAggregate` the scan would have built, and the report builder
-does not know which one it got.
-
-The stored form is a header (the totals) and a list of per-user entries, which the repository
-shards; neither holds a Firestore type.
-"""
+"""Daily rollups: a `WeekAggregate` over one UTC day, fed as the scan feeds a week. Every figure
+is a count or a sum, so seven days merge into the week the scan would build. Stored as a header
+(the totals) and per-user entries."""
 
 from __future__ import annotations
 
@@ -45,10 +37,8 @@ def days_of(window: WeekWindow) -> list[date]:
 
 @dataclass(slots=True)
 class DayRollup:
-    """One day's figures, how many of its requests were still not final, and when it was made.
-
-    `has_users` is False for a rollup read without its per-user entries (totals only); such
-    figures may only feed the baseline weeks, which use totals alone."""
+    """One day's figures, how many of its requests were not final, and when it was made.
+    Without its per-user entries (`has_users` False) it may only feed the baseline weeks."""
 
     day: date
     figures: WeekAggregate
@@ -88,9 +78,8 @@ class DayRollup:
     # --- stored form ------------------------------------------------------------------------
 
     def to_stored(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """`(header, users)`: the header holds every total; `users` one entry per active user:
-        `{"id", "requests", "credits"}`, `credits` None when the user booked nothing that day
-        (0 when a deduction and a refund cancel out: the scan lists that user)."""
+        """`(header with every total, users)`: one `{"id", "requests", "credits"}` per active
+        user, `credits` None when the user booked nothing that day (0 when it cancels out)."""
         if not self.has_users:
             raise ValueError("a rollup read without its users cannot be stored")
         agg = self.figures

@@ -36,8 +36,7 @@ def _monday_midnight(day: date) -> datetime:
 
 
 def last_complete_week(now: datetime) -> WeekWindow:
-    """The latest ISO week that ended at or before `now` (a Monday 00:00 run gets the week
-    that just ended)."""
+    """The latest ISO week ended at or before `now` (at Monday 00:00: the week just ended)."""
     current_start = _monday_midnight(as_utc(now).date())
     return WeekWindow(current_start - WEEK, current_start)
 
@@ -66,6 +65,5 @@ def previous_weeks(window: WeekWindow, count: int = 4) -> list[WeekWindow]:
 
 
 def history_span(window: WeekWindow, count: int = 4) -> WeekWindow:
-    """One interval covering the `count` previous weeks and `window` itself, so a single
-    range query per collection feeds every aggregate of a report run."""
+    """`window` and the `count` weeks before it: one range query per collection for a run."""
     return WeekWindow(window.start - count * WEEK, window.end)

@@ -1,13 +1,6 @@
-"""Fabricated usage history for seeding. Pure: no Firestore, no clock.
-
-Five weeks before `now`: ordinary traffic in the four oldest complete ISO weeks (3-5 % failures),
-anomaly patterns in the last complete week (the one a report run now covers) and a few requests
-in the current week-to-date. Every request is terminal and carries its ledger entries, so the
-seeded data satisfies the ledger invariant and nothing is picked up by the worker or sweeper.
-
-All randomness comes from one `random.Random(seed)`, drawn in an order that does not depend on
-`now`: the same seed gives the same requests, ids and offsets within their weeks.
-"""
+"""Fabricated usage history: ordinary traffic in four weeks, anomalies in the last complete week
+(the one a report run covers), a few requests this week. Every request is terminal with its
+ledger entries. Pure; one `random.Random(seed)` drawn independently of `now`."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock
-from repositories.seed import SeedRepository
+from services.ports import SeedStore
 from services.seeding import reference_data
 from services.seeding.history import DEFAULT_SEED, SeedHistory, fabricate_history
 
@@ -25,26 +25,22 @@ def reference_documents() -> dict[str, list[dict[str, Any]]]:
 
 @dataclass(frozen=True)
 class SeedOutcome:
-    """What a seed run wrote (`counts`, per collection) and which seed users it left alone
-    because a document with their id exists that the seeder does not own."""
+    """What a seed run wrote per collection, and the seed users whose id a foreign user has."""
 
     counts: dict[str, int]
     users_left_alone: list[str] = field(default_factory=list)
 
 
 class SeedService:
-    """Writes the documented seed state, touching only documents the seeder owns (marked by the
-    repository): reference entries, the seed users with their fabricated requests and ledger.
-    Everything else (other users, their requests and transactions, idempotency records,
-    reports) is never deleted or changed."""
+    """Writes the seed state (reference entries, seed users, their fabricated requests and
+    ledger) through documents the seeder owns; nothing else is deleted or changed."""
 
-    def __init__(self, repository: SeedRepository, clock: Clock) -> None:
+    def __init__(self, repository: SeedStore, clock: Clock) -> None:
         self._repository = repository
         self._clock = clock
 
     def seed(self, *, history: bool = True, seed: int | None = None) -> SeedOutcome:
-        """Replace the seeded reference data, users and (unless `history` is False) the
-        fabricated history, drawn from `seed` (DEFAULT_SEED when None)."""
+        """Replace the seeded reference data, users and (if `history`) history drawn from `seed`."""
         now = self._clock.now()
         seed = DEFAULT_SEED if seed is None else seed
         fabricated = fabricate_history(now, seed) if history else SeedHistory()

@@ -41,7 +41,11 @@ def sign_in(uid: str) -> str:
         f"http://{auth_host()}/identitytoolkit.googleapis.com/v1/"
         "accounts:signInWithPassword?key=any"
     )
-    body = {"email": f"{uid}@example.com", "password": PASSWORD, "returnSecureToken": True}
+    body: dict[str, Any] = {
+        "email": f"{uid}@example.com",
+        "password": PASSWORD,
+        "returnSecureToken": True,
+    }
     response = requests.post(url, json=body, timeout=10)
     response.raise_for_status()
     return str(response.json()["idToken"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 from flask import Flask, Request, Response
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 
@@ -28,7 +29,7 @@ def make_request(
         path="/",
         query_string=query,
         data=data,
-        headers=headers,
+        headers=Headers(headers),
         content_type=content_type,
     )
     return Request(builder.get_environ())

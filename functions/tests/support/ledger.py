@@ -9,6 +9,7 @@ processing.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from google.cloud import firestore
 
@@ -26,9 +27,10 @@ def ledger_violations(db: firestore.Client) -> list[str]:
     requests = {
         snap.id: snap.to_dict() or {} for snap in db.collection("generation_requests").stream()
     }
-    deductions: Counter[str] = Counter()
-    refunds: Counter[str] = Counter()
-    in_flight: Counter[str] = Counter(
+    # keyed by what the documents hold (a broken one may lack its id)
+    deductions: Counter[Any] = Counter()
+    refunds: Counter[Any] = Counter()
+    in_flight: Counter[Any] = Counter(
         r.get("user_id") for r in requests.values() if r.get("status") in IN_FLIGHT
     )
     users = {user.id for user in db.collection("users").select([]).stream()}

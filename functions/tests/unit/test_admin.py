@@ -14,6 +14,7 @@ from controllers.http import endpoint, json_response
 from core.errors import NotFoundError
 from emulator.admin import OpenAdminGuard
 from services.seeding.service import SeedOutcome
+from tests.support.fakes import Logged, record_logs
 from tests.support.http import call
 
 ADMIN_KEY = "a-production-admin-key-of-40-characters!"
@@ -38,11 +39,8 @@ class FakeSeeder:
 
 
 @pytest.fixture
-def logs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
-    recorded: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(auth, "info", lambda msg, **f: recorded.append(("info", msg, f)))
-    monkeypatch.setattr(auth, "warn", lambda msg, **f: recorded.append(("warn", msg, f)))
-    return recorded
+def logs(monkeypatch: pytest.MonkeyPatch) -> list[Logged]:
+    return record_logs(monkeypatch, auth)
 
 
 def seed_handler(seeder: FakeSeeder, *, enabled: bool, on_emulator: bool = False) -> Any:

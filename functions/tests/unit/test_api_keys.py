@@ -14,6 +14,7 @@ import pytest
 
 import main
 from container import Container
+from controllers import auth as auth_controller
 from controllers.api_key_controller import key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from core import api_keys
@@ -25,13 +26,13 @@ from core.errors import (
     TooManyApiKeysError,
     UnauthenticatedError,
 )
-from schemas.documents import ApiKeyRecord
 from services.api_key_service import (
     MAX_ACTIVE_KEYS,
     TOUCH_INTERVAL,
     ApiKeyRejected,
     ApiKeyService,
 )
+from tests.support.fakes import FakeApiKeys, ManualClock, record_logs
 from tests.support.http import call, make_request
 
 NOW = datetime(2025, 8, 4, 12, 0, tzinfo=UTC)
@@ -115,52 +116,12 @@ def test_hash_and_display_prefix():
 
 
 # --- the service with an in-memory store ------------------------------------------------------
-class MemoryStore:
-    """What repositories/api_keys.py does, in memory (the race-free limit is an emulator test)."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, ApiKeyRecord] = {}
-        self.calls: list[str] = []
-
-    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
-        self.calls.append("create")
-        active = [r for r in self.records.values() if r.user_id == record.user_id and r.active]
-        if len(active) >= max_active:
-            raise TooManyApiKeysError(error="too_many_api_keys")
-        self.records[record.id] = record
-        return record
-
-    def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]:
-        self.calls.append("list")
-        return [r for r in self.records.values() if r.user_id == user_id][:limit]
-
-    def revoke(self, user_id: str, key_id: str, clock: Callable[[], datetime]):
-        self.calls.append("revoke")
-        for record in self.records.values():
-            if record.user_id == user_id and record.key_id == key_id:
-                if record.active:
-                    record = record.model_copy(update={"revoked_at": clock()})
-                    self.records[record.id] = record
-                return record
-        return None
-
-    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
-        self.calls.append("resolve")
-        record = self.records.get(key_hash)
-        return record.user_id if record is not None and record.active else None
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
-def service(store: Any, account_active: Any = None) -> ApiKeyService:
-    return ApiKeyService(store, FixedClock(), account_active)
+def service(store: FakeApiKeys, account_active: Any = None) -> ApiKeyService:
+    return ApiKeyService(store, ManualClock(NOW), account_active)
 
 
 def test_create_stores_the_hash_and_never_the_key():
-    store = MemoryStore()
+    store = FakeApiKeys()
     created = service(store).create("arda", "ci")
     record = store.records[api_keys.key_hash(created.key)]
     assert record == created.record
@@ -171,7 +132,7 @@ def test_create_stores_the_hash_and_never_the_key():
 
 
 def test_the_limit_of_active_keys_is_passed_to_the_store():
-    store = MemoryStore()
+    store = FakeApiKeys()
     svc = service(store)
     keys = [svc.create("arda", f"k{i}") for i in range(MAX_ACTIVE_KEYS)]
     with pytest.raises(TooManyApiKeysError):
@@ -182,7 +143,7 @@ def test_the_limit_of_active_keys_is_passed_to_the_store():
 
 
 def test_owner_of_a_stored_key():
-    store = MemoryStore()
+    store = FakeApiKeys()
     svc = service(store)
     created = svc.create("arda", "ci")
     assert svc.owner_of(created.key) == "arda"
@@ -190,7 +151,7 @@ def test_owner_of_a_stored_key():
 
 @pytest.mark.parametrize("mangle", [lambda k: k[:-1], lambda k: k[:-1] + "x", lambda k: k + "x"])
 def test_a_broken_checksum_is_refused_without_a_lookup(mangle):
-    store = MemoryStore()
+    store = FakeApiKeys()
     svc = service(store, account_active=lambda uid: pytest.fail("account looked up"))
     key = svc.create("arda", "ci").key
     store.calls.clear()
@@ -204,7 +165,7 @@ def test_a_broken_checksum_is_refused_without_a_lookup(mangle):
 
 
 def test_unknown_and_revoked_keys_are_refused():
-    store = MemoryStore()
+    store = FakeApiKeys()
     svc = service(store)
     with pytest.raises(ApiKeyRejected, match="unknown_or_revoked"):
         svc.owner_of(api_keys.generate())  # well formed, never stored
@@ -215,7 +176,7 @@ def test_unknown_and_revoked_keys_are_refused():
 
 
 def test_a_key_of_a_disabled_or_deleted_account_is_refused():
-    store = MemoryStore()
+    store = FakeApiKeys()
     active = {"arda": True}
     svc = service(store, account_active=lambda uid: active.get(uid, False))
     created = svc.create("arda", "ci")
@@ -226,7 +187,7 @@ def test_a_key_of_a_disabled_or_deleted_account_is_refused():
 
 
 def test_revoking_someone_elses_or_an_unknown_key_is_not_found():
-    store = MemoryStore()
+    store = FakeApiKeys()
     svc = service(store)
     created = svc.create("arda", "ci")
     for owner, key_id in (("havanur", created.record.key_id), ("arda", "key_unknown")):
@@ -255,7 +216,7 @@ def with_key(key: str):
 
 @pytest.mark.parametrize("required", [False, True])
 def test_a_key_binds_its_owner_in_both_modes(required):
-    svc = service(MemoryStore())
+    svc = service(FakeApiKeys())
     key = svc.create("arda", "ci").key
     auth = authorizer(svc, required)
     assert auth.authenticate(with_key(key)) == "arda"
@@ -267,17 +228,17 @@ def test_a_key_binds_its_owner_in_both_modes(required):
 
 
 @pytest.mark.parametrize("required", [False, True])
-def test_a_bad_key_is_a_401_in_both_modes(required, mocker):
-    warn = mocker.patch("controllers.auth.warn")
-    svc = service(MemoryStore())
+def test_a_bad_key_is_a_401_in_both_modes(required, monkeypatch):
+    logs = record_logs(monkeypatch, auth_controller)
+    svc = service(FakeApiKeys())
     key = svc.create("arda", "ci").key
     for bad in (key[:-1], api_keys.generate()):
         with pytest.raises(UnauthenticatedError) as refused:
             authorizer(svc, required).authenticate(with_key(bad))
         assert refused.value.error == "invalid_api_key"
         assert bad not in refused.value.message
-    assert key[4:-1] not in repr(warn.call_args_list)
-    reasons = [c.kwargs["reason"] for c in warn.call_args_list]
+    assert key[4:-1] not in repr(logs)
+    reasons = [fields["reason"] for level, _, fields in logs if level == "warn"]
     assert reasons == ["malformed_api_key", "unknown_or_revoked_api_key"]
 
 
@@ -285,7 +246,7 @@ def test_an_unreachable_account_directory_is_a_503():
     def down(uid: str) -> bool:
         raise ConnectionError("auth backend unreachable")
 
-    svc = service(MemoryStore(), account_active=down)
+    svc = service(FakeApiKeys(), account_active=down)
     key = svc.create("arda", "ci").key
     with pytest.raises(BackendUnavailableError):
         authorizer(svc).authenticate(with_key(key))

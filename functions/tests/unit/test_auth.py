@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from controllers import auth
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from core.errors import (
     AdminKeyTooShortError,
@@ -12,6 +13,7 @@ from core.errors import (
     UnauthenticatedError,
 )
 from emulator.admin import OpenAdminGuard
+from tests.support.fakes import record_logs
 from tests.support.http import make_request
 
 
@@ -59,13 +61,13 @@ def test_auth_required_accepts_own_token():
     assert authorizer.owns("arda", "arda") and not authorizer.owns("arda", "havanur")
 
 
-def test_failed_authentication_is_logged_without_the_token(mocker):
-    warn = mocker.patch("controllers.auth.warn")
+def test_failed_authentication_is_logged_without_the_token(monkeypatch):
+    logs = record_logs(monkeypatch, auth)
     with pytest.raises(UnauthenticatedError):
         authorize(True, "Bearer secret-token-value", "arda")
-    (message,), fields = warn.call_args
+    _, message, fields = [entry for entry in logs if entry[0] == "warn"][-1]
     assert message == "authentication failed" and fields["reason"] == "InvalidIdTokenError"
-    assert "secret-token-value" not in repr(warn.call_args)
+    assert "secret-token-value" not in repr(logs)
 
 
 def test_admin_open_on_emulator():

@@ -8,17 +8,10 @@ from controllers.catalog_controller import CatalogController
 from controllers.http import endpoint
 from schemas.documents import Catalog, ColorRecord, SizeRecord, StyleRecord
 from services.catalog_service import CATALOG_TTL, CatalogService
+from tests.support.fakes import FakeCatalog, ManualClock
 from tests.support.http import make_request
 
 START = datetime(2025, 8, 6, 12, 0, tzinfo=UTC)
-
-
-class StepClock:
-    def __init__(self) -> None:
-        self.current = START
-
-    def now(self) -> datetime:
-        return self.current
 
 
 COMPLETE = Catalog(
@@ -33,19 +26,9 @@ COMPLETE = Catalog(
 EMPTY = Catalog(styles=[], colors=[], sizes=[])
 
 
-class CountingCatalog:
-    def __init__(self, catalog: Catalog = COMPLETE) -> None:
-        self.reads = 0
-        self.catalog = catalog
-
-    def active_catalog(self) -> Catalog:
-        self.reads += 1
-        return self.catalog
-
-
-def service(stored: Catalog = COMPLETE) -> tuple[CatalogService, CountingCatalog, StepClock]:
-    repository, clock = CountingCatalog(stored), StepClock()
-    return CatalogService(repository, clock), repository, clock  # type: ignore[arg-type]
+def service(stored: Catalog = COMPLETE) -> tuple[CatalogService, FakeCatalog, ManualClock]:
+    repository, clock = FakeCatalog(stored), ManualClock(START)
+    return CatalogService(repository, clock), repository, clock
 
 
 def test_the_catalog_is_read_once_per_ttl():

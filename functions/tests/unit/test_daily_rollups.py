@@ -19,6 +19,7 @@ from services.report_service import ReportService
 from services.reports.aggregation import DIMENSIONS, WeekAggregate, WeekSeries
 from services.reports.daily import SETTLE_GRACE, DayRollup, day_window, days_of
 from services.reports.window import WeekWindow, week_for
+from tests.support.fakes import ManualClock
 from tests.support.memory_reports import MemoryReportStore
 
 WEEK_START = date(2025, 7, 28)
@@ -26,14 +27,6 @@ WINDOW = week_for(WEEK_START)
 SPAN = WeekWindow(WINDOW.start - timedelta(days=28), WINDOW.end)
 STATUSES = ["completed", "completed", "completed", "failed", "cancelled", "queued", "processing"]
 REFUNDED = {"failed", "cancelled"}
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.moment = now
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 def history(seed: int, requests: int = 600) -> MemoryReportStore:
@@ -186,14 +179,14 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in report.items() if k not in {"source", "generated_at"}}
 
 
-def service(store: MemoryReportStore, clock: Clock) -> ReportService:
+def service(store: MemoryReportStore, clock: ManualClock) -> ReportService:
     return ReportService(store, clock, AnomalyThresholds(new_users_per_day=0))
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_both_sources_give_the_same_report(seed):
     store = history(seed)
-    svc = service(store, Clock(WINDOW.end + timedelta(hours=2)))
+    svc = service(store, ManualClock(WINDOW.end + timedelta(hours=2)))
 
     from_rollups = svc.run(WEEK_START).report.model_dump()
     assert from_rollups["source"] == "rollups"
@@ -209,7 +202,7 @@ def test_late_settlements_and_next_day_refunds_are_picked_up():
     """The daily job ran (twice) while a request was open; it settled the next day with a
     refund. The report recomputes the open day and reads the others as stored."""
     store = history(5)
-    clock = Clock(WINDOW.start + timedelta(days=3, hours=0, minutes=15))  # Thursday 00:15
+    clock = ManualClock(WINDOW.start + timedelta(days=3, hours=0, minutes=15))  # Thursday 00:15
     svc = service(store, clock)
     for doc in store.requests.values():  # the history's own open requests settled in time
         if doc["status"] in {"queued", "processing"}:
@@ -245,7 +238,7 @@ def test_late_settlements_and_next_day_refunds_are_picked_up():
             "timestamp": end + timedelta(hours=3),
         }
     )
-    clock.moment = WINDOW.end + timedelta(hours=1)
+    clock.current = WINDOW.end + timedelta(hours=1)
     svc.rollup_day(wednesday + timedelta(days=1))
     writes_before = len(store.rollup_writes)
 
@@ -266,7 +259,7 @@ def test_late_settlements_and_next_day_refunds_are_picked_up():
 
 def test_settled_days_are_not_scanned_again():
     store = history(6)
-    svc = service(store, Clock(WINDOW.end + timedelta(days=1)))
+    svc = service(store, ManualClock(WINDOW.end + timedelta(days=1)))
     for doc in store.requests.values():
         doc["status"] = "completed" if doc["status"] in {"queued", "processing"} else doc["status"]
     svc.run(WEEK_START)
@@ -277,7 +270,7 @@ def test_settled_days_are_not_scanned_again():
 
 
 def test_a_day_that_has_not_ended_is_refused():
-    svc = service(MemoryReportStore(), Clock(WINDOW.start + timedelta(hours=12)))
+    svc = service(MemoryReportStore(), ManualClock(WINDOW.start + timedelta(hours=12)))
     with pytest.raises(ValidationError) as caught:
         svc.rollup_day(WINDOW.start.date())
     assert caught.value.details[0].field == "date"
@@ -287,7 +280,7 @@ def test_days_apart_are_streamed_apart_and_adjacent_days_together():
     """The daily job recomputes the unsettled stored days and yesterday: the streams cover
     those days only, never the settled weeks between them."""
     store = history(6)
-    svc = service(store, Clock(WINDOW.end + timedelta(days=1)))
+    svc = service(store, ManualClock(WINDOW.end + timedelta(days=1)))
     open_days = {WINDOW.start.date() - timedelta(days=10), WINDOW.start.date() + timedelta(days=2)}
     for day in open_days:  # one request left open on each of two days apart, all others final
         assert any(d["created_at"].date() == day for d in store.requests.values())

@@ -1,4 +1,4 @@
-"""GenerationService rules with the repositories and queue mocked (pytest-mock)."""
+"""GenerationService rules over the shared in-memory fakes of its store and queue."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from core.errors import NotFoundError, QueueFailureError, ValidationError
-from repositories.idempotency import IdempotencyClaim, Replay
 from schemas.documents import Catalog, ColorRecord, GenerationStatus, SizeRecord, StyleRecord
 from schemas.requests import CreateGenerationRequest
+from schemas.store import IdempotencyClaim, Replay
+from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
+from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, ManualClock
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 STYLE = StyleRecord(id="anime", display_name="Anime")
@@ -18,11 +20,6 @@ COLOR = ColorRecord(id="neon", display_name="Neon")
 SIZE = SizeRecord(
     id="1024x1792", width=1024, height=1792, aspect_ratio="9:16", display_name="P", credit_cost=4
 )
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 def request(**overrides) -> CreateGenerationRequest:
@@ -37,22 +34,26 @@ def request(**overrides) -> CreateGenerationRequest:
     return CreateGenerationRequest.model_validate(body | overrides)
 
 
-@pytest.fixture
-def deps(mocker):
-    catalog = mocker.Mock()
-    catalog.catalog.return_value = Catalog(styles=[STYLE], colors=[COLOR], sizes=[SIZE])
-    generations = mocker.Mock()
-    generations.charge_and_create.side_effect = lambda queued, clock, claim, **_: queued
-    generations.user_exists.return_value = True
-    queue = mocker.Mock()
+def build(
+    queue: FakeQueue | None = None, catalog: Catalog | None = None
+) -> tuple[GenerationService, FakeGenerations, FakeQueue]:
+    clock = ManualClock(NOW)
+    stored = FakeCatalog(catalog or Catalog(styles=[STYLE], colors=[COLOR], sizes=[SIZE]))
+    generations = FakeGenerations(users={"arda": 10})
+    queue = queue or FakeQueue()
     service = GenerationService(
-        catalog, generations, queue, FixedClock(), max_in_flight=10, new_id=lambda: "id-1"
+        CatalogService(stored, clock),
+        generations,
+        queue,
+        clock,
+        max_in_flight=10,
+        new_id=lambda: "id-1",
     )
-    return service, catalog, generations, queue
+    return service, generations, queue
 
 
-def test_the_stored_record_is_built_from_the_request_and_the_size_cost(deps):
-    service, _, generations, queue = deps
+def test_the_stored_record_is_built_from_the_request_and_the_size_cost():
+    service, generations, queue = build()
     result = service.create(request(style=" Anime "), None)
     assert result.status_code == 202
     assert result.body == {
@@ -61,7 +62,8 @@ def test_the_stored_record_is_built_from_the_request_and_the_size_cost(deps):
         "deductedCredits": 4,
         "imageUrl": None,
     }
-    queued = generations.charge_and_create.call_args.args[0]
+    [charge] = generations.charges
+    queued = charge.queued
     assert queued.model_dump(include={"id", "user_id", "style", "color", "size", "prompt"}) == {
         "id": "id-1",
         "user_id": "arda",
@@ -71,67 +73,72 @@ def test_the_stored_record_is_built_from_the_request_and_the_size_cost(deps):
         "prompt": "p",
     }
     assert (queued.status, queued.credits_deducted) == (GenerationStatus.QUEUED, 4)
-    queue.enqueue.assert_called_once_with("id-1")
-    generations.user_exists.assert_not_called()  # the user is read once, in the transaction
+    assert queue.enqueued == ["id-1"]
+    assert generations.user_lookups == []  # the user is read once, in the transaction
+    assert generations.users["arda"] == 6
 
 
-def test_unknown_user_is_reported_before_catalog_errors(deps):
-    service, _, generations, _ = deps
-    generations.user_exists.return_value = False
+def test_unknown_user_is_reported_before_catalog_errors():
+    service, generations, _ = build()
+    generations.users.clear()
     with pytest.raises(NotFoundError):
         service.create(request(style="nope"), None)
-    generations.charge_and_create.assert_not_called()
+    assert generations.charges == []
 
 
-def test_every_bad_catalog_field_is_named(deps):
-    service, catalog, generations, _ = deps
-    catalog.catalog.return_value = Catalog(styles=[], colors=[], sizes=[])
+def test_every_bad_catalog_field_is_named():
+    service, generations, _ = build(catalog=Catalog(styles=[], colors=[], sizes=[]))
     with pytest.raises(ValidationError) as caught:
         service.create(request(), None)
     assert [d.field for d in caught.value.details or []] == ["style", "color", "size"]
-    generations.charge_and_create.assert_not_called()
+    assert generations.charges == []
 
 
-def test_enqueue_failure_refunds_and_raises_503(deps):
-    service, _, generations, queue = deps
-    queue.enqueue.side_effect = ConnectionError("down")
+def test_enqueue_failure_refunds_and_raises_503():
+    service, generations, _ = build(FakeQueue(ConnectionError("down")))
     with pytest.raises(QueueFailureError) as caught:
         service.create(request(), "key")
     assert caught.value.extra == {"generationRequestId": "id-1", "refunded": True}
-    kwargs = generations.settle.call_args.kwargs
-    assert kwargs["from_statuses"] == {GenerationStatus.QUEUED}
-    assert generations.settle.call_args.args[1].error_message == "Failed to queue generation task"
+    [refund] = generations.settles
+    assert refund.from_statuses == {GenerationStatus.QUEUED}
+    assert refund.outcome.error_message == "Failed to queue generation task"
+    assert generations.records["id-1"].status is GenerationStatus.FAILED
+    assert generations.users["arda"] == 10
     # The key keeps the 503 for its lifetime: a retry replays it instead of charging again.
-    claim, status, body = generations.idempotency.failed.call_args.args
+    [(claim, status, body)] = generations.idempotency.failures
     assert claim.doc_id == claim_for("arda", "key").doc_id
     assert status == 503 and body["error_type"] == "queue_failure" and body["refunded"] is True
-    generations.idempotency.done.assert_not_called()
+    assert generations.idempotency.done_claims == []
 
 
-def test_charge_gets_the_clock_and_the_in_flight_cap(deps):
-    service, _, generations, _ = deps
+def test_charge_gets_the_clock_and_the_in_flight_cap():
+    service, generations, _ = build()
     service.create(request(), "key")
-    _, clock, claim = generations.charge_and_create.call_args.args
-    assert clock() == NOW
-    assert generations.charge_and_create.call_args.kwargs == {"max_in_flight": 10}
-    assert claim.accepted["generationRequestId"] == "id-1"
-    generations.idempotency.done.assert_called_once_with(claim)
+    [charge] = generations.charges
+    assert charge.clock() == NOW
+    assert charge.max_in_flight == 10
+    assert charge.claim is not None
+    assert charge.claim.accepted["generationRequestId"] == "id-1"
+    assert generations.idempotency.done_claims == [charge.claim]
 
 
-def test_enqueue_error_after_the_worker_started_is_not_a_failure(deps):
-    service, _, generations, queue = deps
-    queue.enqueue.side_effect = TimeoutError("slow answer, task created")
-    generations.settle.return_value = None  # no longer queued: the worker has it
+def test_enqueue_error_after_the_worker_started_is_not_a_failure():
+    def worker_takes_it(request_id: str) -> None:
+        generations.start_processing(request_id, NOW, "token")  # no longer queued
+
+    queue = FakeQueue(TimeoutError("slow answer, task created"), on_enqueue=worker_takes_it)
+    service, generations, _ = build(queue)
     assert service.create(request(), None).status_code == 202
+    assert generations.records["id-1"].status is GenerationStatus.PROCESSING
 
 
-def test_replay_returns_the_stored_answer_without_enqueueing(deps):
-    service, _, generations, queue = deps
-    generations.charge_and_create.side_effect = None
-    generations.charge_and_create.return_value = Replay(202, {"generationRequestId": "first"})
+def test_replay_returns_the_stored_answer_without_enqueueing():
+    service, generations, queue = build()
+    stored = Replay(202, {"generationRequestId": "first"})
+    generations.idempotency.answers[claim_for("arda", "key").doc_id] = stored
     result = service.create(request(), "key")
     assert result.body == {"generationRequestId": "first"}
-    queue.enqueue.assert_not_called()
+    assert queue.enqueued == []
 
 
 def claim_for(user: str, key: str, **overrides) -> IdempotencyClaim:

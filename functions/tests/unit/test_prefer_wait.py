@@ -18,12 +18,15 @@ from core import capacity
 from core.errors import NotFoundError, ValidationError
 from core.firestore_client import RPC_DEADLINE_SECONDS
 from repositories.firestore_helpers import TRANSACTION_DEADLINE_SECONDS
-from schemas.documents import GenerationRecord, GenerationStatus
+from schemas.documents import Catalog, GenerationRecord, GenerationStatus
+from services.catalog_service import CatalogService
 from services.generation_service import (
     WAIT_FIRST_POLL_SECONDS,
     WAIT_MAX_POLL_SECONDS,
+    CreateResult,
     GenerationService,
 )
+from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, ManualClock
 from tests.support.http import call, make_request
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
@@ -143,10 +146,11 @@ def record(
     )
 
 
-class ScriptedRequests:
-    """A request document whose status changes at given (fake) times."""
+class ScriptedRequests(FakeGenerations):
+    """A request document whose status changes at given (fake) times; None: it is gone."""
 
-    def __init__(self, clock: FakeTime, changes: dict[float, GenerationStatus]) -> None:
+    def __init__(self, clock: FakeTime, changes: dict[float, GenerationStatus | None]) -> None:
+        super().__init__()
         self._clock = clock
         self._changes = sorted(changes.items())
         self.reads: list[float] = []
@@ -154,17 +158,18 @@ class ScriptedRequests:
     def get(self, request_id: str) -> GenerationRecord | None:
         self.reads.append(self._clock.now)
         status = [s for at, s in self._changes if at <= self._clock.now][-1]
-        return record(status, request_id)
+        return None if status is None else record(status, request_id)
 
 
-def waiting_service(mocker, changes: dict[float, GenerationStatus]):
+def waiting_service(changes: dict[float, GenerationStatus | None]):
     clock = FakeTime()
     requests = ScriptedRequests(clock, changes)
+    wall_clock = ManualClock(NOW)
     service = GenerationService(
-        mocker.Mock(),
-        requests,  # type: ignore[arg-type]
-        mocker.Mock(),
-        mocker.Mock(),
+        CatalogService(FakeCatalog(Catalog(styles=[], colors=[], sizes=[])), wall_clock),
+        requests,
+        FakeQueue(),
+        wall_clock,
         max_in_flight=10,
         sleep=clock.sleep,
         monotonic=clock.monotonic,
@@ -172,15 +177,15 @@ def waiting_service(mocker, changes: dict[float, GenerationStatus]):
     return service, clock, requests
 
 
-def test_a_terminal_request_answers_at_once(mocker):
-    service, clock, requests = waiting_service(mocker, {0: GenerationStatus.FAILED})
+def test_a_terminal_request_answers_at_once():
+    service, clock, requests = waiting_service({0: GenerationStatus.FAILED})
     assert service.wait_until_terminal("r1", 60).status is GenerationStatus.FAILED
     assert clock.sleeps == [] and requests.reads == [0]
 
 
-def test_polls_back_off_and_stop_when_terminal(mocker):
+def test_polls_back_off_and_stop_when_terminal():
     changes = {0: GenerationStatus.QUEUED, 0.5: GenerationStatus.PROCESSING}
-    service, clock, requests = waiting_service(mocker, changes | {3.0: GenerationStatus.COMPLETED})
+    service, clock, requests = waiting_service(changes | {3.0: GenerationStatus.COMPLETED})
     done = service.wait_until_terminal("r1", 10)
     assert done.status is GenerationStatus.COMPLETED
     assert clock.sleeps == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
@@ -188,8 +193,8 @@ def test_polls_back_off_and_stop_when_terminal(mocker):
     assert clock.now == pytest.approx(3.55)  # found within one poll interval of the change
 
 
-def test_the_poll_interval_doubles_from_50_ms_to_at_most_1_s(mocker):
-    service, clock, _ = waiting_service(mocker, {0: GenerationStatus.QUEUED})
+def test_the_poll_interval_doubles_from_50_ms_to_at_most_1_s():
+    service, clock, _ = waiting_service({0: GenerationStatus.QUEUED})
     service.wait_until_terminal("r1", 60)
     assert clock.sleeps[0] == WAIT_FIRST_POLL_SECONDS == 0.05
     assert max(clock.sleeps) == WAIT_MAX_POLL_SECONDS == 1.0
@@ -200,8 +205,8 @@ def test_the_poll_interval_doubles_from_50_ms_to_at_most_1_s(mocker):
 
 
 @pytest.mark.parametrize("seconds", [1, 7, 60])
-def test_a_request_still_running_is_answered_at_the_deadline_never_after(mocker, seconds):
-    service, clock, requests = waiting_service(mocker, {0: GenerationStatus.QUEUED})
+def test_a_request_still_running_is_answered_at_the_deadline_never_after(seconds):
+    service, clock, requests = waiting_service({0: GenerationStatus.QUEUED})
     still = service.wait_until_terminal("r1", seconds)
     assert still.status is GenerationStatus.QUEUED
     assert clock.now == pytest.approx(seconds)  # the last sleep is cut short
@@ -209,35 +214,22 @@ def test_a_request_still_running_is_answered_at_the_deadline_never_after(mocker,
     assert all(read <= seconds + 1e-9 for read in requests.reads)
 
 
-def test_a_change_at_the_last_moment_is_seen(mocker):
+def test_a_change_at_the_last_moment_is_seen():
     changes = {0: GenerationStatus.QUEUED, 2.0: GenerationStatus.CANCELLED}
-    service, clock, _ = waiting_service(mocker, changes)
+    service, clock, _ = waiting_service(changes)
     assert service.wait_until_terminal("r1", 2).status is GenerationStatus.CANCELLED
     assert clock.now == pytest.approx(2.0)
 
 
-def test_waiting_on_another_users_request_is_404_without_waiting(mocker):
-    service, clock, _ = waiting_service(mocker, {0: GenerationStatus.QUEUED})
+def test_waiting_on_another_users_request_is_404_without_waiting():
+    service, clock, _ = waiting_service({0: GenerationStatus.QUEUED})
     with pytest.raises(NotFoundError):
         service.wait_until_terminal("r1", 30, visible=lambda owner: owner == "havanur")
     assert clock.sleeps == []
 
 
-def test_a_request_that_disappears_midway_is_404(mocker):
-    clock = FakeTime()
-    generations = mocker.Mock()
-    generations.get.side_effect = lambda _id: (
-        record(GenerationStatus.QUEUED) if clock.now < 1 else None
-    )
-    service = GenerationService(
-        mocker.Mock(),
-        generations,
-        mocker.Mock(),
-        mocker.Mock(),
-        10,
-        sleep=clock.sleep,
-        monotonic=clock.monotonic,
-    )
+def test_a_request_that_disappears_midway_is_404():
+    service, _, _ = waiting_service({0: GenerationStatus.QUEUED, 1: None})
     with pytest.raises(NotFoundError):
         service.wait_until_terminal("r1", 30)
 
@@ -256,8 +248,9 @@ BODY = {
 
 @pytest.fixture
 def service(mocker):
+    # A mock: these tests check which calls the controller makes on the service.
     fake = mocker.Mock(spec=GenerationService)
-    fake.create.return_value = mocker.Mock(status_code=202, body=dict(ACCEPTED))
+    fake.create.return_value = CreateResult(202, dict(ACCEPTED))
     fake.get.return_value = record(GenerationStatus.QUEUED)
     return fake
 
@@ -314,11 +307,9 @@ def test_bare_wait_waits_the_longest(service):
     service.wait_until_terminal.assert_called_once_with("r1", 60)
 
 
-def test_a_refused_create_replayed_from_its_key_is_answered_as_stored_without_waiting(
-    service, mocker
-):
+def test_a_refused_create_replayed_from_its_key_is_answered_as_stored_without_waiting(service):
     stored = {"success": False, "error_type": "queue_failure", "refunded": True}
-    service.create.return_value = mocker.Mock(status_code=503, body=stored)
+    service.create.return_value = CreateResult(503, stored)
     status, body, headers = create(service, "wait=5")
     assert (status, body) == (503, stored) and "Preference-Applied" not in headers
     service.wait_until_terminal.assert_not_called()

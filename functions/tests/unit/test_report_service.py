@@ -11,14 +11,10 @@ from core.config import AnomalyThresholds, Settings
 from core.errors import NotFoundError, ValidationError
 from schemas.report import WeeklyReport
 from services.report_service import ReportService
+from tests.support.fakes import ManualClock
 from tests.support.memory_reports import MemoryReportStore
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
 
 
 def request(n: int, created_at: datetime, status: str = "completed") -> tuple[str, dict]:
@@ -34,7 +30,7 @@ def request(n: int, created_at: datetime, status: str = "completed") -> tuple[st
 
 
 def service(store: MemoryReportStore, thresholds: AnomalyThresholds | None = None) -> ReportService:
-    return ReportService(store, FixedClock(), thresholds or AnomalyThresholds())
+    return ReportService(store, ManualClock(NOW), thresholds or AnomalyThresholds())
 
 
 def test_default_window_is_the_last_complete_week_and_the_report_is_stored():

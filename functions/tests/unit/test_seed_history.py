@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core.clock import Clock
 from core.config import AnomalyThresholds
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week
@@ -19,19 +18,12 @@ from services.seeding.history import (
     SeedHistory,
     fabricate_history,
 )
+from tests.support.fakes import ManualClock
 from tests.support.memory_reports import MemoryReportStore
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)  # a Wednesday
 REPORT_WEEK = last_complete_week(NOW)  # Mon 2025-07-28 .. Mon 2025-08-04
 COSTS = {s["id"]: s["credit_cost"] for s in reference_data.SIZES}
-
-
-class FixedClock(Clock):
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-
-    def now(self) -> datetime:
-        return self._now
 
 
 def ledger(history: SeedHistory) -> list[tuple[str, str, dict]]:
@@ -165,7 +157,7 @@ def test_more_than_five_users_sign_up_on_one_day_of_the_report_week(history):
 )
 def test_a_report_right_after_seeding_shows_the_planted_anomalies(seed, now):
     store = MemoryReportStore.of(fabricate_history(now, seed))
-    run = ReportService(store, FixedClock(now), AnomalyThresholds()).run()
+    run = ReportService(store, ManualClock(now), AnomalyThresholds()).run()
 
     found = {a["type"]: a for a in run.report.anomaly_analysis.detected_anomalies}
     assert found.keys() >= INTENDED_ANOMALIES

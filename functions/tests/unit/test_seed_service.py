@@ -1,50 +1,19 @@
-"""SeedService: writes through the repository's owned-only operations and reports what it did."""
+"""SeedService: writes through the store's owned-only operations and reports what it did."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from repositories.seed import SeededUser
 from services.seeding import reference_data
-from services.seeding.service import SeedService
+from services.seeding.service import SeedOutcome, SeedService
+from tests.support.fakes import FakeSeedStore, ManualClock
 
 NOW = datetime(2025, 8, 6, 13, 45, tzinfo=UTC)
 
 
-class FixedClock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class RecordingRepository:
-    """Owns every id except those in `foreign` (documents the seeder did not write)."""
-
-    def __init__(self, foreign: set[str]) -> None:
-        self.foreign = foreign
-        self.users: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-        self.reference: dict[str, dict[str, dict[str, Any]]] = {}
-        self.calls: list[str] = []
-
-    def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
-        self.reference[collection] = documents
-        return len([d for d in documents if d not in self.foreign])
-
-    def replace_user(self, user_id: str, user: Any, requests: Any, transactions: Any) -> Any:
-        if user_id in self.foreign:
-            return None
-        self.users[user_id] = (user, requests, transactions)
-        self.calls.append("replace_user")
-        return SeededUser(len(requests), len(transactions), 0)
-
-    def forget_rollups(self) -> int:
-        self.calls.append("forget_rollups")
-        return 0
-
-
-def seed(foreign: set[str]) -> tuple[Any, RecordingRepository]:
-    repository = RecordingRepository(foreign)
-    outcome = SeedService(repository, FixedClock()).seed(seed=3)  # type: ignore[arg-type]
+def seed(foreign: set[str]) -> tuple[SeedOutcome, FakeSeedStore]:
+    repository = FakeSeedStore(foreign)
+    outcome = SeedService(repository, ManualClock(NOW)).seed(seed=3)
     return outcome, repository
 
 

@@ -1,62 +1,53 @@
-"""The sweeper's per-request isolation and its waiting rule, with the repository faked."""
+"""The sweeper's per-request isolation and its waiting rule, over the shared in-memory store."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from repositories.generations import MalformedRecord, StuckCandidate
+from schemas.documents import GenerationStatus
+from schemas.store import MalformedRecord
+from services.model_simulator import ModelSimulator
 from services.worker_service import GenerationWorker, StuckTimeouts
+from tests.support.fakes import FakeGenerations, FakeImages, FakeTasks, ManualClock
+from tests.support.records import processing_record
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 TIMEOUTS = StuckTimeouts(processing_seconds=600, queued_seconds=3600)
 
 
-class Clock:
-    def now(self) -> datetime:
-        return NOW
+def store(*stuck: tuple[str, str, int]) -> FakeGenerations:
+    """Requests (id, status, minutes since their last update), in the order the query finds."""
+    generations = FakeGenerations()
+    for request_id, status, minutes in stuck:
+        at = NOW - timedelta(minutes=minutes)
+        generations.put(
+            processing_record(
+                id=request_id, status=GenerationStatus(status), created_at=at, updated_at=at
+            )
+        )
+    return generations
 
 
-class FakeRepo:
-    def __init__(self, candidates, failing=(), malformed=()) -> None:
-        self.candidates = candidates
-        self.failing = set(failing)
-        self.malformed = set(malformed)
-        self.settled: list[str] = []
-        self.quarantined: list[str] = []
-
-    def find_stuck(self, statuses, updated_before):
-        return self.candidates
-
-    def settle(self, request_id, outcome, now, **kwargs):
-        if request_id in self.failing:
-            raise RuntimeError("boom")
-        if request_id in self.malformed:
-            raise MalformedRecord("malformed record: credits_deducted")
-        self.settled.append(request_id)
-        return object()
-
-    def quarantine(self, request_id, reason, now):
-        self.quarantined.append(request_id)
-        return True
+def sweeper(generations: FakeGenerations, tasks: FakeTasks | None = None) -> GenerationWorker:
+    model = ModelSimulator({}, 0.0, 0, 0)  # never runs: the sweeper only settles
+    return GenerationWorker(generations, model, FakeImages(), ManualClock(NOW), tasks)
 
 
-def candidate(request_id, status="queued", minutes=20):
-    return StuckCandidate(request_id, status, NOW - timedelta(minutes=minutes))
+def settled_ids(generations: FakeGenerations) -> list[str]:
+    return [request_id for request_id, _ in generations.settled]
 
 
 def test_failures_are_isolated_counted_and_queued_requests_wait_without_a_task_lookup():
-    repo = FakeRepo(
-        [
-            candidate("young-queued", minutes=20),
-            candidate("old-queued", minutes=90),
-            candidate("processing", status="processing", minutes=20),
-            candidate("bad", minutes=90),
-            candidate("broken", minutes=90),
-        ],
-        failing={"bad"},
-        malformed={"broken"},
+    repo = store(
+        ("young-queued", "queued", 20),
+        ("old-queued", "queued", 90),
+        ("processing", "processing", 20),
+        ("bad", "queued", 90),
+        ("broken", "queued", 90),
     )
-    result = GenerationWorker(repo, None, None, Clock()).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
+    repo.settle_errors["bad"] = RuntimeError("boom")
+    repo.settle_errors["broken"] = MalformedRecord("malformed record: credits_deducted")
+    result = sweeper(repo).recover_stuck(TIMEOUTS)
     assert result.as_dict() == {
         "examined": 5,
         "refunded": 2,
@@ -66,29 +57,19 @@ def test_failures_are_isolated_counted_and_queued_requests_wait_without_a_task_l
         "skipped": 1,
         "webhooks_requeued": 0,  # no webhook queue wired
     }
-    assert repo.settled == ["old-queued", "processing"]
+    assert settled_ids(repo) == ["old-queued", "processing"]
     assert repo.quarantined == ["broken"]
 
 
-class Tasks:
-    def __init__(self, answers):
-        self.answers = answers
-
-    def task_exists(self, request_id):
-        return self.answers[request_id]
-
-
 def test_a_task_lookup_decides_when_it_answers():
-    repo = FakeRepo(
-        [
-            candidate("pending", minutes=600),
-            candidate("gone", minutes=20),
-            candidate("unknown-young", minutes=20),
-            candidate("unknown-old", minutes=90),
-            candidate("retrying", status="processing", minutes=30),
-        ]
+    repo = store(
+        ("pending", "queued", 600),
+        ("gone", "queued", 20),
+        ("unknown-young", "queued", 20),
+        ("unknown-old", "queued", 90),
+        ("retrying", "processing", 30),
     )
-    tasks = Tasks(
+    tasks = FakeTasks(
         {
             "pending": True,
             "gone": False,
@@ -97,6 +78,6 @@ def test_a_task_lookup_decides_when_it_answers():
             "retrying": True,
         }
     )
-    result = GenerationWorker(repo, None, None, Clock(), tasks).recover_stuck(TIMEOUTS)  # type: ignore[arg-type]
+    result = sweeper(repo, tasks).recover_stuck(TIMEOUTS)
     assert (result.waiting, result.refunded) == (3, 2)
-    assert repo.settled == ["gone", "unknown-old"]
+    assert settled_ids(repo) == ["gone", "unknown-old"]

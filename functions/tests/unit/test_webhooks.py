@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -32,7 +31,6 @@ from core.webhook_signing import (
 )
 from core.webhook_urls import EMULATOR, PRODUCTION, WebhookUrlRefused
 from emulator.task_queue import EmulatorWebhookQueue
-from repositories.webhooks import StaleDelivery
 from schemas.documents import GenerationRecord, GenerationStatus, WebhookDelivery
 from schemas.requests import WEBHOOK_POLICY, CreateGenerationRequest
 from schemas.responses import generation_status_body, webhook_body, webhook_event
@@ -42,6 +40,14 @@ from services.webhook_service import (
     WebhookNotifier,
     WebhookRescue,
     WebhookSecrets,
+)
+from tests.support.fakes import (
+    FakeDeliveries,
+    FakeGenerations,
+    FakeQueue,
+    FakeSecrets,
+    FakeSender,
+    ManualClock,
 )
 from tests.support.records import processing_record
 from tests.support.scripts import load_script
@@ -151,85 +157,33 @@ def test_the_status_body_shows_the_delivery():
 
 
 # --- the delivery's decisions, with a fake sender ------------------------------------------------
-class FakeSender:
-    def __init__(self, *answers: WebhookResponse | Exception) -> None:
-        self.answers = list(answers)
-        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
-
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
-        self.sent.append((url, body, headers))
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-
-@dataclass
 class FakeStore:
-    """The request document: read by the deliverer, its delivery updated while pending."""
+    """The request `req-1` (when given) in the shared in-memory stores, and the secrets."""
 
-    record: GenerationRecord | None
-    secrets: dict[str, str] = field(default_factory=dict)
+    def __init__(self, record: GenerationRecord | None) -> None:
+        self.generations = FakeGenerations(*([record] if record is not None else []))
+        self.deliveries = FakeDeliveries(self.generations)
+        self.secrets = FakeSecrets()
 
-    def get(self, request_id: str) -> GenerationRecord | None:
-        return self.record
-
-    def record_attempt(self, request_id, now, *, state, status_code, error):
-        assert self.record is not None and self.record.webhook is not None
-        if self.record.webhook.state != "pending":
-            return None
-        updated = self.record.webhook.model_copy(
-            update={
-                "state": state,
-                "attempts": self.record.webhook.attempts + 1,
-                "last_status_code": status_code,
-                "last_error": error,
-                "updated_at": now,
-            }
-        )
-        self.record = self.record.model_copy(update={"webhook": updated})
-        return updated
-
-    # the secret repository
-    def create(self, user_id: str, secret: str, now: datetime) -> str:
-        return self.secrets.setdefault(user_id, secret)
-
-    def replace(self, user_id: str, secret: str, now: datetime) -> None:
-        self.secrets[user_id] = secret
+    @property
+    def record(self) -> GenerationRecord:
+        return self.generations.records["req-1"]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = NOW
-
-    def now(self) -> datetime:
-        return self.at
-
-
-def deliverer(store: FakeStore, sender: FakeSender, max_attempts: int = 3, clock=None):
-    clock = clock or Clock()
-    secrets = WebhookSecrets(SecretsView(store), clock)  # type: ignore[arg-type]
-    return WebhookDeliverer(store, store, secrets, sender, clock, max_attempts)  # type: ignore[arg-type]
-
-
-class SecretsView:
-    def __init__(self, store: FakeStore) -> None:
-        self.store = store
-
-    def get(self, user_id: str) -> str | None:
-        return self.store.secrets.get(user_id)
-
-    def create(self, user_id: str, secret: str, now: datetime) -> str:
-        return self.store.create(user_id, secret, now)
-
-    def replace(self, user_id: str, secret: str, now: datetime) -> None:
-        self.store.replace(user_id, secret, now)
+def deliverer(
+    store: FakeStore, sender: FakeSender, max_attempts: int = 3, clock: ManualClock | None = None
+) -> WebhookDeliverer:
+    clock = clock or ManualClock(NOW)
+    secrets = WebhookSecrets(store.secrets, clock)
+    return WebhookDeliverer(
+        store.generations, store.deliveries, secrets, sender, clock, max_attempts
+    )
 
 
 def verify(store: FakeStore, sent: tuple[str, bytes, dict[str, str]]) -> dict[str, Any]:
     url, body, headers = sent
     assert url == URL
-    return dict(Webhook(store.secrets["arda"]).verify(body, headers))
+    return dict(Webhook(store.secrets.by_user["arda"]).verify(body, headers))
 
 
 def test_a_2xx_delivers_once_and_later_dispatches_are_acknowledged():
@@ -256,13 +210,13 @@ def test_a_failing_receiver_is_retried_with_the_same_id_and_a_fresh_timestamp():
     sender = FakeSender(
         WebhookResponse(500), WebhookResponse(None, "no answer"), WebhookResponse(200)
     )
-    clock = Clock()
+    clock = ManualClock(NOW)
     results = []
     for _ in range(3):
         results.append(deliverer(store, sender, clock=clock).deliver("req-1"))
         if store.record.webhook.state == "pending":
             assert store.record.webhook.last_error in ("the receiver answered 500", "no answer")
-        clock.at += timedelta(seconds=30)
+        clock.advance(timedelta(seconds=30))
     assert results == [DeliveryResult.RETRY, DeliveryResult.RETRY, DeliveryResult.DELIVERED]
     ids = {headers["webhook-id"] for _, _, headers in sender.sent}
     stamps = [int(headers["webhook-timestamp"]) for _, _, headers in sender.sent]
@@ -338,7 +292,9 @@ def test_an_attempt_that_another_finished_meanwhile_is_acknowledged():
     class Racing(FakeSender):
         def post(self, url, body, headers):
             answer = super().post(url, body, headers)
-            store.record_attempt("req-1", NOW, state="delivered", status_code=200, error=None)
+            store.deliveries.record_attempt(
+                "req-1", NOW, state="delivered", status_code=200, error=None
+            )
             return answer
 
     result = deliverer(store, Racing(WebhookResponse(500))).deliver("req-1")
@@ -347,8 +303,7 @@ def test_an_attempt_that_another_finished_meanwhile_is_acknowledged():
 
 
 def test_the_secret_is_created_on_first_use_and_rotated():
-    store = FakeStore(None)
-    secrets = WebhookSecrets(SecretsView(store), Clock())  # type: ignore[arg-type]
+    secrets = WebhookSecrets(FakeSecrets(), ManualClock(NOW))
     first = secrets.current("arda")
     assert secrets.current("arda") == first
     rotated = secrets.rotate("arda")
@@ -375,30 +330,17 @@ def test_a_retry_answers_503_so_that_cloud_tasks_retries():
 
 
 # --- scheduling after a settle, and the sweeper's rescue ----------------------------------------
-class Queue:
-    def __init__(self, failing: set[str] | None = None) -> None:
-        self.failing = failing or set()
-        self.enqueued: list[str] = []
-
-    def enqueue(self, request_id: str) -> None:
-        if request_id in self.failing:
-            raise RuntimeError("Cloud Tasks unavailable")
-        self.enqueued.append(request_id)
-
-
-class Deliveries:
-    def __init__(self, stale: list[StaleDelivery]) -> None:
-        self.stale = stale
-        self.asked: list[datetime] = []
-
-    def find_stale(self, updated_before: datetime) -> list[StaleDelivery]:
-        self.asked.append(updated_before)
-        return [s for s in self.stale if s.updated_at < updated_before]
+def pending(request_id: str, attempts: int, updated_at: datetime) -> GenerationRecord:
+    """A settled request whose webhook event is still pending."""
+    delivery = WebhookDelivery(
+        state="pending", event_id=event_id(request_id), attempts=attempts, updated_at=updated_at
+    )
+    return settled_record().model_copy(update={"id": request_id, "webhook": delivery})
 
 
 def test_a_settled_request_with_a_pending_event_is_scheduled_and_a_failing_enqueue_is_swallowed():
-    queue = Queue(failing={"broken"})
-    notifier = WebhookNotifier(queue, Deliveries([]))  # type: ignore[arg-type]
+    queue = FakeQueue(failing={"broken"})
+    notifier = WebhookNotifier(queue, FakeDeliveries(FakeGenerations()))
     notifier.settled(settled_record())
     notifier.settled(settled_record().model_copy(update={"id": "broken"}))  # logged, no raise
     notifier.settled(processing_record())  # no webhook
@@ -409,17 +351,20 @@ def test_a_settled_request_with_a_pending_event_is_scheduled_and_a_failing_enque
 
 def test_the_sweeper_reschedules_deliveries_left_pending():
     rescue = WebhookRescue(first_attempt_seconds=600, retry_seconds=3600)
-    deliveries = Deliveries(
-        [
-            StaleDelivery("never-tried", 0, NOW - timedelta(minutes=11)),
-            StaleDelivery("just-settled", 0, NOW - timedelta(minutes=5)),
-            StaleDelivery("between-retries", 2, NOW - timedelta(minutes=30)),
-            StaleDelivery("abandoned", 2, NOW - timedelta(minutes=61)),
-            StaleDelivery("broken", 0, NOW - timedelta(hours=2)),
-        ]
+    deliveries = FakeDeliveries(
+        FakeGenerations(
+            pending("never-tried", 0, NOW - timedelta(minutes=11)),
+            pending("just-settled", 0, NOW - timedelta(minutes=5)),
+            pending("between-retries", 2, NOW - timedelta(minutes=30)),
+            pending("abandoned", 2, NOW - timedelta(minutes=61)),
+            pending("broken", 0, NOW - timedelta(hours=2)),
+            settled_record(state="delivered", updated_at=NOW - timedelta(hours=3)).model_copy(
+                update={"id": "delivered-long-ago"}
+            ),
+        )
     )
-    queue = Queue(failing={"broken"})
-    rescued = WebhookNotifier(queue, deliveries, rescue).rescue(NOW)  # type: ignore[arg-type]
+    queue = FakeQueue(failing={"broken"})
+    rescued = WebhookNotifier(queue, deliveries, rescue).rescue(NOW)
     assert queue.enqueued == ["never-tried", "abandoned"] and rescued == 2
     assert deliveries.asked == [NOW - timedelta(minutes=10)]
 

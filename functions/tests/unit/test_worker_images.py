@@ -2,81 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
 
-from core.image_storage import download_url
-from schemas.documents import GenerationStatus
+from schemas.documents import GenerationRecord, GenerationStatus
 from services.model_simulator import ModelRun
 from services.worker_service import GenerationWorker, WorkResult, image_path
+from tests.support.fakes import FakeGenerations, FakeImages, ManualClock
 from tests.support.records import processing_record
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
-class Clock:
-    def now(self) -> datetime:
-        return NOW
-
-
-class FakeRepo:
-    """start_processing keeps the first token it is given, as the real one does."""
-
-    def __init__(self, settled_elsewhere_as: GenerationStatus | None = None) -> None:
-        self.token: str | None = None
-        self.settled: list[tuple[str, object]] = []
-        self.events: list[str] = []
-        # When set, settle loses (returns None): a cancel, the sweeper or another delivery won.
-        self.settled_elsewhere_as = settled_elsewhere_as
-
-    def start_processing(self, request_id, now, image_token):
-        self.token = self.token or image_token
-        return processing_record(id=request_id, image_token=self.token)
-
-    def settle(self, request_id, outcome, now, **kwargs):
-        self.events.append("settle")
-        if self.settled_elsewhere_as is not None:
-            return None
-        self.settled.append((request_id, outcome))
-        return object()
-
-    def get(self, request_id):
-        return processing_record(id=request_id, status=self.settled_elsewhere_as)
-
-
 class FakeModel:
-    def __init__(self, run: ModelRun) -> None:
-        self.run = run
+    """Returns `run`; `meanwhile` runs while it generates (another party settling the request)."""
 
-    def generate(self, record):
+    def __init__(self, run: ModelRun, meanwhile: Callable[[], None] | None = None) -> None:
+        self.run = run
+        self.meanwhile = meanwhile
+
+    def generate(self, record: GenerationRecord) -> ModelRun:
+        if self.meanwhile is not None:
+            self.meanwhile()
         return self.run
 
 
-class FakeImages:
-    def __init__(self, repo: FakeRepo, fail: bool = False) -> None:
-        self.repo = repo
-        self.fail = fail
-        self.saved: list[tuple[str, bytes, str]] = []
-        self.deleted: list[str] = []
-
-    def delete(self, path):
-        self.repo.events.append("delete")
-        self.deleted.append(path)
-
-    def save(self, path, png, token):
-        self.repo.events.append("save")
-        if self.fail:
-            raise ConnectionError("storage unreachable")
-        self.saved.append((path, png, token))
-        return download_url("https://storage.test/v0", "bucket", path, token)
-
-
 def worker(run: ModelRun, fail_upload: bool = False, lost_to: GenerationStatus | None = None):
-    repo = FakeRepo(lost_to)
-    images = FakeImages(repo, fail_upload)
-    return GenerationWorker(repo, FakeModel(run), images, Clock()), repo, images  # type: ignore[arg-type]
+    events: list[str] = []  # "save", "settle" and "delete", in order
+    repo = FakeGenerations(processing_record(status=GenerationStatus.QUEUED), events=events)
+    images = FakeImages(fail_upload, events=events)
+
+    def settled_elsewhere() -> None:
+        assert lost_to is not None
+        repo.put(repo.records["req-1"].model_copy(update={"status": lost_to}))
+
+    model = FakeModel(run, settled_elsewhere if lost_to is not None else None)
+    # FakeModel stands in for the concrete ModelSimulator (not a port)
+    return GenerationWorker(repo, model, images, ManualClock(NOW)), repo, images  # type: ignore[arg-type]
 
 
 def test_a_completed_request_is_stored_before_it_is_settled():
@@ -84,7 +49,8 @@ def test_a_completed_request_is_stored_before_it_is_settled():
     assert w.process("req-1") is WorkResult.COMPLETED
     assert repo.events == ["save", "settle"]
     [(path, png, token)] = images.saved
-    assert (path, png, token) == ("generated/arda/req-1.png", b"png-bytes", repo.token)
+    stored_token = repo.records["req-1"].image_token
+    assert (path, png, token) == ("generated/arda/req-1.png", b"png-bytes", stored_token)
     [(_, outcome)] = repo.settled
     assert outcome.image_path == path
     assert outcome.image_url == (
@@ -93,8 +59,11 @@ def test_a_completed_request_is_stored_before_it_is_settled():
 
 
 def test_redeliveries_upload_the_same_name_under_the_same_token():
-    w, _, images = worker(ModelRun(png=b"png-bytes"))
-    w.process("req-1")
+    w, repo, images = worker(ModelRun(png=b"png-bytes"))
+    repo.settle_errors["req-1"] = ConnectionError("the settle's answer was lost")
+    with pytest.raises(ConnectionError):
+        w.process("req-1")  # Cloud Tasks delivers the task again
+    del repo.settle_errors["req-1"]
     w.process("req-1")
     assert len(images.saved) == 2 and images.saved[0] == images.saved[1]
 
@@ -115,7 +84,7 @@ def test_an_upload_failure_is_not_settled_so_the_task_is_retried():
 
 
 def test_image_path_is_under_the_owner():
-    record = FakeRepo().start_processing("r9", NOW, "t")
+    record = processing_record(id="r9", image_token="t")
     assert image_path(record) == "generated/arda/r9.png"
 
 

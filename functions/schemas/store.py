@@ -1,0 +1,75 @@
+"""Values the repositories take and return besides documents, shared with the services (which
+see the repositories only through services/ports.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# Set on a request that can never be settled normally; the sweeper does not look at it again.
+QUARANTINED = "quarantined"
+
+
+class MalformedRecord(Exception):
+    """A stored generation request does not validate: it cannot be settled automatically."""
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """What a create with an Idempotency-Key claims: the key, its request, its first answer."""
+
+    doc_id: str
+    key: str
+    request_hash: str
+    accepted: dict[str, Any]  # the 202 body this request answers if all goes well
+
+    @classmethod
+    def for_request(
+        cls, user_id: str, key: str, request: Mapping[str, Any], accepted: dict[str, Any]
+    ) -> IdempotencyClaim:
+        canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+        return cls(
+            doc_id=hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest(),
+            key=key,
+            request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            accepted=accepted,
+        )
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored answer for a repeated Idempotency-Key."""
+
+    status_code: int
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StuckCandidate:
+    """A request the sweeper may have to settle, as far as the query can tell."""
+
+    id: str
+    status: str
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaleDelivery:
+    """A pending delivery whose record has not changed since a cutoff."""
+
+    id: str
+    attempts: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SeededUser:
+    """What one user's reseed wrote."""
+
+    requests: int
+    transactions: int
+    kept_transactions: int  # the user's own (unmarked) transactions, left as they were

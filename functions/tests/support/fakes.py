@@ -1,0 +1,488 @@
+"""In-memory stand-ins for the clock and the ports of services/ports.py, shared by the unit tests.
+
+Each keeps the rule of the adapter it replaces that the services rely on (a settle applies once,
+a delivery is recorded only while pending...) and logs what it was asked. The typed assignments
+at the end make mypy check every fake against its protocol, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from core.clock import Clock
+from core.errors import (
+    InsufficientCreditsError,
+    NotFoundError,
+    TooManyApiKeysError,
+    TooManyInFlightError,
+)
+from core.image_storage import download_url
+from core.webhook_http import WebhookResponse
+from core.webhook_signing import event_id
+from schemas.documents import (
+    IN_FLIGHT,
+    ApiKeyRecord,
+    Catalog,
+    GenerationOutcome,
+    GenerationRecord,
+    GenerationStatus,
+    WebhookDelivery,
+    WebhookState,
+)
+from schemas.store import IdempotencyClaim, Replay, SeededUser, StaleDelivery, StuckCandidate
+from services.ports import (
+    ApiKeyStore,
+    CatalogStore,
+    GenerationQueue,
+    GenerationStore,
+    ImageStore,
+    ReportStore,
+    SeedStore,
+    TaskInspector,
+    WebhookDeliveryStore,
+    WebhookQueue,
+    WebhookSecretStore,
+    WebhookSender,
+)
+from tests.support.memory_reports import MemoryReportStore
+
+type Logged = tuple[str, str, dict[str, Any]]  # (level, message, fields)
+
+
+def record_logs(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[Logged]:
+    """Replace the `info` and `warn` that `module` imported by recorders; what they logged."""
+    logged: list[Logged] = []
+    for level in ("info", "warn"):
+
+        def log(message: str, _level: str = level, **fields: Any) -> None:
+            logged.append((_level, message, fields))
+
+        monkeypatch.setattr(module, level, log)
+    return logged
+
+
+class ManualClock:
+    """Stands still until a test sets `current` or calls `advance`."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+# --- queues ------------------------------------------------------------------------------------
+class FakeQueue:
+    """A task queue (generation or webhook): `enqueued` and `cancelled` ids, in order. Every
+    enqueue raises `error` when one is given, and ids in `failing` raise; `on_enqueue` runs
+    first (e.g. a worker taking the task before the queue's answer is lost)."""
+
+    def __init__(
+        self,
+        error: Exception | None = None,
+        *,
+        failing: Collection[str] = (),
+        on_enqueue: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.error = error
+        self.failing = failing
+        self.on_enqueue = on_enqueue
+        self.enqueued: list[str] = []
+        self.cancelled: list[str] = []
+
+    def enqueue(self, generation_request_id: str) -> None:
+        if self.on_enqueue is not None:
+            self.on_enqueue(generation_request_id)
+        if self.error is not None:
+            raise self.error
+        if generation_request_id in self.failing:
+            raise RuntimeError("Cloud Tasks unavailable")
+        self.enqueued.append(generation_request_id)
+
+    def cancel(self, generation_request_id: str) -> None:
+        self.cancelled.append(generation_request_id)
+
+
+class FakeTasks:
+    """Whether each request's task still exists (None: the queue cannot tell)."""
+
+    def __init__(self, answers: dict[str, bool | None]) -> None:
+        self.answers = answers
+
+    def task_exists(self, generation_request_id: str) -> bool | None:
+        return self.answers[generation_request_id]
+
+
+# --- generation requests -----------------------------------------------------------------------
+class FakeIdempotency:
+    """The answers stored per key (`answers`, by claim doc id) and what the service reported."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Replay] = {}
+        self.done_claims: list[IdempotencyClaim] = []
+        self.failures: list[tuple[IdempotencyClaim, int, dict[str, Any]]] = []
+
+    def done(self, claim: IdempotencyClaim) -> None:
+        self.done_claims.append(claim)
+
+    def failed(self, claim: IdempotencyClaim, status_code: int, response: dict[str, Any]) -> None:
+        self.failures.append((claim, status_code, response))
+        self.answers[claim.doc_id] = Replay(status_code, response)
+
+
+@dataclass(frozen=True)
+class Charge:
+    queued: GenerationRecord
+    clock: Callable[[], datetime]
+    claim: IdempotencyClaim | None
+    max_in_flight: int
+
+
+@dataclass(frozen=True)
+class Settle:
+    request_id: str
+    outcome: GenerationOutcome
+    from_statuses: Collection[GenerationStatus]
+    updated_before: datetime | None
+
+
+class FakeGenerations:
+    """Requests by id and their owners' balances (`users`), with the repository's guards: a
+    charge checks the owner, balance and in-flight cap; a settle applies once, from
+    `from_statuses`, refunds a failure or cancel and marks a webhook event due. `settle_errors`
+    makes settle raise for an id; `events` logs "settle" (shared with FakeImages for order)."""
+
+    def __init__(
+        self,
+        *records: GenerationRecord,
+        users: dict[str, int] | None = None,
+        events: list[str] | None = None,
+    ) -> None:
+        self.records = {record.id: record for record in records}
+        self.users = dict(users or {})
+        self.events = events if events is not None else []
+        self.idempotency = FakeIdempotency()
+        self.charges: list[Charge] = []
+        self.user_lookups: list[str] = []
+        self.settles: list[Settle] = []  # every call
+        self.settled: list[tuple[str, GenerationOutcome]] = []  # the ones that applied
+        self.settle_errors: dict[str, Exception] = {}
+        self.quarantined: list[str] = []
+
+    def put(self, record: GenerationRecord) -> None:
+        """Store `record` as it is (what another writer would leave)."""
+        self.records[record.id] = record
+
+    def get(self, request_id: str) -> GenerationRecord | None:
+        return self.records.get(request_id)
+
+    def user_exists(self, user_id: str) -> bool:
+        self.user_lookups.append(user_id)
+        return user_id in self.users
+
+    def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
+        mine = [r for r in self.records.values() if r.user_id == user_id]
+        return sorted(mine, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def charge_and_create(
+        self,
+        queued: GenerationRecord,
+        clock: Callable[[], datetime],
+        claim: IdempotencyClaim | None = None,
+        *,
+        max_in_flight: int,
+    ) -> GenerationRecord | Replay:
+        self.charges.append(Charge(queued, clock, claim, max_in_flight))
+        if claim is not None and claim.doc_id in self.idempotency.answers:
+            return self.idempotency.answers[claim.doc_id]
+        owner, cost = queued.user_id, queued.credits_deducted
+        if owner not in self.users:
+            raise NotFoundError(f"User not found: {owner}", error="user_not_found")
+        if self.users[owner] < cost:
+            raise InsufficientCreditsError("Insufficient credits", error="insufficient_credits")
+        mine = [r for r in self.records.values() if r.user_id == owner]
+        if sum(r.status in IN_FLIGHT for r in mine) >= max_in_flight:
+            raise TooManyInFlightError("Too many in flight", error="too_many_in_flight")
+        now = clock()
+        record = queued.model_copy(update={"created_at": now, "updated_at": now})
+        self.users[owner] -= cost
+        self.records[record.id] = record
+        if claim is not None:
+            self.idempotency.answers[claim.doc_id] = Replay(202, claim.accepted)
+        return record
+
+    def start_processing(
+        self, request_id: str, now: datetime, image_token: str
+    ) -> GenerationRecord | None:
+        record = self.records.get(request_id)
+        if record is None or record.status not in IN_FLIGHT:
+            return None
+        started = record.model_copy(
+            update={
+                "status": GenerationStatus.PROCESSING,
+                "attempts": record.attempts + 1,
+                "updated_at": now,
+                "image_token": record.image_token or image_token,
+            }
+        )
+        self.records[request_id] = started
+        return started
+
+    def settle(
+        self,
+        request_id: str,
+        outcome: GenerationOutcome,
+        now: datetime,
+        *,
+        from_statuses: Collection[GenerationStatus],
+        updated_before: datetime | None = None,
+    ) -> GenerationRecord | None:
+        self.events.append("settle")
+        self.settles.append(Settle(request_id, outcome, from_statuses, updated_before))
+        if request_id in self.settle_errors:
+            raise self.settle_errors[request_id]
+        record = self.records.get(request_id)
+        if record is None or record.status not in from_statuses:
+            return None
+        if updated_before is not None and record.updated_at >= updated_before:
+            return None
+        changes: dict[str, Any] = {
+            "status": outcome.status,
+            "image_url": outcome.image_url,
+            "image_path": outcome.image_path,
+            "error_message": outcome.error_message,
+            "updated_at": now,
+            "completed_at": now,
+        }
+        if record.webhook_url is not None:
+            changes["webhook"] = WebhookDelivery(
+                state="pending", event_id=event_id(record.id), updated_at=now
+            )
+        if not outcome.succeeded and record.user_id in self.users:
+            self.users[record.user_id] += record.credits_deducted
+        self.records[request_id] = settled = record.model_copy(update=changes)
+        self.settled.append((request_id, outcome))
+        return settled
+
+    def find_stuck(
+        self, statuses: Collection[str], updated_before: datetime
+    ) -> list[StuckCandidate]:
+        return [
+            StuckCandidate(r.id, r.status.value, r.updated_at)
+            for r in self.records.values()
+            if r.status in statuses
+            and r.updated_at < updated_before
+            and r.id not in self.quarantined
+        ]
+
+    def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
+        record = self.records.get(request_id)
+        if record is None or record.status not in IN_FLIGHT or request_id in self.quarantined:
+            return False
+        self.quarantined.append(request_id)
+        return True
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+class FakeDeliveries:
+    """The webhook delivery state of the requests held by a FakeGenerations."""
+
+    def __init__(self, generations: FakeGenerations) -> None:
+        self._records = generations.records
+        self.asked: list[datetime] = []  # the cutoffs find_stale was given
+
+    def record_attempt(
+        self,
+        request_id: str,
+        now: datetime,
+        *,
+        state: WebhookState,
+        status_code: int | None,
+        error: str | None,
+    ) -> WebhookDelivery | None:
+        record = self._records.get(request_id)
+        current = record.webhook if record is not None else None
+        if record is None or current is None or current.state != "pending":
+            return None
+        updated = current.model_copy(
+            update={
+                "state": state,
+                "attempts": current.attempts + 1,
+                "last_status_code": status_code,
+                "last_error": error,
+                "updated_at": now,
+            }
+        )
+        self._records[request_id] = record.model_copy(update={"webhook": updated})
+        return updated
+
+    def find_stale(self, updated_before: datetime) -> list[StaleDelivery]:
+        self.asked.append(updated_before)
+        return [
+            StaleDelivery(r.id, r.webhook.attempts, r.webhook.updated_at)
+            for r in self._records.values()
+            if r.webhook is not None
+            and r.webhook.state == "pending"
+            and r.webhook.updated_at < updated_before
+        ]
+
+
+class FakeSecrets:
+    """Signing secrets by user id; the first one stored for a user wins, as with create()."""
+
+    def __init__(self) -> None:
+        self.by_user: dict[str, str] = {}
+
+    def get(self, user_id: str) -> str | None:
+        return self.by_user.get(user_id)
+
+    def create(self, user_id: str, secret: str, now: datetime) -> str:
+        return self.by_user.setdefault(user_id, secret)
+
+    def replace(self, user_id: str, secret: str, now: datetime) -> None:
+        self.by_user[user_id] = secret
+
+
+class FakeSender:
+    """Answers each POST with the next of `answers` (an exception is raised); `sent` logs them."""
+
+    def __init__(self, *answers: WebhookResponse | Exception) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
+        self.sent.append((url, body, headers))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+# --- images, catalog, API keys, seeding ----------------------------------------------------------
+class FakeImages:
+    """Saved (path, png, token) and deleted paths; `fail` makes every save raise. `events` logs
+    "save" and "delete" (shared with FakeGenerations for order)."""
+
+    def __init__(self, fail: bool = False, events: list[str] | None = None) -> None:
+        self.fail = fail
+        self.events = events if events is not None else []
+        self.saved: list[tuple[str, bytes, str]] = []
+        self.deleted: list[str] = []
+
+    def save(self, path: str, png: bytes, token: str) -> str:
+        self.events.append("save")
+        if self.fail:
+            raise ConnectionError("storage unreachable")
+        self.saved.append((path, png, token))
+        return download_url("https://storage.test/v0", "bucket", path, token)
+
+    def delete(self, path: str) -> None:
+        self.events.append("delete")
+        self.deleted.append(path)
+
+
+class FakeCatalog:
+    """The stored catalog (`catalog`, replaceable) and how many times it was read."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.reads = 0
+
+    def active_catalog(self) -> Catalog:
+        self.reads += 1
+        return self.catalog
+
+
+class FakeApiKeys:
+    """What repositories/api_keys.py does, in memory (the race-free limit is an emulator test);
+    `calls` logs the method names."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, ApiKeyRecord] = {}
+        self.calls: list[str] = []
+
+    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
+        self.calls.append("create")
+        active = [r for r in self.records.values() if r.user_id == record.user_id and r.active]
+        if len(active) >= max_active:
+            raise TooManyApiKeysError(error="too_many_api_keys")
+        self.records[record.id] = record
+        return record
+
+    def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]:
+        self.calls.append("list")
+        return [r for r in self.records.values() if r.user_id == user_id][:limit]
+
+    def revoke(
+        self, user_id: str, key_id: str, clock: Callable[[], datetime]
+    ) -> ApiKeyRecord | None:
+        self.calls.append("revoke")
+        for record in self.records.values():
+            if record.user_id == user_id and record.key_id == key_id:
+                if record.active:
+                    record = record.model_copy(update={"revoked_at": clock()})
+                    self.records[record.id] = record
+                return record
+        return None
+
+    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
+        self.calls.append("resolve")
+        record = self.records.get(key_hash)
+        return record.user_id if record is not None and record.active else None
+
+
+class FakeSeedStore:
+    """Owns every id except those in `foreign` (documents the seeder did not write); `calls`
+    logs "replace_user" and "forget_rollups" in order."""
+
+    def __init__(self, foreign: Iterable[str] = ()) -> None:
+        self.foreign = set(foreign)
+        self.users: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        self.reference: dict[str, dict[str, dict[str, Any]]] = {}
+        self.calls: list[str] = []
+
+    def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
+        self.reference[collection] = documents
+        return len([d for d in documents if d not in self.foreign])
+
+    def replace_user(
+        self,
+        user_id: str,
+        user: dict[str, Any],
+        requests: dict[str, dict[str, Any]],
+        transactions: dict[str, dict[str, Any]],
+    ) -> SeededUser | None:
+        if user_id in self.foreign:
+            return None
+        self.users[user_id] = (user, requests, transactions)
+        self.calls.append("replace_user")
+        return SeededUser(len(requests), len(transactions), 0)
+
+    def forget_rollups(self) -> int:
+        self.calls.append("forget_rollups")
+        return 0
+
+
+# mypy checks each fake against the protocol it stands in for.
+_clock: Clock = ManualClock(datetime.min)
+_generation_queue: GenerationQueue = FakeQueue()
+_webhook_queue: WebhookQueue = FakeQueue()
+_tasks: TaskInspector = FakeTasks({})
+_generations: GenerationStore = FakeGenerations()
+_deliveries: WebhookDeliveryStore = FakeDeliveries(FakeGenerations())
+_secrets: WebhookSecretStore = FakeSecrets()
+_sender: WebhookSender = FakeSender()
+_images: ImageStore = FakeImages()
+_catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
+_api_keys: ApiKeyStore = FakeApiKeys()
+_seed: SeedStore = FakeSeedStore()
+_reports: ReportStore = MemoryReportStore()
