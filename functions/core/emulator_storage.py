@@ -2,7 +2,7 @@
 
 The Firebase Storage emulator cannot start offline (firebase-tools downloads its rules runtime
 on first use), so the local stack runs gcp-storage-emulator, which speaks the Cloud Storage JSON
-API, on the Storage emulator's usual port (scripts/storage_emulator.sh), named to the functions
+API, on the Storage emulator's usual port (scripts/stack/emulators.py), named to the functions
 by STORAGE_EMULATOR_HOST. Two things differ from production:
 - firebase-admin's storage client insists on Google credentials, which the emulator neither has
   nor needs: the client is built with anonymous ones;
@@ -42,7 +42,7 @@ def emulator_bucket(host: str, name: str) -> Bucket:
 
 
 def emulator_images() -> CloudStorageImages:
-    """The project's default bucket, which scripts/storage_emulator.sh creates."""
+    """The project's default bucket, which scripts/stack/emulators.py creates."""
     host = emulator_host()
     return CloudStorageImages(
         lambda: emulator_bucket(host, default_bucket_name()),
