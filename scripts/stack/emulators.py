@@ -34,8 +34,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    import requests
 
 # requests and env_local (the functions' config) are imported where used: they take a while to
 # load, and a stop signal must be handled from the first moments on.
@@ -178,13 +182,19 @@ def environment(profile: str) -> dict[str, str]:
     return os.environ | toolchain.exports()
 
 
-def get(path: str, timeout: float) -> str | None:
+def get(path: str, timeout: float) -> requests.Response | None:
     import requests
 
     try:
-        return requests.get(f"{BASE}/{path}", timeout=timeout).text
+        return requests.get(f"{BASE}/{path}", timeout=timeout)
     except requests.RequestException:
         return None
+
+
+def healthy() -> bool:
+    """`health` answers 200 (before the functions load, the emulator answers it with a 404)."""
+    answer = get("health", timeout=2)
+    return answer is not None and answer.ok
 
 
 # `make dev`, step by step. Each step runs only when no stop was requested before it, and a
@@ -211,33 +221,34 @@ def wait_until_ready(stack: Stack) -> None:
     """The functions emulator answers `health`."""
     assert stack.firebase is not None
     for _ in range(READY_SECONDS):
-        if get("health", timeout=2) is not None or stack.stop_requested:
+        if healthy() or stack.stop_requested:
             return
         if stack.firebase.poll() is not None:
             raise StartFailed("emulators exited during start-up")
         stack.sleep(1)
-    if get("health", timeout=2) is None:
+    if not healthy():
         raise StartFailed(f"functions emulator not ready after {READY_SECONDS} s")
 
 
 def seed_reference_data(stack: Stack) -> None:
     """Seed through seed_database, unless the import already holds the seed users."""
-    if '"exists": true' in (get("validate_user?userId=arda", timeout=10) or ""):
+    answer = get("validate_user?userId=arda", timeout=10)
+    if answer is not None and '"exists": true' in answer.text:
         return
     print("Seeding reference data and users...")
-    answer: list[str] = []
+    seeded: list[str] = []
 
     def seed() -> None:
         import requests
 
         with contextlib.suppress(requests.RequestException):
-            answer.append(requests.post(f"{BASE}/seed_database", json={}, timeout=120).text)
+            seeded.append(requests.post(f"{BASE}/seed_database", json={}, timeout=120).text)
 
     seeder = threading.Thread(target=seed, daemon=True)  # a stop must not wait 2 minutes
     seeder.start()
     while seeder.is_alive() and stack.sleep(0.5):
         pass
-    print("".join(answer))
+    print("".join(seeded))
 
 
 def seed_auth_accounts(stack: Stack) -> None:
