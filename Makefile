@@ -10,16 +10,24 @@ PROJECT := feraset-imagen
 	check-dev-stop clean
 
 help:
-	@echo "make dev    install everything, run the emulator stack with seeded data and the web UI"
-	@echo "make test   install everything, run lint, unit and emulator integration tests"
-	@echo "make bench  benchmarks (starts the emulators itself; numbers in the README)"
-	@echo "make load   60 s load test through the functions emulator"
-	@echo "make export regenerate docs/firestore-export from the seeder"
-	@echo "make check-dev-stop  start and stop \`make dev\` 12 times (SIGTERM/SIGINT, ~8 min)"
+	@echo "make help              this list"
+	@echo "make install           the Python venv, node_modules and the console's Firebase SDK bundle"
+	@echo "make dev               install, then run the emulator stack with seeded data and the web UI"
+	@echo "make test              install, then lint, unit and emulator integration tests"
+	@echo "make test-unit         the unit tests (no emulators)"
+	@echo "make test-integration  integration, rules, browser and Postman tests against the emulators"
+	@echo "make chromium          install Debian's chromium for the browser tests when missing"
+	@echo "make lint              ruff and mypy over functions/, ruff over scripts/"
+	@echo "make format            apply ruff's fixes and formatting"
+	@echo "make bench             benchmarks (starts the emulators itself)"
+	@echo "make load              60 s load test through the functions emulator"
+	@echo "make export            regenerate docs/firestore-export from the seeder"
+	@echo "make check-dev-stop    start and stop \`make dev\` 12 times (SIGTERM/SIGINT, ~8 min)"
+	@echo "make clean             remove the venv, node_modules and .cache"
 
 ## Installation ------------------------------------------------------------
 $(VENV)/.installed: functions/requirements.txt functions/requirements-dev.txt
-	@test -x $(PY) || "$$(scripts/python313.sh)" -m venv $(VENV)
+	@test -x $(PY) || "$$(scripts/stack/python313.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r functions/requirements-dev.txt
 	@touch $@
 
@@ -33,11 +41,11 @@ $(WEB_BUNDLE): node_modules/.installed web/firebase-entry.js
 	npm run --silent build:web
 
 install: $(VENV)/.installed node_modules/.installed $(WEB_BUNDLE)
-	@$(PY) scripts/toolchain.py >/dev/null
+	@$(PY) scripts/stack/toolchain.py >/dev/null
 
 ## The two commands ----------------------------------------------------------
 dev: install
-	scripts/dev.sh
+	$(STACK) dev
 
 test: install lint test-unit test-integration
 
@@ -54,13 +62,15 @@ test-unit:
 	cd functions && venv/bin/pytest -q tests/unit
 
 EMULATORS := functions,firestore,tasks,pubsub,hosting,auth
-EXEC := scripts/emulators_exec.sh
+# Each run in its own emulator suite, stopped with all it started (scripts/stack/emulators.py).
+STACK := $(PY) scripts/stack/emulators.py
+EXEC := $(STACK) exec
 
 # Integration, rules, browser and Postman tests against one emulator suite run each; the
 # signed-in console against one more, with auth required (seeded data and sign-in accounts).
 SEED := curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
 	http://127.0.0.1:5551/feraset-imagen/us-central1/seed_database >/dev/null \
-	&& FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 $(PY) scripts/seed_auth.py
+	&& FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 $(PY) scripts/data/seed_auth.py
 test-integration: chromium
 	$(EXEC) test $(EMULATORS) "npm run --silent test:rules && npm run --silent test:browser \
 		&& npm run --silent test:postman"
@@ -68,24 +78,24 @@ test-integration: chromium
 	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration"
 
 chromium:
-	@scripts/ensure_chromium.sh
+	@scripts/stack/ensure_chromium.sh
 
 bench: install
-	$(EXEC) bench $(EMULATORS) "$(PY) scripts/bench.py"
-	$(EXEC) bench firestore "$(PY) scripts/bench_report.py"
+	$(EXEC) bench $(EMULATORS) "$(PY) scripts/perf/bench.py"
+	$(EXEC) bench firestore "$(PY) scripts/perf/bench_report.py"
 
 # 16 clients, 13 users, 60 s, failure rate 0.2: zero 5xx, all terminal, ledger consistent.
 load: install
-	$(EXEC) load functions,firestore,tasks,pubsub "$(PY) scripts/load.py"
+	$(EXEC) load functions,firestore,tasks,pubsub "$(PY) scripts/perf/load.py"
 
 # Regenerate docs/firestore-export from the seeder through the real emulator's export.
 export: install
-	$(EXEC) dev firestore "$(PY) scripts/export_seed.py"
+	$(EXEC) dev firestore "$(PY) scripts/data/export_seed.py"
 
 # `make dev` always stops: SIGTERM and Ctrl-C during start-up, idle and under load, twice each;
 # no process may be left and every port must be free. Not part of `make test` (~8 min).
 check-dev-stop: install
-	$(PY) scripts/check_dev_stop.py
+	$(PY) scripts/stack/check_dev_stop.py
 
 clean:
 	rm -rf $(VENV) node_modules .cache

@@ -1,7 +1,7 @@
 """Emulator workaround: Cloud Storage served by the `gcp-storage-emulator` package.
 
 The Firebase Storage emulator cannot start offline (firebase-tools downloads its rules runtime on
-first use), so scripts/storage_emulator.sh runs gcp-storage-emulator at STORAGE_EMULATOR_HOST.
+first use), so scripts/stack/emulators.py runs gcp-storage-emulator at STORAGE_EMULATOR_HOST.
 firebase-admin's storage client insists on Google credentials, so the client here is anonymous,
 and downloads are served at `<host>/download/storage/v1/b/<bucket>/o/<name>?alt=media`.
 """
@@ -37,7 +37,7 @@ def emulator_bucket(host: str, name: str) -> Bucket:
 
 
 def emulator_images() -> CloudStorageImages:
-    """The project's default bucket, which scripts/storage_emulator.sh creates."""
+    """The project's default bucket, which scripts/stack/emulators.py creates."""
     host = emulator_host()
     return CloudStorageImages(
         lambda: emulator_bucket(host, default_bucket_name()),

@@ -75,7 +75,7 @@ def email_of(user_id: str) -> str:
     return f"{user_id}@example.com"
 
 
-# Sign-in on the local stack only (scripts/seed_auth.py creates these Auth emulator accounts):
+# Sign-in on the local stack only (scripts/data/seed_auth.py creates these Auth emulator accounts):
 # every seed user with this password, and one operator whose account carries the `admin` claim.
 DEMO_PASSWORD = "feraset-demo"
 ADMIN_ACCOUNT = "admin"

@@ -1,6 +1,6 @@
 """End to end through the emulator suite: HTTP function -> Cloud Tasks emulator -> worker.
 
-The `test` profile of scripts/env_local.py makes Model A always succeed and Model B always
+The `test` profile of scripts/stack/env_local.py makes Model A always succeed and Model B always
 fail, with no latency, so both outcomes are deterministic.
 """
 

@@ -1,4 +1,4 @@
-"""scripts/seed_auth.py against the Auth emulator: every seed user can sign in with the demo
+"""scripts/data/seed_auth.py against the Auth emulator: every seed user can sign in with the demo
 password and acts as exactly itself; the operator account's token opens the admin functions."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ADMIN_KEY = "k" * 32
 def seed_auth() -> ModuleType:
     if not os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
         pytest.fail("these tests need the Auth emulator: add `auth` to `emulators:exec --only`")
-    return load_script("seed_auth")
+    return load_script("data/seed_auth")
 
 
 def sign_in(email: str, password: str) -> requests.Response:

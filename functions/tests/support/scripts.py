@@ -10,8 +10,10 @@ from types import ModuleType
 SCRIPTS = Path(__file__).resolve().parents[3] / "scripts"
 
 
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+def load_script(path: str) -> ModuleType:
+    """`path` is relative to scripts/ and without `.py`, e.g. "stack/env_local"."""
+    name = Path(path).name
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{path}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

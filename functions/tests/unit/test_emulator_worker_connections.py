@@ -1,8 +1,8 @@
-"""scripts/emulator_worker_connections.cjs: the Functions emulator's calls to its workers.
+"""scripts/stack/emulator_worker_connections.cjs: the Functions emulator's calls to its workers.
 
 The emulator forwards each call with http.request through Node's global agent, with the
 caller's headers (`Connection: keep-alive` from most clients). With the module loaded (as
-scripts/firebase.sh loads it into firebase-tools), two calls in a row reach the worker on two
+scripts/stack/firebase.sh loads it into firebase-tools), two calls in a row reach the worker on two
 connections: none is kept idle for the worker's server to close under the next call. Without
 it Node sends the second call on the first connection: the control run shows the test can fail.
 """
@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from tests.support.scripts import SCRIPTS
+from tests.support.scripts import SCRIPTS, load_script
 
 # Two calls in a row the way the emulator forwards them (no agent given, the caller's
 # keep-alive header passed on), to a server that counts the connections it accepted.
@@ -58,7 +58,7 @@ def probe(*node_args: str) -> dict[str, int]:
 
 
 def test_with_the_module_every_call_has_a_connection_of_its_own():
-    module = SCRIPTS / "emulator_worker_connections.cjs"
+    module = SCRIPTS / "stack" / "emulator_worker_connections.cjs"
     assert probe("--require", str(module)) == {"accepted": 2}
 
 
@@ -66,9 +66,9 @@ def test_without_it_node_keeps_the_connection_for_the_next_call():
     assert probe() == {"accepted": 1}
 
 
-def test_the_emulator_scripts_start_firebase_tools_with_the_module():
-    launcher = (SCRIPTS / "firebase.sh").read_text()
+def test_the_emulator_stack_starts_firebase_tools_with_the_module():
+    launcher = (SCRIPTS / "stack" / "firebase.sh").read_text()
     assert "--require" in launcher and "emulator_worker_connections.cjs" in launcher
-    for script in ("dev.sh", "emulators_exec.sh"):
-        text = (SCRIPTS / script).read_text()
-        assert "scripts/firebase.sh" in text and "npx" not in text, script
+    emulators = load_script("stack/emulators")
+    assert emulators.FIREBASE == SCRIPTS / "stack" / "firebase.sh"
+    assert "npx" not in (SCRIPTS / "stack" / "emulators.py").read_text()

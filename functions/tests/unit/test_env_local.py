@@ -1,4 +1,4 @@
-"""scripts/env_local.py: emulator profiles, overrides from the environment, the admin key."""
+"""scripts/stack/env_local.py: emulator profiles, overrides from the environment, the admin key."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests.support.scripts import SCRIPTS, load_script
 
 @pytest.fixture(scope="module")
 def env_local() -> ModuleType:
-    return load_script("env_local")
+    return load_script("stack/env_local")
 
 
 def test_the_declared_params_are_core_configs(env_local):

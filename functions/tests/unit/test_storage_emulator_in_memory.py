@@ -1,4 +1,4 @@
-"""scripts/storage_emulator_in_memory.py: no metadata snapshot per write when in memory."""
+"""scripts/stack/storage_emulator_in_memory.py: no metadata snapshot per write when in memory."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ PNG = b"\x89PNG not really"
 def launcher(monkeypatch) -> ModuleType:
     # The workaround patches the class; monkeypatch puts the package's method back afterwards.
     monkeypatch.setattr(Storage, "_write_config_to_file", Storage._write_config_to_file)
-    return load_script("storage_emulator_in_memory")
+    return load_script("stack/storage_emulator_in_memory")
 
 
 def store_one(storage: Storage) -> None:

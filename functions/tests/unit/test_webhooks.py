@@ -422,7 +422,7 @@ def test_the_webhook_queue_and_url_policy_are_wired_per_environment(on_emulator)
 # --- configuration and the schema step ---------------------------------------------------------
 @pytest.mark.parametrize("profile", ["dev", "test"])
 def test_the_local_profiles_retry_a_failed_webhook_within_seconds(profile):
-    values = load_script("env_local").profile_values(profile, {})
+    values = load_script("stack/env_local").profile_values(profile, {})
     assert int(values["WEBHOOK_MIN_BACKOFF_SECONDS"]) <= 30  # the first retry
     assert int(values["WEBHOOK_MAX_BACKOFF_SECONDS"]) <= 60
     assert int(values["WEBHOOK_MAX_ATTEMPTS"]) >= 3

@@ -15,7 +15,7 @@ times `ReportService.run` and counts the documents read, one line per measuremen
 Reads are counted at the Firestore client's RPCs, as billed: every document a batched get
 returns (found or missing), every document a query returns, and 1 for a query that returns none.
 
-Usage: make bench   (or inside emulators:exec: python scripts/bench_report.py [--sizes N ...])
+Usage: make bench   (or inside emulators:exec: python scripts/perf/bench_report.py [--sizes N ...])
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.clock import SystemClock
 from core.config import MODELS, AnomalyThresholds
 from core.firestore_client import build_firestore_client, project_id

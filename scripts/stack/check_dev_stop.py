@@ -1,19 +1,20 @@
 """`make check-dev-stop`: `make dev` always stops, leaving no process and no busy port.
 
-Starts scripts/dev.sh again and again and stops it with SIGTERM (sent to dev.sh, as `kill`
+Starts `emulators.py dev` again and again and stops it with SIGTERM (sent to it, as `kill`
 does) and with SIGINT (sent to its whole process group, as Ctrl-C in a terminal does) at three
 moments: during start-up, idle, and while requests are running. After each stop it checks that
-dev.sh exited, that no process of the run is left (everything it started, and everything in
-its sessions) and that every port of the suite (scripts/ports.py) is free.
+it exited with status 0, that no process of the run is left (everything it started, and
+everything in their sessions) and that every port of the suite (ports.py) is free.
 
 Needs the suite's ports free (nothing else running the emulators). Takes about a minute per
 stop; `--rounds N` repeats the six combinations N times (default 2).
-Usage: python scripts/check_dev_stop.py [--rounds N] [--seed S]
+Usage: python scripts/stack/check_dev_stop.py [--rounds N] [--seed S]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import signal
@@ -26,12 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ports import busy_ports
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASE = "http://127.0.0.1:5551/feraset-imagen/us-central1"
 READY_MARK = "Feraset Imagen API is running"
 START_TIMEOUT = 240.0
@@ -49,31 +51,20 @@ class Outcome:
     left: list[str] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)
     note: str = ""
-    trap_error: bool = False  # bash reported an error in a trap handler
 
     @property
     def ok(self) -> bool:
-        return (
-            self.exit_code is not None and not self.left and not self.busy and not self.trap_error
-        )
+        return self.exit_code == 0 and not self.left and not self.busy
 
 
-def stat(pid: int) -> tuple[int, int, str] | None:
-    """(parent pid, session id, state) of a live process, None when gone or a zombie."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    state, ppid, sid = fields[0], int(fields[1]), int(fields[3])
-    return None if state in ("Z", "X") else (ppid, sid, state)
-
-
-def all_processes() -> dict[int, tuple[int, int, str]]:
+def all_processes() -> dict[int, tuple[int, int]]:
+    """Pid -> (parent pid, session id) of every live process (zombies excluded)."""
     found = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit() and (info := stat(int(name))) is not None:
-            found[int(name)] = info
+    for process in psutil.process_iter(["ppid", "status"]):
+        if process.info["status"] in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            continue
+        with contextlib.suppress(OSError):
+            found[process.pid] = (process.info["ppid"], os.getsid(process.pid))
     return found
 
 
@@ -84,7 +75,7 @@ def run_members(root: int) -> tuple[set[int], set[int]]:
     changed = True
     while changed:
         changed = False
-        for pid, (ppid, _, _) in processes.items():
+        for pid, (ppid, _) in processes.items():
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
@@ -96,10 +87,9 @@ def run_members(root: int) -> tuple[set[int], set[int]]:
 
 def command(pid: int) -> str:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())[:120]
+    except psutil.Error:
         return "?"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:120]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -152,8 +142,8 @@ def one_stop(sig_name: str, moment: str, rng: random.Random, log: Path) -> Outco
     outcome = Outcome(sig_name, moment)
     with log.open("w") as out:
         dev = subprocess.Popen(
-            ["scripts/dev.sh"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, "scripts/stack/emulators.py", "dev"], cwd=ROOT, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
 
     def ready() -> bool:
@@ -181,7 +171,7 @@ def one_stop(sig_name: str, moment: str, rng: random.Random, log: Path) -> Outco
     try:
         outcome.exit_code = dev.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        outcome.note += "; dev.sh did not exit"
+        outcome.note += "; it did not exit"
     outcome.stopped_in = time.monotonic() - started
     if traffic is not None:
         outcome.note += f"; {traffic.sent} requests sent"
@@ -190,12 +180,9 @@ def one_stop(sig_name: str, moment: str, rng: random.Random, log: Path) -> Outco
     # Whatever was started after the snapshot is in one of the run's sessions.
     members, sessions = run_members(dev.pid) if outcome.exit_code is None else (members, sessions)
     time.sleep(0.5)
-    left = {
-        pid for pid, (_, sid, _) in all_processes().items() if pid in members or sid in sessions
-    }
+    left = {pid for pid, (_, sid) in all_processes().items() if pid in members or sid in sessions}
     outcome.left = [f"{pid} {command(pid)}" for pid in sorted(left)]
     outcome.busy = sorted(busy_ports())
-    outcome.trap_error = "trap:" in log.read_text(errors="replace")
     if not outcome.ok:
         for sid in sessions:  # clean up so the next round can start
             subprocess.run(["pkill", "-KILL", "-s", str(sid)], check=False)
@@ -213,7 +200,7 @@ def main() -> int:
         return 2
     rng = random.Random(args.seed)
     logs = Path(tempfile.mkdtemp(prefix="check-dev-stop-"))
-    print(f"check_dev_stop: seed {args.seed}, dev.sh output in {logs}")
+    print(f"check_dev_stop: seed {args.seed}, output in {logs}")
     outcomes = []
     for round_no in range(1, args.rounds + 1):
         for moment in MOMENTS:
@@ -231,8 +218,6 @@ def main() -> int:
                     print(f"       left running: {line}")
                 if outcome.busy:
                     print(f"       ports still busy: {outcome.busy}")
-                if outcome.trap_error:
-                    print(f"       trap error in {log}")
     failed = [o for o in outcomes if not o.ok]
     print(f"check_dev_stop: {len(outcomes) - len(failed)}/{len(outcomes)} stops clean")
     return 1 if failed else 0

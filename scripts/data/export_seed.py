@@ -6,7 +6,7 @@ same code `seed_database` runs), then asks the emulator hub to export, which is 
 `firebase emulators:export` does. The seeded history is relative to the day this runs, so the
 export is a snapshot of that day (see README, "Seed data").
 
-Usage: make export   (or, by hand, inside emulators:exec: python scripts/export_seed.py [--seed N])
+Usage: make export   (or inside emulators:exec: python scripts/data/export_seed.py [--seed N])
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.clock import SystemClock
 from core.firestore_client import build_firestore_client, project_id
 from repositories.seed import SeedRepository
 from services.seeding.history import DEFAULT_SEED
 from services.seeding.service import SeedService
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPORT_DIR = ROOT / "docs" / "firestore-export"
 
 

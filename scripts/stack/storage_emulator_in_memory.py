@@ -2,13 +2,10 @@
 
 Usage: storage_emulator_in_memory.py start --in-memory [the package's other `start` options]
 
-Storage-emulator workaround (scripts/storage_emulator.sh runs this). After every write the
-package serializes the metadata of every object it holds into one indented JSON snapshot, so
-that a server started later on the same data directory can load it. In memory nothing ever
-reads it back (it is read once, at start, from a store that starts empty and dies with the
-process), and it grows with every stored image: each upload re-encodes all the others, so the
-uploads of a session cost O(n^2) (measured in-process: 0.3 ms of CPU per upload with 100 images
-stored, 3.3 ms with 800, 4.3 ms with 1,000; 0.01 ms without the snapshot). Here the snapshot is
+Storage-emulator workaround (emulators.py runs this). After every write the package
+serializes the metadata of every object it holds into one JSON snapshot, so that a server
+started later on the same data directory can load it. In memory nothing ever reads it back, and
+each upload re-encodes all the others: a session's uploads cost O(n^2). Here the snapshot is
 skipped in memory and written as the package writes it on a data directory.
 """
 

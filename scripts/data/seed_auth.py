@@ -6,7 +6,7 @@ user), e-mail `<userId>@example.com` and the demo password; one more account, `a
 again, it resets them to that state. Only against the Auth emulator: it refuses to run without
 FIREBASE_AUTH_EMULATOR_HOST, so it can never create demo accounts in a real project.
 
-Usage: FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 python scripts/seed_auth.py
+Usage: FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 python scripts/data/seed_auth.py
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import firebase_admin
 from firebase_admin import auth
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "functions"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.firestore_client import project_id
 from services.seeding import reference_data
 
