@@ -4,7 +4,7 @@ import { api, ApiError, describeError, showError } from '../api.js';
 import { state, TERMINAL, announce, shortId } from './state.js';
 import { requestList, requestsError, upsertRequest, sortRequestList, statusPatch, showEmptyIfNone } from './request-list.js';
 import { loadCredits } from './credits.js';
-import { replace } from '../dom.js';
+import { replace, $ } from '../dom.js';
 
 const POLL_START_MS = 500;
 const POLL_MAX_MS = 8000;
@@ -78,3 +78,9 @@ async function poll(id, delay, epoch) {
     schedulePoll(id, next, epoch); // transient: keep backing off
   }
 }
+
+// Refresh re-reads the balance, and the list unless the live listener keeps it current.
+$('#requests-refresh').addEventListener('click', () => {
+  if (!state.unwatch) loadRequests();
+  loadCredits({ reset: true });
+});
