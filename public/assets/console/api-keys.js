@@ -1,28 +1,20 @@
-// The signed-in user's API keys for scripts and servers. A new key is shown once: it lives only
-// in the read-only field's value (never in `state`, storage or a log) until the user hides it,
-// signs out, another user signs in or the page goes away.
+// The signed-in user's API keys for scripts and servers: list, create and revoke them.
 import { api, ApiError, showError } from '../api.js';
 import { h, replace, $, formatTime } from '../dom.js';
 import { state, announce } from './state.js';
+import { showNewKey, hideNewKey, isShown } from './api-key-reveal.js';
 
 const el = {
   form: $('#api-key-form'),
   name: $('#api-key-name'),
   create: $('#api-key-create'),
   error: $('#api-key-error'),
-  reveal: $('#api-key-reveal'),
-  secret: $('#api-key-secret'),
-  secretName: $('#api-key-secret-name'),
-  copy: $('#api-key-copy'),
-  copyStatus: $('#api-key-copy-status'),
-  done: $('#api-key-done'),
   list: $('#api-key-list'),
   listError: $('#api-keys-list-error'),
 };
 
 let keysEpoch = 0;   // bumps when the signed-in user changes: answers for the previous one are dropped
 let keysListSeq = 0; // the newest listApiKeys wins
-let revealedKeyId = null;
 
 /** Forget everything the panel shows (sign-out, another user). */
 export function resetApiKeys() {
@@ -37,26 +29,6 @@ export function resetApiKeys() {
   el.name.removeAttribute('aria-invalid');
   el.create.disabled = false;
   el.create.textContent = 'Create key';
-}
-
-function hideNewKey() {
-  el.secret.value = '';
-  revealedKeyId = null;
-  replace(el.secretName);
-  replace(el.copyStatus);
-  delete el.copyStatus.dataset.state;
-  el.reveal.hidden = true;
-}
-
-function showNewKey(created) {
-  revealedKeyId = created.keyId || null;
-  el.secret.value = String(created.apiKey || '');
-  replace(el.secretName, created.name ? `“${created.name}”` : '');
-  replace(el.copyStatus);
-  delete el.copyStatus.dataset.state;
-  el.reveal.hidden = false;
-  el.secret.focus();
-  el.secret.select();
 }
 
 export async function loadApiKeys() {
@@ -128,7 +100,7 @@ async function revokeApiKey(key, name, button) {
   try {
     await api('revokeApiKey', { method: 'POST', body: { keyId: key.keyId } });
     if (epoch !== keysEpoch) return;
-    if (revealedKeyId && revealedKeyId === key.keyId) hideNewKey();
+    if (isShown(key.keyId)) hideNewKey();
     announce(`API key “${name}” revoked.`);
   } catch (err) {
     if (epoch !== keysEpoch) return;
@@ -170,28 +142,3 @@ el.form.addEventListener('submit', async (event) => {
     }
   }
 });
-
-el.copy.addEventListener('click', async () => {
-  const value = el.secret.value;
-  if (!value) return;
-  let copied = false;
-  try {
-    await navigator.clipboard.writeText(value); // secure contexts only (https, or loopback)
-    copied = true;
-  } catch {
-    // No clipboard access: select the text so that Ctrl+C / ⌘C copies it.
-    el.secret.focus();
-    el.secret.select();
-  }
-  el.copyStatus.dataset.state = copied ? 'copied' : 'selected';
-  replace(el.copyStatus, copied ? 'Copied to the clipboard.'
-    : 'Could not copy automatically: the key is selected, press Ctrl+C (⌘C on a Mac).');
-});
-
-el.done.addEventListener('click', () => {
-  hideNewKey();
-  el.name.focus();
-});
-
-// Leaving the page (reload, navigation, the back/forward cache) takes the shown key with it.
-window.addEventListener('pagehide', hideNewKey);
