@@ -35,9 +35,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The Firebase JS SDK, bundled for the console (no CDN); a build output, not tracked.
-WEB_BUNDLE := public/assets/vendor/firebase.js
-$(WEB_BUNDLE): node_modules/.installed web/firebase-entry.js
+# The console's pages and its Firebase JS SDK bundle (no CDN), built from console-src/; not tracked.
+WEB_BUNDLE := public/index.html public/report.html public/assets/vendor/firebase.js
+$(WEB_BUNDLE) &: node_modules/.installed $(wildcard console-src/*)
 	npm run --silent build:web
 
 install: $(VENV)/.installed node_modules/.installed $(WEB_BUNDLE)

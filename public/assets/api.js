@@ -1,11 +1,11 @@
-// API client: environment selection + fetch wrapper that understands the JSON error envelope
-// ({"success": false, "error_type", "message", "error", "details": [{field, message}]}).
+// API client for both pages: which API to call (the environment) and a fetch wrapper that reads
+// the JSON error envelope ({"success": false, "error_type", "message", "error", "details": [{field, message}]}).
 import { h, replace, storageGet, storageSet, LOOPBACK_HOSTS } from './dom.js';
 
 const ENV_KEY = 'feraset.env';          // "local" | "production"
 const BASE_KEY = 'feraset.baseUrl';     // production base URL typed by the user
 const ADMIN_KEY = 'feraset.adminKey';   // sessionStorage only
-// The pasted ID token setting is gone: a signed-in user's token replaces it. Drop old copies.
+// A signed-in user's token replaced the pasted ID token setting: drop stored copies.
 storageSet(sessionStorage, 'feraset.idToken', '');
 
 // Hosting rewrites /api/<functionName> to each HTTP function (firebase.json).
@@ -43,7 +43,7 @@ export function saveSettings({ env, productionBaseUrl, adminKey }) {
   if (adminKey !== undefined) storageSet(sessionStorage, ADMIN_KEY, adminKey);
 }
 
-// ---- signed-in session hooks (set by the console; the report page leaves them unset)
+// Signed-in session hooks: set by the console, unset on the report page.
 let idTokenSource = null;
 let authFailureHandler = null;
 

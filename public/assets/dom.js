@@ -1,5 +1,5 @@
-// Minimal, injection-safe DOM helpers. Every string ends up in textContent or a
-// validated attribute; nothing here ever parses HTML.
+// Injection-safe DOM helpers shared by both pages: every string ends up in textContent or a
+// checked attribute; nothing here parses HTML.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 

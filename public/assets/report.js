@@ -1,3 +1,5 @@
+// The weekly report page (report.html): pick a stored report (listReports, getReport) or run one,
+// then show its tiles, anomalies, SVG charts and tables.
 import { api, ApiError, showError, showApiBase, runWeeklyReport } from './api.js';
 import { h, s, replace, $, formatTime, formatNumber, humanize, initTheme, cssToken } from './dom.js';
 
@@ -155,7 +157,7 @@ function render(report) {
 let currentReport = null;
 let chartWidth = 0;
 
-/** Chart width in SVG units follows the rendered card width, so text stays ~13px on phones and desktops. */
+/** Chart width in SVG units follows the card's rendered width, so chart text keeps its size on any screen. */
 function measureChartWidth() {
   const total = el.charts.clientWidth || 480;
   const columns = getComputedStyle(el.charts).gridTemplateColumns.split(' ').filter(Boolean).length || 1;

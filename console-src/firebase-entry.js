@@ -1,5 +1,5 @@
-// The parts of the Firebase JS SDK the web console uses, bundled by `npm run build:web` into
-// public/assets/vendor/firebase.js (a build output, not committed): no CDN at runtime.
+// The parts of the Firebase JS SDK the console uses, bundled by build.mjs into
+// public/assets/vendor/firebase.js.
 export { initializeApp } from 'firebase/app';
 export {
   initializeAuth,
