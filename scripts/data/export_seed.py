@@ -4,7 +4,7 @@ Runs inside `firebase emulators:exec --only firestore`, which sets FIRESTORE_EMU
 FIREBASE_EMULATOR_HUB: wipes the Firestore emulator, seeds it in-process with SeedService (the
 same code `seed_database` runs), then asks the emulator hub to export, which is what
 `firebase emulators:export` does. The seeded history is relative to the day this runs, so the
-export is a snapshot of that day (see README, "Seed data").
+export is a snapshot of that day (docs/seed-data.md).
 
 Usage: make export   (or inside emulators:exec: python scripts/data/export_seed.py [--seed N])
 """

@@ -8,7 +8,8 @@ rounds, each started with nothing in flight, and their median.
 
 Each client thread acts for its own user: the Functions emulator serves concurrent calls from
 separate processes, and the Firestore emulator resolves cross-process transactions on one
-document only by a lock timeout (see README), which would measure the emulator, not us.
+document only by a lock timeout (docs/architecture.md, "Emulator workarounds"), which would
+measure the emulator, not us.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 // The console's API keys panel, signed in (emulators with REQUIRE_AUTH=true, a fresh seed and the
-// Auth accounts of scripts/seed_auth.py; run like signed-in.test.mjs). A key created in the page
+// Auth accounts of scripts/data/seed_auth.py; run like signed-in.test.mjs). A key created in the page
 // is then used from here, as a script would: Node's fetch straight to the functions emulator.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // Browser tests for the console as a signed-in user's app, against emulators started with
-// REQUIRE_AUTH=true, a fresh seed and the Auth accounts of scripts/seed_auth.py:
+// REQUIRE_AUTH=true, a fresh seed and the Auth accounts of scripts/data/seed_auth.py:
 //   npm run build:web
 //   UI_BASE_URL=http://127.0.0.1:8888 node --test tests/browser-auth/
 // Requires `playwright-core` and Debian's chromium (CHROMIUM_PATH, default /usr/bin/chromium).

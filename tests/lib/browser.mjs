@@ -38,7 +38,7 @@ export async function waitForCredits(page, expected, timeout = 20_000) {
   });
 }
 
-// The signed-in console (tests/browser-auth/): the Auth emulator accounts of scripts/seed_auth.py.
+// The signed-in console (tests/browser-auth/): the Auth emulator accounts of scripts/data/seed_auth.py.
 export const DEMO_PASSWORD = 'feraset-demo';
 
 /** Sign in through the console's form; waits until the session bar names `email`. */

@@ -156,7 +156,7 @@ describe('unauthenticated client', () => {
   });
 });
 
-// The console's live status: the listener it opens for the signed-in user (app.js).
+// The console's live status: the listener it opens for the signed-in user (console/live.js).
 function liveQuery(db, uid) {
   return query(
     collection(db, 'generation_requests'),
