@@ -68,8 +68,8 @@ PROFILES: dict[str, dict[str, str]] = {
     # Our own overhead: no model latency, default failure rate, no dispatch rate limit; each
     # bench client submits its whole share before any finishes, so the fair-use cap is lifted.
     # The queue keeps production's 10 dispatches in flight: the Functions emulator starts a
-    # Python process per concurrent call (about 0.5 s of CPU each), so 50 in flight on two
-    # cores measures process start-up, not the worker (docs/performance.md).
+    # Python process per concurrent call, so 50 in flight on two cores measures process
+    # start-up, not the worker (docs/performance.md, "make bench").
     "bench": {
         "MAX_IN_FLIGHT_PER_USER": "1000",
         "GENERATION_FAILURE_RATE": "0.05",
