@@ -11,7 +11,7 @@ PROJECT := feraset-imagen
 
 help:
 	@echo "make help              this list"
-	@echo "make install           the Python venv, node_modules and the console's Firebase SDK bundle"
+	@echo "make install           the venv, node_modules, the console's pages and Firebase SDK bundle"
 	@echo "make dev               install, then run the emulator stack with seeded data and the web UI"
 	@echo "make test              install, then lint, unit and emulator integration tests"
 	@echo "make test-unit         the unit tests (no emulators)"
