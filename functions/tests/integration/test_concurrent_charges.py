@@ -42,7 +42,7 @@ def test_twenty_concurrent_requests_never_overdraw(db, make_container):
 
 
 def test_transactions_alone_prevent_overdraft_across_instances(db, make_container, monkeypatch):
-    """Without the in-process lock (as between separate function instances), racing
+    """Without the host lock (as between separate function instances), racing
     transactions still never overdraw: the losers retry and see the new balance."""
     make_container(host_locks=None)
     add_user(db, "many_instances", 10)
