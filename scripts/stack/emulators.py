@@ -3,22 +3,10 @@
 Usage: python scripts/stack/emulators.py dev
        python scripts/stack/emulators.py exec <env profile> <emulators> <command...>
 
-`dev` runs `firebase emulators:start` in the foreground through the steps of DEV_STEPS (the
-functions answer, reference data seeded, sign-in accounts, the banner) until Ctrl-C or SIGTERM.
-`exec` runs <command> inside `firebase emulators:exec --only <emulators>` and exits with its
-status. Both write functions/.env.local for their profile (env_local.py), start firebase-tools
-through firebase.sh (its keep-alive workaround) and the in-memory Cloud Storage emulator beside
-it (the Firebase Storage emulator cannot start offline: it downloads its rules runtime).
-
-Stopping (on SIGTERM, SIGINT, SIGHUP, normal exit and failure) sends firebase-tools SIGTERM,
-so that it shuts its emulators down, then kills every descendant left: firebase-tools 15 leaves
-its Python function workers running, and starts the Java emulators (Firestore, Pub/Sub)
-detached in sessions of their own, which outlive it when it must be killed (under load it may
-not finish within GRACE_SECONDS). This process is their subreaper, so orphans stay in its tree.
-Every child gets a session of its own, so a Ctrl-C in the terminal reaches only this process,
-which stops the others in order. A signal only notes the request and each step polls for it,
-so a stop is never cut short half-way. `make check-dev-stop` checks that a stop leaves no
-process and every port free.
+`dev` runs the steps of DEV_STEPS until a stop signal; `exec` runs <command> inside
+`firebase emulators:exec` and exits with its status. A stop SIGTERMs firebase-tools, then kills
+every descendant left (it leaves Python workers and detached Java emulators behind); this
+process is their subreaper, so orphans stay in its tree. See docs/architecture.md.
 """
 
 from __future__ import annotations
