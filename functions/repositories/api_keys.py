@@ -139,8 +139,14 @@ class ApiKeyRepository:
     def _too_many_created(
         self, user_id: str, limits: ApiKeyLimits, now: datetime
     ) -> TooManyApiKeysCreatedError:
+        in_range = {str(n) for n in range(limits.max_created)}
         oldest = min(
-            (snap.get("created_at") for snap in self._creations(user_id).stream()), default=now
+            (
+                snap.get("created_at")
+                for snap in self._creations(user_id).stream(**request_deadline())
+                if snap.id in in_range
+            ),
+            default=now,
         )
         wait = max(1, math.ceil((oldest + limits.window - now).total_seconds()))
         days = limits.window.days
