@@ -46,7 +46,7 @@ from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
-from services.api_key_service import ApiKeyService
+from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
@@ -77,6 +77,7 @@ class Container:
     images: ImageStore | None = None  # where generated PNGs go; the worker needs one
     webhooks: WebhookQueue | None = None  # None: settled requests' events are not scheduled
     webhook_sender: WebhookSender | None = None  # defaults to the policy's SSRF-safe sender
+    max_api_keys_created: int = MAX_CREATED_KEYS  # per user per 30 days (tests set fewer)
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -107,7 +108,13 @@ class Container:
 
     @cached_property
     def api_key_service(self) -> ApiKeyService:
-        return ApiKeyService(self.api_keys, self.clock, self.account_active or _account_active)
+        return ApiKeyService(
+            self.api_keys,
+            self.clock,
+            self.account_active or _account_active,
+            accounts=self.users,
+            max_created=self.max_api_keys_created,
+        )
 
     @cached_property
     def api_key_controller(self) -> ApiKeyController:
@@ -140,7 +147,11 @@ class Container:
 
     @cached_property
     def account_controller(self) -> AccountController:
-        return AccountController(UserRepository(self.db), self.user_auth, self.admin_guard)
+        return AccountController(self.users, self.user_auth, self.admin_guard)
+
+    @cached_property
+    def users(self) -> UserRepository:
+        return UserRepository(self.db)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:
@@ -192,7 +203,7 @@ class Container:
             self.clock,
             max_attempts=self.settings.webhook_max_attempts,
         )
-        return WebhookController(self.webhook_secrets, deliverer, self.user_auth)
+        return WebhookController(self.webhook_secrets, deliverer, self.user_auth, self.users)
 
     @cached_property
     def admin_controller(self) -> AdminController:

@@ -22,7 +22,7 @@ class AccountController:
         self._admin = admin
 
     def credits(self, request: Request) -> Response:
-        uid = self._auth.authenticate(request)
+        uid = self._auth.authenticate(request, scope="read")
         query = validate(CreditsQuery, params(request))
         self._auth.require_owner(uid, query.userId)
         user = self._user(query.userId)
@@ -37,7 +37,7 @@ class AccountController:
         )
 
     def validate_user(self, request: Request) -> Response:
-        uid = self._auth.authenticate(request)
+        uid = self._auth.authenticate(request, scope="read")
         query = validate(UserIdQuery, params(request))
         self._auth.require_owner(uid, query.userId)
         try:

@@ -1,14 +1,14 @@
 """createApiKey, listApiKeys, revokeApiKey; and the key resolver of UserAuthorizer.
 
-Each acts on the caller's own keys, so a credential is required in every mode, and only an ID
-token may create a key (a key cannot mint keys). A key is answered once and never logged.
+Each manages the caller's own keys, so an ID token is required in every mode (a key can neither
+mint, list nor revoke keys). A key is answered once and never logged.
 """
 
 from __future__ import annotations
 
 from flask import Request, Response
 
-from controllers.auth import KeyResolver, TokenRejected, UserAuthorizer
+from controllers.auth import KeyGrant, KeyResolver, TokenRejected, UserAuthorizer
 from controllers.http import json_body, json_response, validate
 from schemas.requests import CreateApiKeyRequest, RevokeApiKeyRequest
 from schemas.responses import api_key_body
@@ -16,11 +16,12 @@ from services.api_key_service import ApiKeyRejected, ApiKeyService
 
 
 def key_resolver(service: ApiKeyService) -> KeyResolver:
-    """`UserAuthorizer`'s resolve_key: a key's owner, or TokenRejected (a 401)."""
+    """`UserAuthorizer`'s resolve_key: a key's owner and scopes, or TokenRejected (a 401)."""
 
-    def resolve(key: str) -> str:
+    def resolve(key: str) -> KeyGrant:
         try:
-            return service.owner_of(key)
+            record = service.owner_of(key)
+            return KeyGrant(record.user_id, frozenset(record.scopes))
         except ApiKeyRejected as rejected:
             raise TokenRejected(rejected.reason) from None
 
@@ -33,18 +34,12 @@ class ApiKeyController:
         self._auth = auth
 
     def create(self, request: Request) -> Response:
-        uid = self._auth.identify(request, allow_api_key=False)
+        uid = self._auth.identify(request)
         parsed = validate(CreateApiKeyRequest, json_body(request))
-        created = self._service.create(uid, parsed.name)
+        created = self._service.create(uid, parsed.name, parsed.scopes, parsed.expiresInDays)
         listed = api_key_body(created.record)
-        body = {
-            "success": True,
-            "apiKey": created.key,
-            "keyId": listed["keyId"],
-            "name": listed["name"],
-            "prefix": listed["prefix"],
-            "createdAt": listed["createdAt"],
-        }
+        shown = ("keyId", "name", "prefix", "createdAt", "scopes", "expiresAt")
+        body = {"success": True, "apiKey": created.key} | {f: listed[f] for f in shown}
         # The only answer that carries a key: no cache may keep it.
         return json_response(body, 201, headers={"Cache-Control": "no-store"})
 

@@ -1,5 +1,6 @@
-"""Who may call: Firebase Auth ID tokens and personal API keys for user functions, the admin key
-(or an ID token with the `admin` claim) for admin ones; an API key never opens an admin function."""
+"""Who may call: Firebase Auth ID tokens and personal API keys (within their scopes) for user
+functions, only ID tokens for the functions that manage an account, the admin key (or an ID
+token with the `admin` claim) for admin ones; an API key never opens an admin function."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Request
 
-from core.api_keys import is_api_key
+from core.api_keys import EXPIRED, Scope, is_api_key
 from core.errors import (
     AdminKeyTooShortError,
     AppError,
@@ -22,8 +23,18 @@ from core.errors import (
 from core.logging import info, log_exception, warn
 
 TokenVerifier = Callable[[str], dict[str, Any]]
-# A personal API key -> its owner's uid; raises TokenRejected for an unknown or revoked key.
-KeyResolver = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """What a presented API key may do: act for `uid` within `scopes`."""
+
+    uid: str
+    scopes: frozenset[str]
+
+
+# A personal API key -> its grant; raises TokenRejected for an unknown, revoked or expired key.
+KeyResolver = Callable[[str], KeyGrant]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -32,6 +43,13 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def _missing_token(request: Request, needed: str = "A Firebase ID token or an API key") -> AppError:
+    warn("authentication failed", reason="missing_token", path=request.path)
+    return UnauthenticatedError(
+        f"{needed} is required (Authorization: Bearer <token>)", error="missing_token"
+    )
 
 
 class TokenRejected(Exception):
@@ -44,7 +62,8 @@ class TokenRejected(Exception):
 
 
 class UserAuthorizer:
-    """Who calls a user function: the uid of a Firebase ID token or of a personal API key.
+    """Who calls a user function: the uid of a Firebase ID token (which may do everything) or
+    of a personal API key (which may do what its scopes allow).
 
     A presented credential is always verified. Without one the caller is anonymous where auth is
     not required (the open emulator mode), else a 401. Controllers authenticate before parsing
@@ -58,31 +77,40 @@ class UserAuthorizer:
         self._verify = verify
         self._resolve_key = resolve_key
 
-    def authenticate(self, request: Request) -> str | None:
-        """The caller's uid; None for an anonymous caller where auth is not required."""
-        token = bearer_token(request)
-        if token is None and not self._required:
-            return None
-        return self.identify(request)
-
-    def identify(self, request: Request, *, allow_api_key: bool = True) -> str:
-        """The caller's uid in every mode (401 without a valid credential), for functions on the
-        caller's own account; with `allow_api_key=False` only an ID token will do."""
+    def authenticate(self, request: Request, *, scope: Scope) -> str | None:
+        """The caller's uid; None for an anonymous caller where auth is not required. An API
+        key without `scope` is a 403 `insufficient_scope`."""
         token = bearer_token(request)
         if token is None:
-            warn("authentication failed", reason="missing_token", path=request.path)
-            raise UnauthenticatedError(
-                "A Firebase ID token or an API key is required (Authorization: Bearer <token>)",
-                error="missing_token",
+            if not self._required:
+                return None
+            raise _missing_token(request)
+        if not is_api_key(token):
+            return self._token_owner(token, request.path)
+        grant = self._key_grant(token, request.path)
+        if scope not in grant.scopes:
+            warn("api key lacks scope", scope=scope, path=request.path)
+            raise ForbiddenError(
+                f"This API key lacks the '{scope}' scope; create a key with it (createApiKey)",
+                error="insufficient_scope",
+                extra={"requiredScope": scope},
             )
+        return grant.uid
+
+    def identify(self, request: Request) -> str:
+        """The uid of the account's signed-in user, for functions that manage the account
+        (its keys, its webhook secret): an ID token in every mode (401 without one), never an
+        API key (403 `id_token_required`, decided without looking the key up)."""
+        token = bearer_token(request)
+        if token is None:
+            raise _missing_token(request, "A Firebase ID token")
         if is_api_key(token):
-            if not allow_api_key:
-                warn("authentication failed", reason="api_key_not_accepted", path=request.path)
-                raise UnauthenticatedError(
-                    "This function needs a Firebase ID token (a signed-in user), not an API key",
-                    error="id_token_required",
-                )
-            return self._key_owner(token, request.path)
+            warn("authentication failed", reason="api_key_not_accepted", path=request.path)
+            raise ForbiddenError(
+                "Managing the account (API keys, the webhook secret) needs a Firebase ID token "
+                "of the signed-in user, not an API key",
+                error="id_token_required",
+            )
         return self._token_owner(token, request.path)
 
     def _token_owner(self, token: str, path: str) -> str:
@@ -100,13 +128,17 @@ class UserAuthorizer:
             ) from None
         return str(claims.get("uid", ""))
 
-    def _key_owner(self, key: str, path: str) -> str:
+    def _key_grant(self, key: str, path: str) -> KeyGrant:
         try:
             if self._resolve_key is None:
                 raise TokenRejected("api_keys_unavailable")
             return self._resolve_key(key)
         except TokenRejected as rejected:
             warn("authentication failed", reason=rejected.reason, path=path)
+            if rejected.reason == EXPIRED:
+                raise UnauthenticatedError(
+                    "The API key has expired; create a new one (createApiKey)", error=EXPIRED
+                ) from None
             raise UnauthenticatedError(
                 "The API key is invalid or revoked", error="invalid_api_key"
             ) from None

@@ -59,7 +59,7 @@ class GenerationController:
         self._validation_context = {WEBHOOK_POLICY: webhook_policy}
 
     def create(self, request: Request) -> Response:
-        uid = self._auth.authenticate(request)
+        uid = self._auth.authenticate(request, scope="generate")
         parsed = validate(CreateGenerationRequest, json_body(request), self._validation_context)
         self._auth.require_owner(uid, parsed.userId)
         wait = prefer_wait(request)
@@ -83,7 +83,7 @@ class GenerationController:
         return json_response(body, status, preference_applied(wait))
 
     def status(self, request: Request) -> Response:
-        uid = self._auth.authenticate(request)
+        uid = self._auth.authenticate(request, scope="read")
         query = validate(StatusQuery, params(request))
         wait = prefer_wait(request)
 
@@ -107,7 +107,7 @@ class GenerationController:
     def _owner_or_admin(self, request: Request) -> Callable[[str], bool]:
         """A user may act on its own requests, the admin on every one; else the user's 401."""
         try:
-            uid = self._auth.authenticate(request)
+            uid = self._auth.authenticate(request, scope="generate")
         except UnauthenticatedError as unauthenticated:
             try:
                 self._admin.authorize(request)
@@ -117,7 +117,7 @@ class GenerationController:
         return lambda owner: self._auth.owns(uid, owner)
 
     def list_for_user(self, request: Request) -> Response:
-        uid = self._auth.authenticate(request)
+        uid = self._auth.authenticate(request, scope="read")
         query = validate(UserRequestsQuery, params(request))
         self._auth.require_owner(uid, query.userId)
         records = self._service.list_for_user(query.userId, query.limit)

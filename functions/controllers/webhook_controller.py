@@ -13,6 +13,8 @@ from controllers.auth import UserAuthorizer
 from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
 from schemas.requests import WorkerTask
+from services.accounts import require_account
+from services.ports import AccountReader
 from services.webhook_service import DeliveryResult, WebhookDeliverer, WebhookSecrets
 
 # A secret is never kept by a cache on the way.
@@ -21,23 +23,34 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 class WebhookController:
     def __init__(
-        self, secrets: WebhookSecrets, deliverer: WebhookDeliverer, auth: UserAuthorizer
+        self,
+        secrets: WebhookSecrets,
+        deliverer: WebhookDeliverer,
+        auth: UserAuthorizer,
+        accounts: AccountReader | None = None,
     ) -> None:
         self._secrets = secrets
         self._deliverer = deliverer
         self._auth = auth
+        self._accounts = accounts
 
     def secret(self, request: Request) -> Response:
-        """The caller's signing secret, created on the first call (a credential is required
-        in every mode: the secret belongs to an account)."""
-        uid = self._auth.identify(request)
+        """The caller's signing secret, created on the first call (an ID token is required in
+        every mode, and an account: the secret belongs to one)."""
+        uid = self._owner(request)
         return json_response({"success": True, "secret": self._secrets.current(uid)}, 200, NO_STORE)
 
     def rotate_secret(self, request: Request) -> Response:
         """A new secret for the caller; deliveries from now on are signed with it."""
-        uid = self._auth.identify(request)
+        uid = self._owner(request)
         optional_json_body(request)  # takes no options, but a body must be valid JSON
         return json_response({"success": True, "secret": self._secrets.rotate(uid)}, 200, NO_STORE)
+
+    def _owner(self, request: Request) -> str:
+        uid = self._auth.identify(request)
+        if self._accounts is not None:
+            require_account(self._accounts, uid)
+        return uid
 
     def handle_delivery(self, data: Any) -> dict[str, str]:
         """Acknowledge (return) unless the attempt is to be retried: then raise (503), and

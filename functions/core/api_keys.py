@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import string
 import zlib
+from typing import Literal, get_args
 
 PREFIX = "fsk_"
 ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase  # base62
@@ -23,6 +24,13 @@ ELLIPSIS = "\u2026"
 KEY_ID_PREFIX = "key_"
 KEY_ID_LENGTH = 16
 _BASE62 = frozenset(ALPHABET)
+
+# What a key may do, chosen when it is created: `generate` creates and cancels requests, `read`
+# reads statuses, listings and credits. An ID token may do everything.
+Scope = Literal["generate", "read"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+# Why a stored, unrevoked key is refused once its expiry has passed (a 401 of its own).
+EXPIRED = "api_key_expired"
 
 
 def is_api_key(credential: str) -> bool:

@@ -194,5 +194,18 @@ class TooManyApiKeysError(AppError):
     default_message = "Too many active API keys; revoke one before creating another"
 
 
+class TooManyApiKeysCreatedError(AppError):
+    """The user created the maximum number of API keys in the window; Retry-After says when the
+    oldest creation leaves it."""
+
+    status = 429
+    error_type = "too_many_api_keys_created"
+    default_message = "Too many API keys created recently; retry later"
+
+    def __init__(self, message: str, *, retry_after: int, extra: dict[str, Any]) -> None:
+        super().__init__(message, extra=extra)
+        self.retry_after = retry_after
+
+
 class ConfigurationError(RuntimeError):
     """The deployed configuration is unsafe or invalid: the functions refuse to serve."""

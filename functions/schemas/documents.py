@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from core.api_keys import SCOPES, Scope
 
 
 class GenerationStatus(StrEnum):
@@ -150,12 +152,21 @@ class ApiKeyRecord(_Record):
     created_at: UtcDatetime
     last_used_at: UtcDatetime | None = None  # written at most once a minute
     revoked_at: UtcDatetime | None = None
-    # Which of its owner's slots of active keys it holds (freed when it is revoked).
+    # Which of its owner's slots of active keys it holds (freed when it is revoked or expires).
     slot: int | None = None
+    # What it may do; keys stored before scopes existed may do everything.
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+    expires_at: UtcDatetime | None = None  # None: it never expires
+    # The TTL policy deletes the document after this instant: 30 days after it was revoked or
+    # expired (firestore.indexes.json); None while it may still be used.
+    delete_at: UtcDatetime | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 class StyleRecord(_Record):

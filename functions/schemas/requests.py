@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from core.api_keys import SCOPES, Scope
 from core.config import ModelName
 from core.webhook_urls import (
     MAX_URL_LENGTH,
@@ -120,6 +121,12 @@ class CancelRequest(BaseModel):
     generationRequestId: DocumentId
 
 
+def _distinct(values: list[Scope]) -> list[Scope]:
+    if len(set(values)) != len(values):
+        raise PydanticCustomError("duplicate_scope", "each scope may be named only once")
+    return values
+
+
 class CreateApiKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,6 +141,14 @@ class CreateApiKeyRequest(BaseModel):
             pattern=r"^[^\x00-\x1f\x7f]+$",
         ),
     ]
+    # What the key may do: a non-empty subset of SCOPES, each at most once; default all.
+    scopes: Annotated[
+        list[Scope],
+        Field(strict=True, min_length=1, max_length=len(SCOPES)),
+        AfterValidator(_distinct),
+    ] = Field(default_factory=lambda: list(SCOPES))
+    # Days until the key stops working; None: it never expires.
+    expiresInDays: Annotated[int, Field(strict=True, ge=1, le=365)] | None = None
 
 
 class RevokeApiKeyRequest(BaseModel):

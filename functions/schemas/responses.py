@@ -119,4 +119,6 @@ def api_key_body(record: ApiKeyRecord) -> dict[str, Any]:
         "createdAt": to_rfc3339(record.created_at),
         "lastUsedAt": to_rfc3339(record.last_used_at),
         "revokedAt": to_rfc3339(record.revoked_at),
+        "scopes": list(record.scopes),
+        "expiresAt": to_rfc3339(record.expires_at),
     }

@@ -7,8 +7,18 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+
+@dataclass(frozen=True)
+class ApiKeyLimits:
+    """How many keys one user may hold active, and create per `window`."""
+
+    max_active: int
+    max_created: int
+    window: timedelta
+
 
 # Set on a request that can never be settled normally; the sweeper does not look at it again.
 QUARANTINED = "quarantined"

@@ -21,7 +21,14 @@ from schemas.documents import (
     WebhookState,
 )
 from schemas.report import StoredDay, WeeklyReport
-from schemas.store import IdempotencyClaim, Replay, SeededUser, StaleDelivery, StuckCandidate
+from schemas.store import (
+    ApiKeyLimits,
+    IdempotencyClaim,
+    Replay,
+    SeededUser,
+    StaleDelivery,
+    StuckCandidate,
+)
 
 
 class GenerationQueue(Protocol):
@@ -161,19 +168,27 @@ class CatalogStore(Protocol):
     def active_catalog(self) -> Catalog: ...
 
 
+class AccountReader(Protocol):
+    def get(self, user_id: str) -> UserRecord | None: ...
+
+
 class ApiKeyStore(Protocol):
-    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
-        """The record as stored; TooManyApiKeysError at `max_active` active keys."""
+    def create(self, record: ApiKeyRecord, limits: ApiKeyLimits) -> ApiKeyRecord:
+        """The record as stored; TooManyApiKeysError at `max_active` unexpired active keys,
+        TooManyApiKeysCreatedError at `max_created` keys created in the window."""
 
     def list_for_owner(self, user_id: str, limit: int) -> list[ApiKeyRecord]: ...
 
     def revoke(
-        self, user_id: str, key_id: str, clock: Callable[[], datetime]
+        self, user_id: str, key_id: str, clock: Callable[[], datetime], retention: timedelta
     ) -> ApiKeyRecord | None:
-        """Revoke the owner's key (idempotent); None when the owner has no such key."""
+        """Revoke the owner's key (idempotent), to be deleted `retention` later; None when the
+        owner has no such key."""
 
-    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
-        """The owner of the active key with this hash, or None; records the use."""
+    def resolve(
+        self, key_hash: str, now: datetime, touch_interval: timedelta
+    ) -> ApiKeyRecord | None:
+        """The unrevoked key with this hash, or None; records the use of an unexpired one."""
 
 
 class WebhookSecretStore(Protocol):

@@ -1,6 +1,7 @@
 // The console's API keys panel, signed in (emulators with REQUIRE_AUTH=true, a fresh seed and the
 // Auth accounts of scripts/data/seed_auth.py; run like signed-in.test.mjs). A key created in the page
 // is then used from here, as a script would: Node's fetch straight to the functions emulator.
+// Keys carry the scopes and expiry chosen in the form; managing keys needs the sign-in itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -290,6 +291,85 @@ test('an 11th active key is refused with the API\'s message in the panel', async
   assert.equal(again.status(), 201, await again.text());
   await page.locator(tid('api-key-reveal')).waitFor({ state: 'visible' });
   assert.equal(await error.textContent(), '', 'the error is cleared');
+  await context.close();
+});
+
+test('scopes and an expiry are chosen in the form and shown in the list; a read-only key reads but cannot create or manage', async () => {
+  const { context, page } = await openConsole('api-keys-scopes');
+  await signIn(page, 'mike_creative@example.com');
+  await waitForKeyList(page);
+  const generate = page.locator(tid('api-key-scope-generate'));
+  const read = page.locator(tid('api-key-scope-read'));
+  const expires = page.locator(tid('api-key-expires'));
+  assert.equal(await generate.isChecked(), true, 'generate is checked by default');
+  assert.equal(await read.isChecked(), true, 'read is checked by default');
+  assert.equal(await expires.inputValue(), '', 'no expiry by default');
+
+  // No scope, or an expiry out of range: refused in the page, nothing sent.
+  const creates = [];
+  page.on('request', (r) => { if (r.url().includes('/api/createApiKey')) creates.push(r.url()); });
+  await page.locator(tid('api-key-name')).fill('nothing');
+  await generate.uncheck();
+  await read.uncheck();
+  await page.locator(tid('api-key-create')).click();
+  assert.match(await page.locator(tid('api-key-error')).textContent(), /at least one scope/);
+  await read.check();
+  await expires.fill('400');
+  await page.locator(tid('api-key-create')).click();
+  assert.match(await page.locator(tid('api-key-error')).textContent(), /1 to 365/);
+  assert.equal(await expires.getAttribute('aria-invalid'), 'true');
+  assert.equal(creates.length, 0);
+
+  // Read only, expiring in 7 days.
+  await expires.fill('7');
+  const response = await createInPage(page, 'reader');
+  assert.equal(response.status(), 201, await response.text());
+  assert.deepEqual(response.request().postDataJSON(), { name: 'reader', scopes: ['read'], expiresInDays: 7 });
+  const created = await response.json();
+  assert.deepEqual(created.scopes, ['read']);
+  const days = (Date.parse(created.expiresAt) - Date.now()) / 86_400_000;
+  assert.ok(days > 6.9 && days <= 7, `expires in 7 days (${created.expiresAt})`);
+  const key = await page.locator(tid('api-key-secret')).inputValue();
+  assert.equal(await generate.isChecked(), true, 'the form is back to its defaults');
+  assert.equal(await read.isChecked(), true);
+  assert.equal(await expires.inputValue(), '');
+
+  const item = page.locator(`${tid('api-key-item')}[data-key-id="${created.keyId}"]`);
+  await item.waitFor({ state: 'visible' });
+  assert.equal(await item.getAttribute('data-scopes'), 'read');
+  assert.equal(await item.locator(tid('api-key-scopes-shown')).textContent(), 'read');
+  assert.notEqual(await item.locator(tid('api-key-expiry')).textContent(), 'Never');
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'index-api-key-scopes.png'), fullPage: true });
+
+  // A script with it reads, but cannot create a request nor manage the account.
+  assert.equal((await creditsWith(key, 'mike_creative')).status, 200);
+  const refused = await fetch(`${FUNCTIONS_URL}/createGenerationRequest`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      userId: 'mike_creative', model: 'Model A', style: 'realistic', color: 'vibrant', size: '1024x1024', prompt: 'x',
+    }),
+  });
+  const refusal = await refused.json();
+  assert.equal(refused.status, 403, JSON.stringify(refusal));
+  assert.equal(refusal.error, 'insufficient_scope');
+  assert.match(refusal.message, /'generate' scope/);
+  for (const fn of ['listApiKeys', 'getWebhookSecret']) {
+    const managed = await fetch(`${FUNCTIONS_URL}/${fn}`, { headers: { Authorization: `Bearer ${key}` } });
+    const body = await managed.json();
+    assert.equal(managed.status, 403, `${fn}: ${JSON.stringify(body)}`);
+    assert.equal(body.error, 'id_token_required');
+  }
+
+  // The defaults: both scopes, never expires.
+  const plain = await createInPage(page, 'everything');
+  assert.equal(plain.status(), 201, await plain.text());
+  assert.deepEqual(plain.request().postDataJSON(), { name: 'everything', scopes: ['generate', 'read'] });
+  const { keyId } = await plain.json();
+  const listed = page.locator(`${tid('api-key-item')}[data-key-id="${keyId}"]`);
+  await listed.waitFor({ state: 'visible' });
+  assert.equal(await listed.getAttribute('data-scopes'), 'generate read');
+  assert.equal(await listed.locator(tid('api-key-expiry')).textContent(), 'Never');
   await context.close();
 });
 

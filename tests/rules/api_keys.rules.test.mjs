@@ -1,6 +1,7 @@
 // Firestore security rules for personal API keys: api_keys (one document per key, named by the
-// key's SHA-256) and api_key_owners/{uid}/slots (one document per active key, which bound their
-// number) are server-only. No client, not even the key's owner, may read, list, query, create,
+// key's SHA-256), api_key_owners/{uid}/slots (one document per active key) and
+// api_key_owners/{uid}/creations (one per key created in the last 30 days), which bound their
+// numbers, are server-only. No client, not even the key's owner, may read, list, query, create,
 // change or delete them.
 //
 //   firebase emulators:exec --only firestore "npm run test:rules"
@@ -37,6 +38,7 @@ const ALICE_KEY = `api_keys/${'a'.repeat(64)}`;
 const BOB_KEY = `api_keys/${'b'.repeat(64)}`;
 const ALICE_SLOT = `api_key_owners/${ALICE}/slots/0`;
 const BOB_SLOT = `api_key_owners/${BOB}/slots/0`;
+const ALICE_CREATION = `api_key_owners/${ALICE}/creations/0`;
 
 const now = Timestamp.fromDate(new Date('2025-08-04T12:00:00Z'));
 
@@ -57,6 +59,7 @@ const testEnv = seededRulesEnvironment(PROJECT_ID, async (db) => {
   await setDoc(doc(db, BOB_KEY), keyDoc(BOB));
   await setDoc(doc(db, ALICE_SLOT), { key_id: keyDoc(ALICE).key_id, created_at: now });
   await setDoc(doc(db, BOB_SLOT), { key_id: keyDoc(BOB).key_id, created_at: now });
+  await setDoc(doc(db, ALICE_CREATION), { key_id: keyDoc(ALICE).key_id, created_at: now });
 });
 
 const clients = clientKinds(testEnv, ALICE, BOB);
@@ -103,6 +106,16 @@ for (const [who, client] of Object.entries(clients)) {
       await assertFails(updateDoc(doc(db, ALICE_SLOT), { key_id: 'key_x' }));
       await assertFails(deleteDoc(doc(db, ALICE_SLOT))); // freeing a slot would lift the limit
       await assertFails(setDoc(doc(db, `api_key_owners/${ALICE}`), { x: 1 }));
+    });
+
+    test('cannot read, take or free a creation slot (the bound on keys created)', async () => {
+      const db = client();
+      await assertFails(getDoc(doc(db, ALICE_CREATION)));
+      await assertFails(getDocs(collection(db, `api_key_owners/${ALICE}/creations`)));
+      await assertFails(getDocs(collectionGroup(db, 'creations')));
+      await assertFails(setDoc(doc(db, `api_key_owners/${ALICE}/creations/1`), { key_id: 'k' }));
+      await assertFails(updateDoc(doc(db, ALICE_CREATION), { created_at: Timestamp.fromMillis(0) }));
+      await assertFails(deleteDoc(doc(db, ALICE_CREATION)));
     });
   });
 }

@@ -488,10 +488,21 @@ def test_concurrent_first_calls_agree_on_one_secret(make_container, tokens):
     assert len(secrets) == 1
 
 
-def test_an_api_key_may_read_its_owners_secret(make_container, tokens):
-    make_container(require_auth=True)
+@pytest.mark.parametrize("require_auth", [False, True], ids=["open", "auth-required"])
+def test_an_api_key_can_neither_read_nor_rotate_the_secret(make_container, tokens, require_auth):
+    """A leaked key never yields the secret, which would outlive the key's revocation."""
+    make_container(require_auth=require_auth)
     status, created = call(
         main.createApiKey, "POST", headers=bearer(tokens[OWNER]), json_body={"name": "hooks"}
     )
     assert status == 201, created
-    assert secret_of(created["apiKey"]) == secret_of(tokens[OWNER])
+    secret = secret_of(tokens[OWNER])
+    for handler, method in ((main.getWebhookSecret, "GET"), (main.rotateWebhookSecret, "POST")):
+        status, body = call(handler, method, headers=bearer(created["apiKey"]))
+        assert (status, body["error_type"], body["error"]) == (
+            403,
+            "forbidden",
+            "id_token_required",
+        )
+        assert "whsec_" not in repr(body)
+    assert secret_of(tokens[OWNER]) == secret  # not rotated

@@ -19,6 +19,7 @@ from core.clock import Clock
 from core.errors import (
     InsufficientCreditsError,
     NotFoundError,
+    TooManyApiKeysCreatedError,
     TooManyApiKeysError,
     TooManyInFlightError,
 )
@@ -32,11 +33,20 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    UserRecord,
     WebhookDelivery,
     WebhookState,
 )
-from schemas.store import IdempotencyClaim, Replay, SeededUser, StaleDelivery, StuckCandidate
+from schemas.store import (
+    ApiKeyLimits,
+    IdempotencyClaim,
+    Replay,
+    SeededUser,
+    StaleDelivery,
+    StuckCandidate,
+)
 from services.ports import (
+    AccountReader,
     ApiKeyStore,
     CatalogStore,
     GenerationQueue,
@@ -403,18 +413,23 @@ class FakeCatalog:
 
 
 class FakeApiKeys:
-    """What repositories/api_keys.py does, in memory (the race-free limit is an emulator test);
+    """What repositories/api_keys.py does, in memory (the race-free limits are emulator tests);
     `calls` logs the method names."""
 
     def __init__(self) -> None:
         self.records: dict[str, ApiKeyRecord] = {}
         self.calls: list[str] = []
 
-    def create(self, record: ApiKeyRecord, max_active: int) -> ApiKeyRecord:
+    def create(self, record: ApiKeyRecord, limits: ApiKeyLimits) -> ApiKeyRecord:
         self.calls.append("create")
-        active = [r for r in self.records.values() if r.user_id == record.user_id and r.active]
-        if len(active) >= max_active:
+        now = record.created_at
+        mine = [r for r in self.records.values() if r.user_id == record.user_id]
+        if len([r for r in mine if r.active and not r.expired(now)]) >= limits.max_active:
             raise TooManyApiKeysError(error="too_many_api_keys")
+        recent = [r.created_at for r in mine if r.created_at > now - limits.window]
+        if len(recent) >= limits.max_created:
+            wait = int((min(recent) + limits.window - now).total_seconds())
+            raise TooManyApiKeysCreatedError("too many", retry_after=wait, extra={})
         self.records[record.id] = record
         return record
 
@@ -423,21 +438,35 @@ class FakeApiKeys:
         return [r for r in self.records.values() if r.user_id == user_id][:limit]
 
     def revoke(
-        self, user_id: str, key_id: str, clock: Callable[[], datetime]
+        self, user_id: str, key_id: str, clock: Callable[[], datetime], retention: timedelta
     ) -> ApiKeyRecord | None:
         self.calls.append("revoke")
         for record in self.records.values():
             if record.user_id == user_id and record.key_id == key_id:
                 if record.active:
-                    record = record.model_copy(update={"revoked_at": clock()})
+                    now = clock()
+                    delete_at = min(d for d in (now + retention, record.delete_at) if d)
+                    record = record.model_copy(update={"revoked_at": now, "delete_at": delete_at})
                     self.records[record.id] = record
                 return record
         return None
 
-    def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
+    def resolve(
+        self, key_hash: str, now: datetime, touch_interval: timedelta
+    ) -> ApiKeyRecord | None:
         self.calls.append("resolve")
         record = self.records.get(key_hash)
-        return record.user_id if record is not None and record.active else None
+        return record if record is not None and record.active else None
+
+
+class FakeAccounts:
+    """The `users/{uid}` documents that exist: one per uid in `uids`."""
+
+    def __init__(self, uids: Iterable[str]) -> None:
+        self.uids = set(uids)
+
+    def get(self, user_id: str) -> UserRecord | None:
+        return UserRecord(id=user_id) if user_id in self.uids else None
 
 
 class FakeSeedStore:
@@ -484,5 +513,6 @@ _sender: WebhookSender = FakeSender()
 _images: ImageStore = FakeImages()
 _catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _api_keys: ApiKeyStore = FakeApiKeys()
+_accounts: AccountReader = FakeAccounts(())
 _seed: SeedStore = FakeSeedStore()
 _reports: ReportStore = MemoryReportStore()

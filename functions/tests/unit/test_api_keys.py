@@ -17,23 +17,33 @@ from container import Container
 from controllers import auth as auth_controller
 from controllers.api_key_controller import key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
+from controllers.http import validate
+from controllers.webhook_controller import WebhookController
 from core import api_keys
 from core.config import Settings
 from core.errors import (
     BackendUnavailableError,
     ForbiddenError,
     NotFoundError,
+    TooManyApiKeysCreatedError,
     TooManyApiKeysError,
     UnauthenticatedError,
+    ValidationError,
 )
+from schemas.documents import ApiKeyRecord
+from schemas.requests import CreateApiKeyRequest
 from services.api_key_service import (
+    CREATION_WINDOW,
     MAX_ACTIVE_KEYS,
+    MAX_CREATED_KEYS,
+    RETENTION,
     TOUCH_INTERVAL,
     ApiKeyRejected,
     ApiKeyService,
 )
-from tests.support.fakes import FakeApiKeys, ManualClock, record_logs
-from tests.support.http import call, make_request
+from services.webhook_service import WebhookSecrets
+from tests.support.fakes import FakeAccounts, FakeApiKeys, FakeSecrets, ManualClock, record_logs
+from tests.support.http import _APP, call, make_request
 
 NOW = datetime(2025, 8, 4, 12, 0, tzinfo=UTC)
 
@@ -146,7 +156,7 @@ def test_owner_of_a_stored_key():
     store = FakeApiKeys()
     svc = service(store)
     created = svc.create("arda", "ci")
-    assert svc.owner_of(created.key) == "arda"
+    assert svc.owner_of(created.key).user_id == "arda"
 
 
 @pytest.mark.parametrize("mangle", [lambda k: k[:-1], lambda k: k[:-1] + "x", lambda k: k + "x"])
@@ -180,7 +190,7 @@ def test_a_key_of_a_disabled_or_deleted_account_is_refused():
     active = {"arda": True}
     svc = service(store, account_active=lambda uid: active.get(uid, False))
     created = svc.create("arda", "ci")
-    assert svc.owner_of(created.key) == "arda"
+    assert svc.owner_of(created.key).user_id == "arda"
     active["arda"] = False
     with pytest.raises(ApiKeyRejected, match="owner_account_disabled"):
         svc.owner_of(created.key)
@@ -194,7 +204,7 @@ def test_revoking_someone_elses_or_an_unknown_key_is_not_found():
         with pytest.raises(NotFoundError) as missing:
             svc.revoke(owner, key_id)
         assert missing.value.error == "api_key_not_found"
-    assert svc.owner_of(created.key) == "arda"  # still active
+    assert svc.owner_of(created.key).user_id == "arda"  # still active
 
 
 def test_the_touch_interval_is_a_minute():
@@ -219,12 +229,9 @@ def test_a_key_binds_its_owner_in_both_modes(required):
     svc = service(FakeApiKeys())
     key = svc.create("arda", "ci").key
     auth = authorizer(svc, required)
-    assert auth.authenticate(with_key(key)) == "arda"
+    assert auth.authenticate(with_key(key), scope="read") == "arda"
     with pytest.raises(ForbiddenError):
-        auth.require_owner(auth.authenticate(with_key(key)), "havanur")
-    with pytest.raises(UnauthenticatedError) as refused:
-        auth.identify(with_key(key), allow_api_key=False)
-    assert refused.value.error == "id_token_required"
+        auth.require_owner(auth.authenticate(with_key(key), scope="generate"), "havanur")
 
 
 @pytest.mark.parametrize("required", [False, True])
@@ -234,7 +241,7 @@ def test_a_bad_key_is_a_401_in_both_modes(required, monkeypatch):
     key = svc.create("arda", "ci").key
     for bad in (key[:-1], api_keys.generate()):
         with pytest.raises(UnauthenticatedError) as refused:
-            authorizer(svc, required).authenticate(with_key(bad))
+            authorizer(svc, required).authenticate(with_key(bad), scope="read")
         assert refused.value.error == "invalid_api_key"
         assert bad not in refused.value.message
     assert key[4:-1] not in repr(logs)
@@ -249,7 +256,7 @@ def test_an_unreachable_account_directory_is_a_503():
     svc = service(FakeApiKeys(), account_active=down)
     key = svc.create("arda", "ci").key
     with pytest.raises(BackendUnavailableError):
-        authorizer(svc).authenticate(with_key(key))
+        authorizer(svc).authenticate(with_key(key), scope="read")
 
 
 class Untouchable:
@@ -283,12 +290,237 @@ def test_a_broken_checksum_never_reaches_the_database(monkeypatch, required):
             (main.getUserCredits, "GET"),
             (main.listGenerationRequests, "GET"),
             (main.getGenerationStatus, "GET"),
-            (main.listApiKeys, "GET"),
         ):
             status, body = call(handler, method, headers=headers, query={"userId": "arda"})
             assert (status, body["error"]) == (401, "invalid_api_key"), body
             assert broken not in repr(body)
     assert db.touched == []
+
+
+# --- managing the account needs an ID token ------------------------------------------------------
+MANAGEMENT = {
+    "createApiKey": (main.createApiKey, "POST", {"name": "minted"}),
+    "listApiKeys": (main.listApiKeys, "GET", None),
+    "revokeApiKey": (main.revokeApiKey, "POST", {"keyId": "key_x"}),
+    "getWebhookSecret": (main.getWebhookSecret, "GET", None),
+    "rotateWebhookSecret": (main.rotateWebhookSecret, "POST", None),
+}
+
+
+@pytest.mark.parametrize("required", [False, True])
+@pytest.mark.parametrize("name", list(MANAGEMENT))
+def test_a_key_cannot_manage_the_account(monkeypatch, required, name):
+    """Through the real wiring: any key, valid or not, is a 403 `id_token_required` on every
+    management function, decided without one Firestore call."""
+    db = Untouchable()
+    built = Container(
+        Settings(on_emulator=True, require_auth=required),
+        db=db,  # type: ignore[arg-type]
+        queue=SimpleNamespace(),  # type: ignore[arg-type]
+        account_active=lambda uid: pytest.fail("account looked up"),
+    )
+    monkeypatch.setattr(main, "container", lambda: built)
+    handler, method, body = MANAGEMENT[name]
+    for key in (api_keys.generate(), api_keys.generate()[:-1]):
+        status, answer = call(
+            handler, method, headers={"Authorization": f"Bearer {key}"}, json_body=body
+        )
+        assert (status, answer["error_type"], answer["error"]) == (
+            403,
+            "forbidden",
+            "id_token_required",
+        ), answer
+        assert "ID token" in answer["message"] and key not in repr(answer)
+    assert db.touched == []
+
+
+def test_identify_takes_an_id_token_only():
+    def arda(token: str) -> dict[str, Any]:
+        if token != "token-of-arda":
+            raise TokenRejected("InvalidIdTokenError")
+        return {"uid": "arda"}
+
+    svc = service(FakeApiKeys())
+    key = svc.create("arda", "ci").key
+    auth = UserAuthorizer(False, arda, key_resolver(svc))
+    assert auth.identify(with_key("token-of-arda")) == "arda"
+    with pytest.raises(ForbiddenError) as refused:
+        auth.identify(with_key(key))
+    assert refused.value.error == "id_token_required"
+    with pytest.raises(UnauthenticatedError) as missing:
+        auth.identify(make_request("GET"))
+    assert missing.value.error == "missing_token"
+
+
+# --- scopes ------------------------------------------------------------------------------------
+def test_keys_get_both_scopes_unless_told():
+    svc = service(FakeApiKeys())
+    assert svc.create("arda", "all").record.scopes == ["generate", "read"]
+    assert svc.create("arda", "r", ["read"]).record.scopes == ["read"]
+    assert svc.create("arda", "both", ["read", "generate"]).record.scopes == ["generate", "read"]
+    stored_before_scopes = {
+        "key_id": "key_old",
+        "user_id": "arda",
+        "name": "old",
+        "prefix": "fsk_x",
+        "created_at": NOW,
+    }
+    old = ApiKeyRecord.model_validate({"id": "h"} | stored_before_scopes)
+    assert old.scopes == ["generate", "read"] and old.expires_at is None
+    assert "scopes" in old.document()
+
+
+@pytest.mark.parametrize(
+    ("scopes", "allowed", "refused"),
+    [(["read"], "read", "generate"), (["generate"], "generate", "read")],
+)
+def test_a_key_without_the_scope_is_a_403_naming_it(scopes, allowed, refused, monkeypatch):
+    logs = record_logs(monkeypatch, auth_controller)
+    svc = service(FakeApiKeys())
+    key = svc.create("arda", "ci", scopes).key
+    for required in (False, True):
+        auth = authorizer(svc, required)
+        assert auth.authenticate(with_key(key), scope=allowed) == "arda"
+        with pytest.raises(ForbiddenError) as forbidden:
+            auth.authenticate(with_key(key), scope=refused)
+        assert forbidden.value.error == "insufficient_scope"
+        assert f"'{refused}' scope" in forbidden.value.message
+        assert forbidden.value.extra == {"requiredScope": refused}
+    assert key[4:-1] not in repr(logs)
+
+
+def test_an_id_token_has_every_scope():
+    auth = UserAuthorizer(True, lambda token: {"uid": "arda"}, key_resolver(service(FakeApiKeys())))
+    for scope in api_keys.SCOPES:
+        assert auth.authenticate(with_key("a.jwt.token"), scope=scope) == "arda"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"scopes": []}, "scopes"),
+        ({"scopes": ["admin"]}, "scopes.0"),
+        ({"scopes": ["read", "read"]}, "scopes"),
+        ({"scopes": ["read", "generate", "read"]}, "scopes"),
+        ({"scopes": "read"}, "scopes"),
+        ({"scopes": None}, "scopes"),
+        ({"scopes": ["READ"]}, "scopes.0"),
+        ({"expiresInDays": 0}, "expiresInDays"),
+        ({"expiresInDays": 366}, "expiresInDays"),
+        ({"expiresInDays": "30"}, "expiresInDays"),
+        ({"expiresInDays": 1.5}, "expiresInDays"),
+        ({"expiresInDays": True}, "expiresInDays"),
+        ({"expiresInDays": -1}, "expiresInDays"),
+    ],
+)
+def test_create_validates_scopes_and_expiry(body, field):
+    with pytest.raises(ValidationError) as refused:
+        validate(CreateApiKeyRequest, {"name": "ci"} | body)
+    assert refused.value.details is not None
+    assert [d.field for d in refused.value.details] == [field]
+
+
+def test_create_defaults():
+    parsed = validate(CreateApiKeyRequest, {"name": "ci"})
+    assert (parsed.scopes, parsed.expiresInDays) == (["generate", "read"], None)
+    parsed = validate(CreateApiKeyRequest, {"name": "ci", "scopes": ["read"], "expiresInDays": 365})
+    assert (parsed.scopes, parsed.expiresInDays) == (["read"], 365)
+
+
+# --- expiry and retention --------------------------------------------------------------------
+def test_an_expired_key_is_a_401_of_its_own():
+    clock = ManualClock(NOW)
+    svc = ApiKeyService(FakeApiKeys(), clock)
+    created = svc.create("arda", "ci", expires_in_days=7)
+    assert created.record.expires_at == NOW + timedelta(days=7)
+    assert created.record.delete_at == NOW + timedelta(days=37)  # TTL: 30 days after expiry
+    auth = authorizer(svc, True)
+    clock.advance(timedelta(days=7) - timedelta(seconds=1))
+    assert auth.authenticate(with_key(created.key), scope="read") == "arda"
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(ApiKeyRejected, match=api_keys.EXPIRED):
+        svc.owner_of(created.key)
+    with pytest.raises(UnauthenticatedError) as expired:
+        auth.authenticate(with_key(created.key), scope="read")
+    assert expired.value.error == "api_key_expired" and "expired" in expired.value.message
+    assert svc.create("arda", "forever").record.expires_at is None
+
+
+def test_a_revoked_key_is_deleted_30_days_later():
+    clock = ManualClock(NOW)
+    svc = ApiKeyService(FakeApiKeys(), clock)
+    lasting = svc.create("arda", "lasting")
+    assert lasting.record.delete_at is None  # a usable key is never deleted
+    clock.advance(timedelta(hours=1))
+    revoked = svc.revoke("arda", lasting.record.key_id)
+    assert (
+        revoked.delete_at == NOW + timedelta(hours=1) + RETENTION == revoked.revoked_at + RETENTION
+    )
+    soon = svc.create("arda", "soon", expires_in_days=1)
+    assert svc.revoke("arda", soon.record.key_id).delete_at == clock.now() + RETENTION
+    lapsed = svc.create("arda", "lapsed", expires_in_days=1)
+    clock.advance(timedelta(days=3))  # revoked two days after it expired
+    revoked = svc.revoke("arda", lapsed.record.key_id)
+    assert revoked.delete_at == lapsed.record.delete_at  # the earlier of the two
+    assert timedelta(days=30) == RETENTION
+
+
+# --- the creation bound ------------------------------------------------------------------------
+def test_creating_keys_is_bounded_per_window():
+    clock = ManualClock(NOW)
+    svc = ApiKeyService(FakeApiKeys(), clock, max_created=3)
+    for _ in range(3):
+        created = svc.create("arda", "loop")
+        svc.revoke("arda", created.record.key_id)
+        clock.advance(timedelta(days=1))
+    with pytest.raises(TooManyApiKeysCreatedError) as refused:
+        svc.create("arda", "one more")
+    assert refused.value.status == 429
+    assert refused.value.retry_after == int(timedelta(days=27).total_seconds())
+    svc.create("havanur", "another user's bound is its own")
+    clock.advance(timedelta(days=27))
+    svc.create("arda", "the oldest left the window")
+    assert (100, timedelta(days=30)) == (MAX_CREATED_KEYS, CREATION_WINDOW)
+
+
+# --- an account is needed ----------------------------------------------------------------------
+def test_create_needs_an_account():
+    store = FakeApiKeys()
+    svc = ApiKeyService(store, ManualClock(NOW), accounts=FakeAccounts({"arda"}))
+    svc.create("arda", "ci")
+    with pytest.raises(NotFoundError) as missing:
+        svc.create("ghost", "ci")
+    assert missing.value.error == "account_not_found"
+    assert "users/ghost" in missing.value.message
+    assert store.calls == ["create"]
+
+
+@pytest.mark.parametrize("handler", ["secret", "rotate_secret"])
+def test_the_webhook_secret_needs_an_account(handler):
+    secrets = FakeSecrets()
+    auth = UserAuthorizer(False, lambda token: {"uid": token.removeprefix("token-of-")})
+    controller = WebhookController(
+        WebhookSecrets(secrets, ManualClock(NOW)),
+        None,  # type: ignore[arg-type]
+        auth,
+        FakeAccounts({"arda"}),
+    )
+    method = "GET" if handler == "secret" else "POST"
+
+    def respond(uid: str) -> tuple[int, Any]:
+        request = make_request(method, headers={"Authorization": f"Bearer token-of-{uid}"})
+        with _APP.app_context():
+            try:
+                response = getattr(controller, handler)(request)
+            except NotFoundError as missing:
+                return 404, missing
+        return response.status_code, response
+
+    assert respond("arda")[0] == 200
+    status, missing = respond("ghost")
+    assert (status, missing.error) == (404, "account_not_found")
+    assert "users/ghost" in missing.message
+    assert secrets.get("ghost") is None
 
 
 # --- admin functions ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def request_with(header: str | None):
 
 def authorize(required: bool, header: str | None, user_id: str) -> None:
     authorizer = UserAuthorizer(required, verifier)
-    authorizer.require_owner(authorizer.authenticate(request_with(header)), user_id)
+    authorizer.require_owner(authorizer.authenticate(request_with(header), scope="read"), user_id)
 
 
 def test_auth_not_required_lets_anyone_act():

@@ -8,7 +8,7 @@ from pathlib import Path
 INDEXES = Path(__file__).resolve().parents[3] / "firestore.indexes.json"
 
 
-def test_expired_idempotency_keys_are_deleted_by_a_ttl_policy():
+def test_expired_idempotency_keys_and_old_api_keys_are_deleted_by_ttl_policies():
     overrides = json.loads(INDEXES.read_text())["fieldOverrides"]
     ttl = [o for o in overrides if o.get("ttl")]
     assert ttl == [
@@ -17,5 +17,6 @@ def test_expired_idempotency_keys_are_deleted_by_a_ttl_policy():
             "fieldPath": "expires_at",
             "ttl": True,
             "indexes": [],
-        }
+        },
+        {"collectionGroup": "api_keys", "fieldPath": "delete_at", "ttl": True, "indexes": []},
     ]

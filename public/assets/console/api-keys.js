@@ -7,6 +7,8 @@ import { showNewKey, hideNewKey, isShown } from './api-key-reveal.js';
 const el = {
   form: $('#api-key-form'),
   name: $('#api-key-name'),
+  scopes: [$('#api-key-scope-generate'), $('#api-key-scope-read')],
+  expires: $('#api-key-expires'),
   create: $('#api-key-create'),
   error: $('#api-key-error'),
   list: $('#api-key-list'),
@@ -27,6 +29,7 @@ export function resetApiKeys() {
   el.list.removeAttribute('aria-busy');
   el.name.value = '';
   el.name.removeAttribute('aria-invalid');
+  resetOptions();
   el.create.disabled = false;
   el.create.textContent = 'Create key';
 }
@@ -52,24 +55,47 @@ export async function loadApiKeys() {
   }
 }
 
+/** The scopes and expiry chosen in the form back to their defaults: both scopes, no expiry. */
+function resetOptions() {
+  for (const box of el.scopes) box.checked = true;
+  el.expires.value = '';
+  el.expires.removeAttribute('aria-invalid');
+}
+
+/** Keys created before scopes existed may do everything. */
+function scopesOf(key) {
+  return Array.isArray(key.scopes) ? key.scopes.map(String) : ['generate', 'read'];
+}
+
+function keyState(key) {
+  if (key.revokedAt) return ['revoked', 'Revoked'];
+  if (key.expiresAt && Date.parse(key.expiresAt) <= Date.now()) return ['expired', 'Expired'];
+  return ['active', 'Active'];
+}
+
 function renderApiKey(key) {
-  const revoked = Boolean(key.revokedAt);
+  const [status, label] = keyState(key);
+  const revoked = status === 'revoked';
   const name = key.name ? String(key.name) : '(unnamed)';
+  const scopes = scopesOf(key);
   const meta = [
+    ['Scopes', h('span', { class: 'api-key-scope-list', 'data-testid': 'api-key-scopes-shown' },
+      scopes.length ? scopes.map((s) => h('code', { 'data-scope': s }, s)) : 'none')],
     ['Created', formatTime(key.createdAt)],
+    ['Expires', h('span', { 'data-testid': 'api-key-expiry' }, key.expiresAt ? formatTime(key.expiresAt) : 'Never')],
     ['Last used', key.lastUsedAt ? formatTime(key.lastUsedAt) : 'Never'],
   ];
   if (revoked) meta.push(['Revoked', formatTime(key.revokedAt)]);
   return h('li', {
-    class: `api-key${revoked ? ' api-key-revoked' : ''}`,
+    class: `api-key${status === 'active' ? '' : ' api-key-revoked'}`,
     'data-testid': 'api-key-item',
     'data-key-id': key.keyId,
-    'data-state': revoked ? 'revoked' : 'active',
+    'data-state': status,
+    'data-scopes': scopes.join(' '),
   },
   h('div', { class: 'api-key-head' },
     h('span', { class: 'api-key-name', 'data-testid': 'api-key-item-name' }, name),
-    h('span', { class: `badge badge-${revoked ? 'revoked' : 'active'}`, 'data-testid': 'api-key-state' },
-      revoked ? 'Revoked' : 'Active'),
+    h('span', { class: `badge badge-${status}`, 'data-testid': 'api-key-state' }, label),
     revoked ? null : h('button', {
       type: 'button',
       class: 'btn btn-ghost btn-small btn-revoke',
@@ -114,6 +140,7 @@ el.form.addEventListener('submit', async (event) => {
   if (!state.session || el.create.disabled) return;
   replace(el.error);
   el.name.removeAttribute('aria-invalid');
+  el.expires.removeAttribute('aria-invalid');
   const name = el.name.value.trim();
   if (!name) {
     el.name.setAttribute('aria-invalid', 'true');
@@ -121,13 +148,32 @@ el.form.addEventListener('submit', async (event) => {
     el.name.focus();
     return;
   }
+  const scopes = el.scopes.filter((box) => box.checked).map((box) => box.value);
+  if (!scopes.length) {
+    replace(el.error, 'Choose at least one scope for the key.');
+    el.scopes[0].focus();
+    return;
+  }
+  const body = { name, scopes };
+  const days = el.expires.value.trim();
+  if (days) {
+    const n = Number(days);
+    if (!Number.isInteger(n) || n < 1 || n > 365) {
+      el.expires.setAttribute('aria-invalid', 'true');
+      replace(el.error, 'The expiry is a whole number of days from 1 to 365, or empty for none.');
+      el.expires.focus();
+      return;
+    }
+    body.expiresInDays = n;
+  }
   const epoch = keysEpoch;
   el.create.disabled = true;
   el.create.textContent = 'Creating…';
   try {
-    const created = await api('createApiKey', { method: 'POST', body: { name } });
+    const created = await api('createApiKey', { method: 'POST', body });
     if (epoch !== keysEpoch) return;
     el.name.value = '';
+    resetOptions();
     showNewKey(created);
     announce(`API key “${created.name || name}” created. Copy it now: it will not be shown again.`);
     loadApiKeys();
@@ -135,6 +181,7 @@ el.form.addEventListener('submit', async (event) => {
     if (epoch !== keysEpoch) return;
     showError(el.error, err);
     if (err instanceof ApiError && err.details.some((d) => d?.field === 'name')) el.name.setAttribute('aria-invalid', 'true');
+    if (err instanceof ApiError && err.details.some((d) => d?.field === 'expiresInDays')) el.expires.setAttribute('aria-invalid', 'true');
   } finally {
     if (epoch === keysEpoch) {
       el.create.disabled = false;
