@@ -21,7 +21,14 @@ from schemas.documents import (
     WebhookState,
 )
 from schemas.report import StoredDay, WeeklyReport
-from schemas.store import IdempotencyClaim, Replay, SeededUser, StaleDelivery, StuckCandidate
+from schemas.store import (
+    IdempotencyClaim,
+    Replay,
+    SeededUser,
+    SlotLease,
+    StaleDelivery,
+    StuckCandidate,
+)
 
 
 class GenerationQueue(Protocol):
@@ -174,6 +181,19 @@ class ApiKeyStore(Protocol):
 
     def resolve(self, key_hash: str, now: datetime, touch_interval: timedelta) -> str | None:
         """The owner of the active key with this hash, or None; records the use."""
+
+
+class SlotStore(Protocol):
+    """Leases on each owner's numbered concurrency slots of one kind (waits, streams), shared by
+    every process and instance."""
+
+    def take(self, owner: str, limit: int, now: datetime, expires_at: datetime) -> SlotLease | None:
+        """A lease on one of `owner`'s slots 0..limit-1 that is free or whose lease expired
+        before `now`, valid until `expires_at`; None when all are held. Raises when the store
+        cannot be asked in time."""
+
+    def release(self, lease: SlotLease) -> None:
+        """Free the slot, unless another holder took the lease over since."""
 
 
 class WebhookSecretStore(Protocol):
