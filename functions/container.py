@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache, cached_property
 from typing import Any
 
@@ -22,6 +23,7 @@ from controllers.generation_controller import GenerationController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
+from core.capacity import WAIT_LEASE_SECONDS
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
 from core.errors import ConfigurationError
@@ -40,14 +42,16 @@ from emulator.storage import emulator_images
 from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
-from repositories.firestore_helpers import TransactionRunner
+from repositories.firestore_helpers import WAIT_LEASES, TransactionRunner
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
+from repositories.slots import SlotRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
 from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
+from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
 from services.ports import GenerationQueue, ImageStore, TaskInspector, WebhookQueue, WebhookSender
@@ -142,7 +146,22 @@ class Container:
             webhooks=self.webhook_notifier,
         )
         return GenerationController(
-            service, self.user_auth, self.admin_guard, webhook_policy=self.webhook_policy
+            service,
+            self.user_auth,
+            self.admin_guard,
+            webhook_policy=self.webhook_policy,
+            waits=self.wait_slots,
+        )
+
+    @cached_property
+    def wait_slots(self) -> ConcurrencySlots:
+        """`Prefer: wait` calls waiting at once per user, counted in Firestore (every instance)."""
+        return ConcurrencySlots(
+            SlotRepository(self.db, WAIT_LEASES),
+            self.clock,
+            kind="wait",
+            limit=self.settings.max_concurrent_waits_per_user,
+            lease=timedelta(seconds=WAIT_LEASE_SECONDS),
         )
 
     @cached_property

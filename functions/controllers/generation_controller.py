@@ -22,6 +22,7 @@ from schemas.requests import (
     UserRequestsQuery,
 )
 from schemas.responses import generation_status_body, generation_summary_body
+from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -52,10 +53,15 @@ class GenerationController:
         auth: UserAuthorizer,
         admin: AdminGuard,
         webhook_policy: UrlPolicy = PRODUCTION,
+        *,
+        waits: ConcurrencySlots,
     ) -> None:
         self._service = service
         self._auth = auth
         self._admin = admin
+        # Concurrent `Prefer: wait` calls per user: the caller's uid, or for an anonymous caller
+        # (the open emulator mode) the user the request is for. Beyond them: no wait.
+        self._waits = waits
         self._validation_context = {WEBHOOK_POLICY: webhook_policy}
 
     def create(self, request: Request) -> Response:
@@ -66,7 +72,10 @@ class GenerationController:
         result = self._service.create(parsed, idempotency_key(request))
         if wait is None or result.status_code != 202:
             return json_response(result.body, result.status_code)
-        return self._waited_create(result.body, wait)
+        with self._waits.hold(parsed.userId if uid is None else uid) as granted:
+            if not granted:
+                return json_response(result.body, result.status_code)
+            return self._waited_create(result.body, wait)
 
     def _waited_create(self, accepted: dict[str, Any], wait: int) -> Response:
         """`Prefer: wait` on an accepted create: the status body, 200 once terminal, else 202.
@@ -91,10 +100,14 @@ class GenerationController:
             """Another user's request answers exactly like an unknown one (hidden)."""
             return self._auth.owns(uid, owner)
 
+        record = self._service.get(query.generationRequestId, visible=visible)
         if wait is None:
-            record = self._service.get(query.generationRequestId, visible=visible)
             return json_response(generation_status_body(record))
-        record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
+        if not record.status.is_terminal:  # a finished request needs no slot: nothing to wait for
+            with self._waits.hold(record.user_id if uid is None else uid) as granted:
+                if not granted:
+                    return json_response(generation_status_body(record))
+                record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
         return json_response(generation_status_body(record), headers=preference_applied(wait))
 
     def cancel(self, request: Request) -> Response:

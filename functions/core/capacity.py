@@ -47,6 +47,9 @@ MAX_WAIT_SECONDS = 60
 # createGenerationRequest and getGenerationStatus: interactive, but the timeout also covers the
 # charge, a whole wait and one last read (tests/unit/test_prefer_wait.py checks the sum).
 WAITING = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=120)
+# A waiting call's lease on one of its user's wait slots: no call outlives the function's
+# timeout, so an older lease is a crashed holder's and may be taken over.
+WAIT_LEASE_SECONDS = WAITING["timeout_sec"]
 
 # health: touches nothing, so the least memory.
 PROBE = _capacity(MemoryOption.MB_256, THREADS, max_instances=5, timeout_sec=10)

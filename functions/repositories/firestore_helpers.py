@@ -35,6 +35,7 @@ REPORTS = "reports"
 USAGE_DAILY = "usage_daily"  # daily usage rollups (repositories/reports.py)
 API_KEYS = "api_keys"
 API_KEY_OWNERS = "api_key_owners"
+WAIT_LEASES = "wait_leases"  # per-user `Prefer: wait` slots (repositories/slots.py)
 
 
 def to_model[M: BaseModel](snapshot: DocumentSnapshot, model: type[M]) -> M | None:

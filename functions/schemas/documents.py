@@ -169,6 +169,18 @@ class ApiKeyRecord(_Record):
         return self.expires_at is not None and self.expires_at <= now
 
 
+class SlotLeaseRecord(_Record):
+    """One lease on a per-user concurrency slot (`wait_leases/{uid}_{slot}`): held while a call
+    waits, deleted when it ends; a lease past `expires_at` is free to take over, and Firestore's
+    TTL policy deletes leftovers."""
+
+    id: str  # `{user_id}_{slot}`
+    user_id: str
+    slot: int
+    acquired_at: UtcDatetime
+    expires_at: UtcDatetime
+
+
 class StyleRecord(_Record):
     id: str
     display_name: str

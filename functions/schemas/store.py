@@ -83,3 +83,13 @@ class SeededUser:
     requests: int
     transactions: int
     kept_transactions: int  # the user's own (unmarked) transactions, left as they were
+
+
+@dataclass(frozen=True)
+class SlotLease:
+    """A held per-user concurrency slot; `version` is the lease's write time, so that giving it
+    back never deletes a lease that another holder took over since."""
+
+    owner: str
+    slot: int
+    version: datetime

@@ -26,6 +26,7 @@ from schemas.store import (
     IdempotencyClaim,
     Replay,
     SeededUser,
+    SlotLease,
     StaleDelivery,
     StuckCandidate,
 )
@@ -189,6 +190,19 @@ class ApiKeyStore(Protocol):
         self, key_hash: str, now: datetime, touch_interval: timedelta
     ) -> ApiKeyRecord | None:
         """The unrevoked key with this hash, or None; records the use of an unexpired one."""
+
+
+class SlotStore(Protocol):
+    """Leases on each owner's numbered concurrency slots of one kind (waits, streams), shared by
+    every process and instance."""
+
+    def take(self, owner: str, limit: int, now: datetime, expires_at: datetime) -> SlotLease | None:
+        """A lease on one of `owner`'s slots 0..limit-1 that is free or whose lease expired
+        before `now`, valid until `expires_at`; None when all are held. Raises when the store
+        cannot be asked in time."""
+
+    def release(self, lease: SlotLease) -> None:
+        """Free the slot, unless another holder took the lease over since."""
 
 
 class WebhookSecretStore(Protocol):

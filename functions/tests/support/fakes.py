@@ -42,6 +42,7 @@ from schemas.store import (
     IdempotencyClaim,
     Replay,
     SeededUser,
+    SlotLease,
     StaleDelivery,
     StuckCandidate,
 )
@@ -54,6 +55,7 @@ from services.ports import (
     ImageStore,
     ReportStore,
     SeedStore,
+    SlotStore,
     TaskInspector,
     WebhookDeliveryStore,
     WebhookQueue,
@@ -469,6 +471,42 @@ class FakeAccounts:
         return UserRecord(id=user_id) if user_id in self.uids else None
 
 
+class FakeSlots:
+    """What repositories/slots.py does, in memory (its races are emulator tests): one lease per
+    (owner, slot), an expired one taken over, a release that frees only its own lease. Set
+    `take_error` or `release_error` to make those raise; `calls` logs (method, owner)."""
+
+    def __init__(self) -> None:
+        self.leases: dict[tuple[str, int], SlotLease] = {}
+        self.expiry: dict[tuple[str, int], datetime] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.take_error: Exception | None = None
+        self.release_error: Exception | None = None
+        self._writes = 0
+
+    def take(self, owner: str, limit: int, now: datetime, expires_at: datetime) -> SlotLease | None:
+        self.calls.append(("take", owner))
+        if self.take_error is not None:
+            raise self.take_error
+        for slot in range(limit):
+            if (owner, slot) not in self.leases or self.expiry[owner, slot] <= now:
+                self._writes += 1  # a version of its own, like a write's update time
+                lease = SlotLease(owner, slot, now + timedelta(microseconds=self._writes))
+                self.leases[owner, slot], self.expiry[owner, slot] = lease, expires_at
+                return lease
+        return None
+
+    def release(self, lease: SlotLease) -> None:
+        self.calls.append(("release", lease.owner))
+        if self.release_error is not None:
+            raise self.release_error
+        if self.leases.get((lease.owner, lease.slot)) == lease:
+            del self.leases[lease.owner, lease.slot]
+
+    def held(self, owner: str) -> int:
+        return sum(1 for who, _ in self.leases if who == owner)
+
+
 class FakeSeedStore:
     """Owns every id except those in `foreign` (documents the seeder did not write); `calls`
     logs "replace_user" and "forget_rollups" in order."""
@@ -515,4 +553,5 @@ _catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _api_keys: ApiKeyStore = FakeApiKeys()
 _accounts: AccountReader = FakeAccounts(())
 _seed: SeedStore = FakeSeedStore()
+_slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

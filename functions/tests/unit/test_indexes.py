@@ -4,19 +4,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from repositories.firestore_helpers import WAIT_LEASES
+from schemas.documents import SlotLeaseRecord
 
 INDEXES = Path(__file__).resolve().parents[3] / "firestore.indexes.json"
 
 
-def test_expired_idempotency_keys_and_old_api_keys_are_deleted_by_ttl_policies():
+def ttl_policies() -> list[dict[str, Any]]:
     overrides = json.loads(INDEXES.read_text())["fieldOverrides"]
-    ttl = [o for o in overrides if o.get("ttl")]
-    assert ttl == [
-        {
-            "collectionGroup": "idempotency_keys",
-            "fieldPath": "expires_at",
-            "ttl": True,
-            "indexes": [],
-        },
-        {"collectionGroup": "api_keys", "fieldPath": "delete_at", "ttl": True, "indexes": []},
-    ]
+    return [o for o in overrides if o.get("ttl")]
+
+
+def test_expired_idempotency_keys_are_deleted_by_a_ttl_policy():
+    assert {
+        "collectionGroup": "idempotency_keys",
+        "fieldPath": "expires_at",
+        "ttl": True,
+        "indexes": [],
+    } in ttl_policies()
+
+
+def test_leftover_wait_leases_are_deleted_by_a_ttl_policy():
+    assert "expires_at" in SlotLeaseRecord.model_fields
+    assert {
+        "collectionGroup": WAIT_LEASES,
+        "fieldPath": "expires_at",
+        "ttl": True,
+        "indexes": [],
+    } in ttl_policies()
+
+
+def test_revoked_and_expired_api_keys_are_deleted_by_a_ttl_policy():
+    assert {
+        "collectionGroup": "api_keys",
+        "fieldPath": "delete_at",
+        "ttl": True,
+        "indexes": [],
+    } in ttl_policies()

@@ -3,7 +3,7 @@ here really sleeps), the controller's answers, and the timeout that must cover t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,15 +18,17 @@ from core import capacity
 from core.errors import NotFoundError, ValidationError
 from core.firestore_client import RPC_DEADLINE_SECONDS
 from repositories.firestore_helpers import TRANSACTION_DEADLINE_SECONDS
+from repositories.slots import RELEASE_SECONDS, TAKE_SECONDS
 from schemas.documents import Catalog, GenerationRecord, GenerationStatus
 from services.catalog_service import CatalogService
+from services.concurrency import ConcurrencySlots
 from services.generation_service import (
     WAIT_FIRST_POLL_SECONDS,
     WAIT_MAX_POLL_SECONDS,
     CreateResult,
     GenerationService,
 )
-from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, ManualClock
+from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, FakeSlots, ManualClock
 from tests.support.http import call, make_request
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
@@ -255,8 +257,16 @@ def service(mocker):
     return fake
 
 
-def handlers(service) -> tuple[Any, Any]:
-    controller = GenerationController(service, UserAuthorizer(False, lambda token: {}), None)  # type: ignore[arg-type]
+def handlers(service, slots: FakeSlots | None = None) -> tuple[Any, Any]:
+    waits = ConcurrencySlots(
+        slots or FakeSlots(), ManualClock(NOW), kind="wait", limit=4, lease=timedelta(minutes=2)
+    )
+    controller = GenerationController(
+        service,
+        UserAuthorizer(False, lambda token: {}),
+        None,  # type: ignore[arg-type]
+        waits=waits,
+    )
     return endpoint(["POST"])(controller.create), endpoint(["GET", "POST"])(controller.status)
 
 
@@ -342,7 +352,6 @@ def test_a_status_read_with_wait_is_200_either_way(service):
         assert with_wait[0] == 200 and with_wait[1]["status"] == final.value
     request_id, seconds, visible = service.wait_until_terminal.call_args.args
     assert (request_id, seconds) == ("r1", 3) and visible("anyone")  # open mode sees all
-    service.get.assert_not_called()
 
 
 def test_a_status_read_without_wait_reads_once(service):
@@ -367,7 +376,21 @@ def test_browsers_may_send_prefer_and_read_preference_applied():
 
 
 # --- the timeout covers the wait --------------------------------------------------------------
+# The charge, taking a wait slot, the wait with its last read, giving the slot back.
+LONGEST_WAITING_CALL = (
+    TRANSACTION_DEADLINE_SECONDS
+    + TAKE_SECONDS
+    + capacity.MAX_WAIT_SECONDS
+    + RPC_DEADLINE_SECONDS
+    + RELEASE_SECONDS
+)
+
+
 def test_the_waiting_timeout_covers_the_longest_call_with_margin():
-    longest = TRANSACTION_DEADLINE_SECONDS + capacity.MAX_WAIT_SECONDS + RPC_DEADLINE_SECONDS
-    assert capacity.WAITING["timeout_sec"] >= longest + 20
+    assert capacity.WAITING["timeout_sec"] >= LONGEST_WAITING_CALL + 20
     assert capacity.MAX_WAIT_SECONDS == 60
+
+
+def test_a_wait_slot_lease_outlives_any_call_that_holds_it():
+    """A lease is taken to be a crashed holder's only once no call could still hold it."""
+    assert capacity.WAIT_LEASE_SECONDS >= capacity.WAITING["timeout_sec"] > LONGEST_WAITING_CALL
