@@ -73,3 +73,12 @@ class SeededUser:
     requests: int
     transactions: int
     kept_transactions: int  # the user's own (unmarked) transactions, left as they were
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A PNG stored for a request: its download URL, object path and the token in the URL."""
+
+    url: str
+    path: str
+    token: str

@@ -109,9 +109,14 @@ class SeedHistory:
         return current_credits + self.net_spent[user_id]
 
 
+def anomalous_week(seeded_at: datetime) -> WeekWindow:
+    """The week holding the anomalies: the last complete ISO week when the history was seeded."""
+    return last_complete_week(seeded_at)
+
+
 def fabricate_history(now: datetime, seed: int = DEFAULT_SEED) -> SeedHistory:
     rng = random.Random(seed)
-    report_week = last_complete_week(now)
+    report_week = anomalous_week(now)
     history_start = report_week.start - BASELINE_WEEKS * WEEK
     signup_day = report_week.start + timedelta(days=1)
 
