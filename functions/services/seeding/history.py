@@ -289,8 +289,8 @@ def _materialise(rng: random.Random, plan: PlannedRequest, history: SeedHistory)
     )
     if plan.failed:
         record.error_message = rng.choice(FAILURE_MESSAGES)
-    # A completed request of the fabricated history never ran a model: it has no stored image
-    # (image_url stays null and the console says "no image stored").
+    # A completed request of the fabricated history never ran a model: it is written without an
+    # image; `make dev` stores its picture at start-up (services/seeding/first_run.py).
     history.requests[request_id] = record.document()
     ledger = history.transactions.setdefault(plan.user_id, {})
     charge = deduction(record, plan.created_at)
