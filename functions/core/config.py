@@ -167,6 +167,12 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(origin.strip() for origin in raw.split(",") if origin.strip())
 
 
+def anomaly_thresholds() -> AnomalyThresholds:
+    return AnomalyThresholds.model_validate(
+        {name: raw for name, p in ANOMALY_PARAMS.items() if str(raw := p.value).strip()}
+    )
+
+
 def load_settings() -> Settings:
     default_rate = _float(GENERATION_FAILURE_RATE) or 0.0
     rates = {model: _float(param, default_rate) for model, param in MODEL_FAILURE_RATES.items()}
@@ -190,9 +196,7 @@ def load_settings() -> Settings:
             o.strip() for o in ADMIN_CORS_ORIGINS.value.split(",") if o.strip()
         )
         or (EMULATOR_CONSOLE_ORIGINS if on_emulator else ()),
-        anomaly_thresholds=AnomalyThresholds.model_validate(
-            {name: raw for name, p in ANOMALY_PARAMS.items() if str(raw := p.value).strip()}
-        ),
+        anomaly_thresholds=anomaly_thresholds(),
         webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS.value,
         webhook_max_backoff_seconds=WEBHOOK_MAX_BACKOFF_SECONDS.value,
     )

@@ -7,6 +7,8 @@ entries), even when their id is one the seeder would use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from google.cloud import firestore
@@ -15,14 +17,18 @@ from google.cloud.firestore_v1.transaction import Transaction
 
 from repositories.firestore_helpers import (
     GENERATION_REQUESTS,
+    SIZES,
     TRANSACTIONS,
     USAGE_DAILY,
     USERS,
     TransactionRunner,
+    to_model,
 )
-from schemas.store import SeededUser
+from schemas.documents import GenerationRecord, GenerationStatus
+from schemas.store import SeededUser, StoredImage
 
 SEEDED = "seeded"  # the field that marks a document as the seeder's own
+IMAGES_PER_TRANSACTION = 200  # a transaction holds at most 500 writes
 
 
 class SeedRepository:
@@ -111,6 +117,60 @@ class SeedRepository:
             return SeededUser(len(requests), len(transactions), kept)
 
         return self._transactions.run(self._db, run, f"user:{user_id}")
+
+    def seeded_at(self) -> datetime | None:
+        query = self._db.collection(SIZES).where(filter=FieldFilter(SEEDED, "==", True))
+        for snap in query.limit(1).stream():
+            created_at = snap.get("created_at")
+            return created_at if isinstance(created_at, datetime) else None
+        return None
+
+    def completed_without_image(self) -> list[GenerationRecord]:
+        query = (
+            self._db.collection(GENERATION_REQUESTS)
+            .where(filter=FieldFilter(SEEDED, "==", True))
+            .where(filter=FieldFilter("status", "==", GenerationStatus.COMPLETED.value))
+        )
+        records = (to_model(snap, GenerationRecord) for snap in query.stream())
+        return [r for r in records if r is not None and r.image_url is None]
+
+    def attach_images(self, images: Mapping[str, StoredImage]) -> int:
+        """Each in a transaction with its neighbours, only on a request that is still seeded,
+        completed and without an image (a reseed or a user may have changed it since)."""
+        ref = self._db.collection(GENERATION_REQUESTS)
+        ids = sorted(images)
+        chunks = [
+            ids[i : i + IMAGES_PER_TRANSACTION] for i in range(0, len(ids), IMAGES_PER_TRANSACTION)
+        ]
+
+        def attach(chunk: list[str]) -> int:
+            def run(transaction: Transaction) -> int:
+                snaps = transaction.get_all([ref.document(i) for i in chunk])
+                attached = 0
+                for snap in snaps:
+                    data = snap.to_dict() or {}
+                    if (
+                        not snap.exists
+                        or data.get(SEEDED) is not True
+                        or data.get("status") != GenerationStatus.COMPLETED.value
+                        or data.get("image_url") is not None
+                    ):
+                        continue
+                    image = images[snap.id]
+                    transaction.update(
+                        snap.reference,
+                        {
+                            "image_url": image.url,
+                            "image_path": image.path,
+                            "image_token": image.token,
+                        },
+                    )
+                    attached += 1
+                return attached
+
+            return self._transactions.run(self._db, run, "seed:images")
+
+        return sum(attach(chunk) for chunk in chunks)
 
 
 def _is_seeded(snap: firestore.DocumentSnapshot) -> bool:

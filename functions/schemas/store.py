@@ -93,3 +93,12 @@ class SlotLease:
     owner: str
     slot: int
     version: datetime
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """A PNG stored for a request: its download URL, object path and the token in the URL."""
+
+    url: str
+    path: str
+    token: str

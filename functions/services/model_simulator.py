@@ -61,14 +61,18 @@ class ModelSimulator:
         rate = self._failure_rates.get(record.model, self._default_failure_rate)
         if self._rng.random() < rate:
             return ModelRun(error_message=self._rng.choice(FAILURE_MESSAGES))
-        width, height = pixel_size(record.size)
-        spec = ImageSpec(
-            request_id=record.id,
-            model=record.model,
-            style=record.style,
-            color=record.color,
-            prompt=record.prompt,
-            width=width,
-            height=height,
-        )
-        return ModelRun(png=self._render(spec))
+        return ModelRun(png=self._render(image_spec(record)))
+
+
+def image_spec(record: GenerationRecord) -> ImageSpec:
+    """What the renderer paints for `record`: its own fields, at its size."""
+    width, height = pixel_size(record.size)
+    return ImageSpec(
+        request_id=record.id,
+        model=record.model,
+        style=record.style,
+        color=record.color,
+        prompt=record.prompt,
+        width=width,
+        height=height,
+    )

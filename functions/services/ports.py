@@ -3,7 +3,7 @@ container.py), fakes in tests/support/fakes.py. Services never import repositori
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from schemas.store import (
     SeededUser,
     SlotLease,
     StaleDelivery,
+    StoredImage,
     StuckCandidate,
 )
 
@@ -244,3 +245,12 @@ class SeedStore(Protocol):
         """Reseed one user, or None when a user with that id is not the seeder's."""
 
     def forget_rollups(self) -> int: ...
+
+    def seeded_at(self) -> datetime | None:
+        """When the seed state was written (its reference entries' `created_at`), or None."""
+
+    def completed_without_image(self) -> list[GenerationRecord]:
+        """The seeded completed requests that have no stored image."""
+
+    def attach_images(self, images: Mapping[str, StoredImage]) -> int:
+        """Record each request's stored image (by request id); how many were recorded."""

@@ -43,6 +43,7 @@ DEV_EMULATORS = "functions,firestore,tasks,pubsub,hosting,auth"
 EXPORT = "docs/firestore-export"
 FIREBASE = HERE / "firebase.sh"
 STORAGE_HOST = "http://127.0.0.1:9199"
+FIRESTORE_HOST = "127.0.0.1:5561"
 STORAGE = [
     sys.executable, str(HERE / "storage_emulator_in_memory.py"), "start", "--host", "127.0.0.1",
     "--port", "9199", "--in-memory", "--default-bucket", f"{PROJECT}.appspot.com", "--quiet",
@@ -246,6 +247,17 @@ def seed_auth_accounts(stack: Stack) -> None:
     stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/seed_auth.py")], env))
 
 
+def prepare_first_run(stack: Stack) -> None:
+    """The seeded requests' pictures and the seeded anomalous week's report, with the values
+    the functions have (scripts/data/first_run.py). A failure does not stop the stack."""
+    import env_local
+
+    env = os.environ | env_local.profile_values("dev", os.environ)
+    env |= {"FIRESTORE_EMULATOR_HOST": FIRESTORE_HOST, "GCLOUD_PROJECT": PROJECT}
+    print("Storing the seeded pictures and the seeded week's report...")
+    stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/first_run.py")], env))
+
+
 def print_banner(stack: Stack) -> None:
     print(BANNER)
 
@@ -256,6 +268,7 @@ DEV_STEPS: list[Callable[[Stack], None]] = [
     wait_until_ready,
     seed_reference_data,
     seed_auth_accounts,
+    prepare_first_run,
     print_banner,
 ]
 

@@ -109,9 +109,14 @@ class SeedHistory:
         return current_credits + self.net_spent[user_id]
 
 
+def anomalous_week(seeded_at: datetime) -> WeekWindow:
+    """The week holding the anomalies: the last complete ISO week when the history was seeded."""
+    return last_complete_week(seeded_at)
+
+
 def fabricate_history(now: datetime, seed: int = DEFAULT_SEED) -> SeedHistory:
     rng = random.Random(seed)
-    report_week = last_complete_week(now)
+    report_week = anomalous_week(now)
     history_start = report_week.start - BASELINE_WEEKS * WEEK
     signup_day = report_week.start + timedelta(days=1)
 
@@ -284,8 +289,8 @@ def _materialise(rng: random.Random, plan: PlannedRequest, history: SeedHistory)
     )
     if plan.failed:
         record.error_message = rng.choice(FAILURE_MESSAGES)
-    # A completed request of the fabricated history never ran a model: it has no stored image
-    # (image_url stays null and the console says "no image stored").
+    # A completed request of the fabricated history never ran a model: it is written without an
+    # image; `make dev` stores its picture at start-up (services/seeding/first_run.py).
     history.requests[request_id] = record.document()
     ledger = history.transactions.setdefault(plan.user_id, {})
     charge = deduction(record, plan.created_at)

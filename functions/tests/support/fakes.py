@@ -7,7 +7,7 @@ at the end make mypy check every fake against its protocol, so they cannot drift
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -44,6 +44,7 @@ from schemas.store import (
     SeededUser,
     SlotLease,
     StaleDelivery,
+    StoredImage,
     StuckCandidate,
 )
 from services.ports import (
@@ -516,6 +517,9 @@ class FakeSeedStore:
         self.users: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
         self.reference: dict[str, dict[str, dict[str, Any]]] = {}
         self.calls: list[str] = []
+        # What the first-run methods read: seeded requests by id and when the seed ran.
+        self.requests: dict[str, GenerationRecord] = {}
+        self.seeded_time: datetime | None = None
 
     def replace_owned(self, collection: str, documents: dict[str, dict[str, Any]]) -> int:
         self.reference[collection] = documents
@@ -537,6 +541,23 @@ class FakeSeedStore:
     def forget_rollups(self) -> int:
         self.calls.append("forget_rollups")
         return 0
+
+    def seeded_at(self) -> datetime | None:
+        return self.seeded_time
+
+    def completed_without_image(self) -> list[GenerationRecord]:
+        return [
+            r
+            for r in self.requests.values()
+            if r.status is GenerationStatus.COMPLETED and r.image_url is None
+        ]
+
+    def attach_images(self, images: Mapping[str, StoredImage]) -> int:
+        self.calls.append("attach_images")
+        for request_id, image in images.items():
+            stored = {"image_url": image.url, "image_path": image.path, "image_token": image.token}
+            self.requests[request_id] = self.requests[request_id].model_copy(update=stored)
+        return len(images)
 
 
 # mypy checks each fake against the protocol it stands in for.
