@@ -128,6 +128,7 @@ class GenerationStore(GenerationReader, Protocol):
         claim: IdempotencyClaim | None = None,
         *,
         max_in_flight: int,
+        max_pending_webhooks: int,
     ) -> GenerationRecord | Replay:
         """Charge and store `queued` (stamped with `clock()`), or replay the claim's answer."""
 
@@ -195,7 +196,8 @@ class WebhookDeliveryStore(Protocol):
         status_code: int | None,
         error: str | None,
     ) -> WebhookDelivery | None:
-        """Count one attempt and move to `state`; None when no longer `pending`."""
+        """Count one attempt and move to `state`; None when no longer `pending`. Ending the
+        delivery gives its owner's webhook slot back."""
 
     def find_stale(self, updated_before: datetime) -> list[StaleDelivery]: ...
 
