@@ -40,8 +40,9 @@ class WebhookQueue(Protocol):
 
 class WebhookSender(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
-        """POST one attempt; the receiver's status code, or why there was none. Raises
-        WebhookUrlRefused when the URL or an address its host resolves to is not allowed."""
+        """POST one attempt; the receiver's status code, or why there was none (a host that
+        resolves to a refused address included). Raises WebhookUrlRefused when the URL itself
+        is not allowed."""
 
 
 class TaskInspector(Protocol):
