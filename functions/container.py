@@ -143,6 +143,7 @@ class Container:
             self.queue,
             self.clock,
             max_in_flight=self.settings.max_in_flight_per_user,
+            max_pending_webhooks=self.settings.max_pending_webhooks_per_user,
             webhooks=self.webhook_notifier,
         )
         return GenerationController(

@@ -33,6 +33,9 @@ QUEUED_TIMEOUT_SECONDS = params.IntParam("QUEUED_TIMEOUT_SECONDS", default=3600)
 MAX_IN_FLIGHT_PER_USER = params.IntParam("MAX_IN_FLIGHT_PER_USER", default=10)
 # `Prefer: wait` calls (create and status) waiting at once per user; more answer without waiting.
 MAX_CONCURRENT_WAITS_PER_USER = params.IntParam("MAX_CONCURRENT_WAITS_PER_USER", default=4)
+# Webhook events not yet delivered, stopped or given up per user (requests in flight with a
+# webhookUrl included); one more create with a webhookUrl answers 429.
+MAX_PENDING_WEBHOOKS_PER_USER = params.IntParam("MAX_PENDING_WEBHOOKS_PER_USER", default=20)
 
 # Cloud Storage bucket of the generated images; empty means the project's `<project>.appspot.com`.
 IMAGE_BUCKET = params.StringParam("IMAGE_BUCKET", default="")
@@ -152,6 +155,7 @@ class Settings(BaseModel):
     queued_timeout_seconds: int = Field(3600, gt=0)
     max_in_flight_per_user: int = Field(10, ge=1)
     max_concurrent_waits_per_user: int = Field(4, ge=1)
+    max_pending_webhooks_per_user: int = Field(20, ge=1)
     require_auth: bool = False
     on_emulator: bool = False
     admin_api_key: str = ""
@@ -187,6 +191,7 @@ def load_settings() -> Settings:
         queued_timeout_seconds=QUEUED_TIMEOUT_SECONDS.value,
         max_in_flight_per_user=MAX_IN_FLIGHT_PER_USER.value,
         max_concurrent_waits_per_user=MAX_CONCURRENT_WAITS_PER_USER.value,
+        max_pending_webhooks_per_user=MAX_PENDING_WEBHOOKS_PER_USER.value,
         require_auth=require_auth,
         on_emulator=on_emulator,
         admin_api_key=ADMIN_API_KEY.value,

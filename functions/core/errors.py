@@ -186,6 +186,15 @@ class TooManyInFlightError(AppError):
     retry_after = 10
 
 
+class TooManyPendingWebhooksError(AppError):
+    """The user already has the maximum number of webhook events not yet delivered."""
+
+    status = 429
+    error_type = "too_many_pending_webhooks"
+    default_message = "Too many webhook events not yet delivered; retry when one has been"
+    retry_after = 60
+
+
 class TooManyApiKeysError(AppError):
     """The user already has the maximum number of active API keys (one must be revoked first)."""
 

@@ -2,7 +2,9 @@
 
 The host is resolved once, every address must pass the URL policy, and the connection goes to a
 checked address, so DNS rebinding cannot move it; TLS still verifies the host name. No redirects,
-no environment proxies, a deadline on the whole exchange and a cap on the answer read.
+no environment proxies, one deadline on the whole attempt (the lookup included) and a cap on the
+answer read. The owner learns only a category of failure (`ERRORS`); the precise reason, for
+the logs, never reaches them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ DELIVERY_TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 4096
 USER_AGENT = "Feraset-Imagen-Webhooks/1.0"
 
+# What an attempt without a 2xx tells the owner (`webhook.lastError`). A name that does not
+# resolve, one that resolves to a refused address and a refused connection all read the same.
+UNREACHABLE = "address not allowed or unreachable"
+TIMEOUT = "timeout"
+TLS_FAILURE = "TLS failure"
+NO_VALID_ANSWER = "no valid HTTP answer"
+ERRORS = (UNREACHABLE, TIMEOUT, TLS_FAILURE, NO_VALID_ANSWER)
+
+
+def http_status_error(status_code: int) -> str:
+    """The category of an answer that is not a 2xx."""
+    return f"HTTP {status_code}"
+
+
 # (host, port) -> the addresses it resolves to, as socket.getaddrinfo would list them.
 Resolver = Callable[[str, int], Sequence[str]]
 
@@ -42,10 +58,12 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class WebhookResponse:
-    """How one attempt ended: the receiver's status code, or why there was none."""
+    """How one attempt ended: the receiver's status code, or why there was none (`error`, one
+    of ERRORS, for the owner; `detail`, the precise reason, for the logs only)."""
 
     status_code: int | None
     error: str | None = None
+    detail: str | None = None
 
 
 class PinnedWebhookSender:
@@ -65,37 +83,42 @@ class PinnedWebhookSender:
         self._ssl_context = ssl_context
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
-        """Raises WebhookUrlRefused when the URL or an address its host resolves to is not
-        allowed; every other failure is an answer without a status code."""
+        """Raises WebhookUrlRefused when the URL itself is not allowed; every other failure,
+        a host resolving to a refused address included, is an answer without a status code."""
         target = parse_webhook_url(url, self._policy)
-        try:
-            addresses = self._addresses(target)
-        except OSError:
-            return WebhookResponse(None, f"could not resolve {target.host}")
         deadline = time.monotonic() + self._timeout
         try:
-            return self._exchange(target, addresses, body, headers, deadline)
+            addresses = self._addresses(target, deadline)
+        except WebhookUrlRefused as refused:
+            return WebhookResponse(None, UNREACHABLE, str(refused))
+        except TimeoutError:
+            return WebhookResponse(None, TIMEOUT, f"resolving {target.host} took too long")
+        except OSError as error:
+            return WebhookResponse(None, UNREACHABLE, f"could not resolve {target.host}: {error}")
+        try:
+            raw = self._connect(addresses, target.port, deadline)
+        except OSError as error:
+            return self._failure(error, deadline, UNREACHABLE)
+        try:
+            return self._exchange(raw, target, body, headers, deadline)
         except (OSError, http.client.HTTPException) as error:  # ssl errors are OSErrors
-            return WebhookResponse(None, self._failure(error, target, deadline))
+            return self._failure(error, deadline, NO_VALID_ANSWER)
 
-    def _failure(self, error: Exception, target: WebhookTarget, deadline: float) -> str:
+    def _failure(self, error: Exception, deadline: float, otherwise: str) -> WebhookResponse:
+        detail = f"{type(error).__name__}: {error}"
         if isinstance(error, TimeoutError) or time.monotonic() >= deadline:
-            return f"no answer within {self._timeout:g} s"
-        if isinstance(error, ssl.SSLCertVerificationError):
-            return f"the TLS certificate is not valid for {target.host}"
+            return WebhookResponse(None, TIMEOUT, f"no answer within {self._timeout:g} s")
         if isinstance(error, ssl.SSLError):
-            return "the TLS handshake failed"
-        if isinstance(error, ConnectionRefusedError):
-            return "the connection was refused"
-        return f"the connection failed ({type(error).__name__})"
+            return WebhookResponse(None, TLS_FAILURE, detail)
+        return WebhookResponse(None, otherwise, detail)
 
-    def _addresses(self, target: WebhookTarget) -> list[IPAddress]:
+    def _addresses(self, target: WebhookTarget, deadline: float) -> list[IPAddress]:
         """Every address of the host, each one allowed; a literal address is its own."""
         if target.address is not None:
             return [target.address]  # checked when the URL was parsed
         addresses = [
             ipaddress.ip_address(a.split("%", 1)[0])
-            for a in self._resolve(target.host, target.port)
+            for a in _within(deadline, self._resolve, target.host, target.port)
         ]
         if not addresses:
             raise OSError("no addresses")
@@ -109,13 +132,12 @@ class PinnedWebhookSender:
 
     def _exchange(
         self,
+        raw: socket.socket,
         target: WebhookTarget,
-        addresses: list[IPAddress],
         body: bytes,
         headers: dict[str, str],
         deadline: float,
     ) -> WebhookResponse:
-        raw = self._connect(addresses, target.port, deadline)
         # A duplicate of the socket lets a timer cut the exchange at the deadline, whatever
         # phase it is in, without touching the TLS object another thread is using.
         watchdog_socket = raw.dup()
@@ -166,6 +188,28 @@ class PinnedWebhookSender:
             except OSError as error:
                 last_error = error
         raise last_error
+
+
+def _within[T](deadline: float, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)`, or TimeoutError once the deadline passes. It runs in a daemon thread: a
+    lookup cannot be interrupted, but the attempt stops waiting for it."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            results.append(call(*args))
+        except BaseException as error:  # handed to the caller
+            errors.append(error)
+        done.set()
+
+    threading.Thread(target=run, name="webhook-resolve", daemon=True).start()
+    if not done.wait(max(deadline - time.monotonic(), 0)):
+        raise TimeoutError("the lookup did not finish in time")
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def _cut(sock: Any, cut: threading.Event) -> None:

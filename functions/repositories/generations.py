@@ -15,7 +15,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.transaction import Transaction
 
-from core.errors import InsufficientCreditsError, NotFoundError, TooManyInFlightError
+from core.errors import (
+    InsufficientCreditsError,
+    NotFoundError,
+    TooManyInFlightError,
+    TooManyPendingWebhooksError,
+)
 from core.firestore_client import request_deadline
 from core.webhook_signing import event_id
 from repositories.firestore_helpers import (
@@ -26,6 +31,7 @@ from repositories.firestore_helpers import (
     to_model,
 )
 from repositories.idempotency import IdempotencyStore
+from repositories.webhooks import PENDING_WEBHOOKS
 from schemas import ledger
 from schemas.documents import (
     IN_FLIGHT,
@@ -98,7 +104,10 @@ class GenerationRepository:
             if isinstance(owner, str) and owner:
                 user_ref = self._db.collection(USERS).document(owner)
                 if user_ref.get(transaction=tx).exists:
-                    tx.update(user_ref, {"in_flight": firestore.Increment(-1)})
+                    released = {"in_flight": firestore.Increment(-1)}
+                    if data.get("webhook_url") is not None:  # its event will never be due
+                        released[PENDING_WEBHOOKS] = firestore.Increment(-1)
+                    tx.update(user_ref, released)
             tx.update(ref, {"status": QUARANTINED, "settle_problem": reason, "updated_at": now})
             return True
 
@@ -111,13 +120,16 @@ class GenerationRepository:
         claim: IdempotencyClaim | None = None,
         *,
         max_in_flight: int,
+        max_pending_webhooks: int,
     ) -> GenerationRecord | Replay:
         """Charge `queued.credits_deducted` to its owner and store the request, or replay the
         answer stored for the claim's key.
 
         The time is read inside each attempt, so stored times start at the winning attempt.
         At most `max_in_flight` of the user's requests are in flight: the user's `in_flight`
-        counter is moved here and by `settle`, exactly once each.
+        counter is moved here and by `settle`, exactly once each. Likewise at most
+        `max_pending_webhooks` webhook events are undelivered (`pending_webhooks`, moved here
+        and when the delivery ends: repositories/webhooks.py).
         """
 
         def run(tx: Transaction) -> GenerationRecord | Replay:
@@ -147,11 +159,22 @@ class GenerationRepository:
                     error="too_many_in_flight",
                     extra={"maxInFlight": max_in_flight},
                 )
+            changes: dict[str, Any] = {
+                "current_credits": balance - cost,
+                "in_flight": in_flight + 1,
+            }
+            if queued.webhook_url is not None:
+                pending = max(int(user_data.get(PENDING_WEBHOOKS) or 0), 0)
+                if pending >= max_pending_webhooks:
+                    raise TooManyPendingWebhooksError(
+                        f"At most {max_pending_webhooks} webhook events may be waiting for "
+                        "delivery at once; retry when one has been delivered or given up",
+                        error="too_many_pending_webhooks",
+                        extra={"maxPendingWebhooks": max_pending_webhooks},
+                    )
+                changes[PENDING_WEBHOOKS] = pending + 1
             record = queued.model_copy(update={"created_at": now, "updated_at": now})
-            tx.update(
-                user_ref,
-                {"current_credits": balance - cost, "in_flight": in_flight + 1, "updated_at": now},
-            )
+            tx.update(user_ref, changes | {"updated_at": now})
             tx.create(self._requests.document(record.id), record.document())
             self._book(tx, ledger.deduction(record, now))
             if claim is not None:

@@ -71,6 +71,8 @@ class UserRecord(_Record):
     total_images_generated: int = 0
     # Requests queued or processing (the fair-use cap); moved by the money path's transactions.
     in_flight: int = 0
+    # Requests with a webhookUrl whose event is not delivered, stopped or given up yet.
+    pending_webhooks: int = 0
     is_active: bool = True
     created_at: UtcDatetime | None = None
 

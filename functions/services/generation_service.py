@@ -45,6 +45,7 @@ class GenerationService:
         queue: GenerationQueue,
         clock: Clock,
         max_in_flight: int,
+        max_pending_webhooks: int = 20,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -56,13 +57,15 @@ class GenerationService:
         self._clock = clock
         self._new_id = new_id
         self._max_in_flight = max_in_flight
+        self._max_pending_webhooks = max_pending_webhooks
         self._sleep = sleep
         self._monotonic = monotonic
         self._webhooks = webhooks  # schedules a settled request's webhook event
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
         """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
-        (402), fair-use cap (429); the user is read once, in the charging transaction."""
+        (402), fair-use cap (429), with a webhookUrl the undelivered-events cap (429); the user
+        is read once, in the charging transaction."""
         cost = self._cost(request)
         now = self._clock.now()
         queued = GenerationRecord(
@@ -86,7 +89,11 @@ class GenerationService:
                 accepted.model_dump(),
             )
         created = self._generations.charge_and_create(
-            queued, self._clock.now, claim, max_in_flight=self._max_in_flight
+            queued,
+            self._clock.now,
+            claim,
+            max_in_flight=self._max_in_flight,
+            max_pending_webhooks=self._max_pending_webhooks,
         )
         if isinstance(created, Replay):
             return CreateResult(created.status_code, created.response)

@@ -49,8 +49,9 @@ class WebhookQueue(Protocol):
 
 class WebhookSender(Protocol):
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> WebhookResponse:
-        """POST one attempt; the receiver's status code, or why there was none. Raises
-        WebhookUrlRefused when the URL or an address its host resolves to is not allowed."""
+        """POST one attempt; the receiver's status code, or why there was none (a host that
+        resolves to a refused address included). Raises WebhookUrlRefused when the URL itself
+        is not allowed."""
 
 
 class TaskInspector(Protocol):
@@ -137,6 +138,7 @@ class GenerationStore(GenerationReader, Protocol):
         claim: IdempotencyClaim | None = None,
         *,
         max_in_flight: int,
+        max_pending_webhooks: int,
     ) -> GenerationRecord | Replay:
         """Charge and store `queued` (stamped with `clock()`), or replay the claim's answer."""
 
@@ -225,7 +227,8 @@ class WebhookDeliveryStore(Protocol):
         status_code: int | None,
         error: str | None,
     ) -> WebhookDelivery | None:
-        """Count one attempt and move to `state`; None when no longer `pending`."""
+        """Count one attempt and move to `state`; None when no longer `pending`. Ending the
+        delivery gives its owner's webhook slot back."""
 
     def find_stale(self, updated_before: datetime) -> list[StaleDelivery]: ...
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from core.clock import Clock
 from core.logging import info, log_exception, warn
+from core.webhook_http import UNREACHABLE, http_status_error
 from core.webhook_signing import new_secret, signed_headers
 from core.webhook_urls import WebhookUrlRefused
 from schemas.documents import GenerationRecord, WebhookState
@@ -109,7 +110,7 @@ class WebhookSecrets:
 class DeliveryResult(StrEnum):
     SKIPPED = "skipped"  # no pending event: delivered or stopped already, unknown, or none
     DELIVERED = "delivered"
-    FAILED = "failed"  # stopped for good: 410, a refused address, or the last attempt
+    FAILED = "failed"  # stopped for good: 410, a refused URL, or the last attempt
     RETRY = "retry"  # recorded; the task must fail so that Cloud Tasks retries it
 
 
@@ -144,7 +145,11 @@ class WebhookDeliverer:
         if record.webhook.attempts >= self._max_attempts:
             # Cloud Tasks retried once more than we count (e.g. a crash after the last POST).
             return self._finish(
-                record, "failed", None, f"no 2xx answer after {record.webhook.attempts} attempts"
+                record,
+                "failed",
+                record.webhook.last_status_code,
+                record.webhook.last_error,
+                f"no 2xx answer after {record.webhook.attempts} attempts",
             )
         attempt = record.webhook.attempts + 1
         body = json.dumps(webhook_event(record), ensure_ascii=False, separators=(",", ":"))
@@ -156,16 +161,18 @@ class WebhookDeliverer:
         try:
             response = self._sender.post(record.webhook_url, payload, headers)
         except WebhookUrlRefused as refused:
-            return self._finish(record, "failed", None, f"webhookUrl {refused}")
+            return self._finish(record, "failed", None, UNREACHABLE, f"webhookUrl {refused}")
         code = response.status_code
         if code is not None and 200 <= code < 300:
-            return self._finish(record, "delivered", code, None)
-        reason = response.error or f"the receiver answered {code}"
+            return self._finish(record, "delivered", code, None, None)
+        error = http_status_error(code) if code is not None else response.error or UNREACHABLE
         if code == GONE:
-            return self._finish(record, "failed", code, "the receiver answered 410 Gone")
+            return self._finish(record, "failed", code, error, response.detail)
         if attempt >= self._max_attempts:
-            return self._finish(record, "failed", code, f"{reason} (last of {attempt} attempts)")
-        return self._finish(record, "pending", code, reason)  # RETRY (or SKIPPED: finished)
+            detail = f"{response.detail or error} (last of {attempt} attempts)"
+            return self._finish(record, "failed", code, error, detail)
+        # RETRY (or SKIPPED: another attempt finished it)
+        return self._finish(record, "pending", code, error, response.detail)
 
     def _finish(
         self,
@@ -173,7 +180,10 @@ class WebhookDeliverer:
         state: WebhookState,
         status_code: int | None,
         error: str | None,
+        detail: str | None,
     ) -> DeliveryResult:
+        """Record the attempt; `error` (a category of core.webhook_http) is what the owner
+        sees, `detail` only goes to the log."""
         updated = self._deliveries.record_attempt(
             record.id, self._clock.now(), state=state, status_code=status_code, error=error
         )
@@ -182,6 +192,7 @@ class WebhookDeliverer:
             "state": state,
             "statusCode": status_code,
             "reason": error,
+            "detail": detail,
         }
         if updated is None:
             warn("webhook attempt not recorded: another attempt finished it", **fields)

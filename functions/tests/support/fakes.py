@@ -22,6 +22,7 @@ from core.errors import (
     TooManyApiKeysCreatedError,
     TooManyApiKeysError,
     TooManyInFlightError,
+    TooManyPendingWebhooksError,
 )
 from core.image_storage import download_url
 from core.webhook_http import WebhookResponse
@@ -158,6 +159,7 @@ class Charge:
     clock: Callable[[], datetime]
     claim: IdempotencyClaim | None
     max_in_flight: int
+    max_pending_webhooks: int
 
 
 @dataclass(frozen=True)
@@ -170,9 +172,10 @@ class Settle:
 
 class FakeGenerations:
     """Requests by id and their owners' balances (`users`), with the repository's guards: a
-    charge checks the owner, balance and in-flight cap; a settle applies once, from
-    `from_statuses`, refunds a failure or cancel and marks a webhook event due. `settle_errors`
-    makes settle raise for an id; `events` logs "settle" (shared with FakeImages for order)."""
+    charge checks the owner, balance and the in-flight and pending-webhook caps; a settle
+    applies once, from `from_statuses`, refunds a failure or cancel and marks a webhook event
+    due. `settle_errors` makes settle raise for an id; `events` logs "settle" (shared with
+    FakeImages for order)."""
 
     def __init__(
         self,
@@ -213,8 +216,9 @@ class FakeGenerations:
         claim: IdempotencyClaim | None = None,
         *,
         max_in_flight: int,
+        max_pending_webhooks: int,
     ) -> GenerationRecord | Replay:
-        self.charges.append(Charge(queued, clock, claim, max_in_flight))
+        self.charges.append(Charge(queued, clock, claim, max_in_flight, max_pending_webhooks))
         if claim is not None and claim.doc_id in self.idempotency.answers:
             return self.idempotency.answers[claim.doc_id]
         owner, cost = queued.user_id, queued.credits_deducted
@@ -225,6 +229,10 @@ class FakeGenerations:
         mine = [r for r in self.records.values() if r.user_id == owner]
         if sum(r.status in IN_FLIGHT for r in mine) >= max_in_flight:
             raise TooManyInFlightError("Too many in flight", error="too_many_in_flight")
+        if queued.webhook_url is not None and (
+            sum(self.webhook_pending(r) for r in mine) >= max_pending_webhooks
+        ):
+            raise TooManyPendingWebhooksError(error="too_many_pending_webhooks")
         now = clock()
         record = queued.model_copy(update={"created_at": now, "updated_at": now})
         self.users[owner] -= cost
@@ -232,6 +240,12 @@ class FakeGenerations:
         if claim is not None:
             self.idempotency.answers[claim.doc_id] = Replay(202, claim.accepted)
         return record
+
+    def webhook_pending(self, record: GenerationRecord) -> bool:
+        """Holds a slot of its owner's undelivered webhook events."""
+        if record.webhook_url is None or record.id in self.quarantined:
+            return False
+        return record.webhook is None or record.webhook.state == "pending"
 
     def start_processing(
         self, request_id: str, now: datetime, image_token: str

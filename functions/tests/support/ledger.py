@@ -3,7 +3,8 @@
 For every user: current_credits == initial_credits - sum(deductions) + sum(refunds), never
 negative; exactly one deduction per request, a refund if and only if the request failed or was
 cancelled; the `in_flight` counter equals the number of the user's requests queued or
-processing.
+processing, and `pending_webhooks` the number of its requests with a webhookUrl whose event is
+not delivered, stopped or given up yet (quarantined requests have none coming).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from google.cloud import firestore
 
 from schemas.documents import IN_FLIGHT
+from schemas.store import QUARANTINED
 
 REFUNDED = ("failed", "cancelled")
 
@@ -32,6 +34,9 @@ def ledger_violations(db: firestore.Client) -> list[str]:
     refunds: Counter[Any] = Counter()
     in_flight: Counter[Any] = Counter(
         r.get("user_id") for r in requests.values() if r.get("status") in IN_FLIGHT
+    )
+    pending_webhooks: Counter[Any] = Counter(
+        r.get("user_id") for r in requests.values() if _webhook_pending(r)
     )
     users = {user.id for user in db.collection("users").select([]).stream()}
     for user in db.collection("users").stream():
@@ -64,6 +69,11 @@ def ledger_violations(db: firestore.Client) -> list[str]:
                 f"{user.id}: in_flight {data.get('in_flight', 0)} != {in_flight[user.id]} "
                 "requests queued or processing"
             )
+        if int(data.get("pending_webhooks", 0)) != pending_webhooks[user.id]:
+            problems.append(
+                f"{user.id}: pending_webhooks {data.get('pending_webhooks', 0)} != "
+                f"{pending_webhooks[user.id]} requests whose webhook event is not delivered"
+            )
     for request_id in set(deductions) | set(refunds) | set(requests):
         request = requests.get(request_id, {})
         status = request.get("status")
@@ -78,6 +88,13 @@ def ledger_violations(db: firestore.Client) -> list[str]:
         if refunds[request_id] != (1 if status in REFUNDED else 0):
             problems.append(f"request {request_id}: {status} with {refunds[request_id]} refunds")
     return problems
+
+
+def _webhook_pending(request: dict[str, Any]) -> bool:
+    if request.get("webhook_url") is None or request.get("status") == QUARANTINED:
+        return False
+    webhook = request.get("webhook")
+    return not isinstance(webhook, dict) or webhook.get("state") == "pending"
 
 
 def assert_ledger_consistent(db: firestore.Client) -> None:

@@ -123,6 +123,12 @@ def test_in_flight_cap_and_queued_timeout_defaults():
     assert settings.queued_timeout_seconds == 3600
 
 
+def test_the_pending_webhook_cap_is_a_param_defaulting_to_20(monkeypatch):
+    assert load_settings().max_pending_webhooks_per_user == 20
+    monkeypatch.setenv("MAX_PENDING_WEBHOOKS_PER_USER", "3")
+    assert load_settings().max_pending_webhooks_per_user == 3
+
+
 def test_the_model_list_is_declared_once():
     """The request schema, the failure-rate params and the catalog all use config.MODELS."""
     from typing import get_args

@@ -6,8 +6,20 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.errors import NotFoundError, QueueFailureError, ValidationError
-from schemas.documents import Catalog, ColorRecord, GenerationStatus, SizeRecord, StyleRecord
+from core.errors import (
+    NotFoundError,
+    QueueFailureError,
+    TooManyPendingWebhooksError,
+    ValidationError,
+)
+from schemas.documents import (
+    Catalog,
+    ColorRecord,
+    GenerationStatus,
+    SizeRecord,
+    StyleRecord,
+    WebhookDelivery,
+)
 from schemas.requests import CreateGenerationRequest
 from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
@@ -35,11 +47,16 @@ def request(**overrides) -> CreateGenerationRequest:
 
 
 def build(
-    queue: FakeQueue | None = None, catalog: Catalog | None = None
+    queue: FakeQueue | None = None,
+    catalog: Catalog | None = None,
+    *,
+    credits: int = 10,
+    max_pending_webhooks: int = 20,
+    new_id=lambda: "id-1",
 ) -> tuple[GenerationService, FakeGenerations, FakeQueue]:
     clock = ManualClock(NOW)
     stored = FakeCatalog(catalog or Catalog(styles=[STYLE], colors=[COLOR], sizes=[SIZE]))
-    generations = FakeGenerations(users={"arda": 10})
+    generations = FakeGenerations(users={"arda": credits})
     queue = queue or FakeQueue()
     service = GenerationService(
         CatalogService(stored, clock),
@@ -47,7 +64,8 @@ def build(
         queue,
         clock,
         max_in_flight=10,
-        new_id=lambda: "id-1",
+        max_pending_webhooks=max_pending_webhooks,
+        new_id=new_id,
     )
     return service, generations, queue
 
@@ -117,9 +135,35 @@ def test_charge_gets_the_clock_and_the_in_flight_cap():
     [charge] = generations.charges
     assert charge.clock() == NOW
     assert charge.max_in_flight == 10
+    assert charge.max_pending_webhooks == 20
     assert charge.claim is not None
     assert charge.claim.accepted["generationRequestId"] == "id-1"
     assert generations.idempotency.done_claims == [charge.claim]
+
+
+HOOK = "https://hooks.example.com/imagen"
+
+
+def test_one_more_undelivered_webhook_than_the_cap_is_429_before_any_charge():
+    ids = iter(f"id-{n}" for n in range(10))
+    service, generations, queue = build(
+        credits=40, max_pending_webhooks=2, new_id=lambda: next(ids)
+    )
+    accepted = [service.create(request(webhookUrl=HOOK), None) for _ in range(2)]
+    assert [result.status_code for result in accepted] == [202, 202]
+    with pytest.raises(TooManyPendingWebhooksError) as refused:
+        service.create(request(webhookUrl=HOOK), "key")
+    assert refused.value.status == 429 and refused.value.retry_after
+    assert refused.value.error == "too_many_pending_webhooks"
+    assert generations.users["arda"] == 40 - 2 * 4 and len(queue.enqueued) == 2
+    assert generations.idempotency.answers == {}  # the key stays free for a later retry
+    # without a webhookUrl nothing changes
+    assert service.create(request(), None).status_code == 202
+    # a delivery that ended gives its slot back
+    first = generations.records["id-0"]
+    delivered = WebhookDelivery(state="delivered", event_id="msg_id-0", updated_at=NOW)
+    generations.put(first.model_copy(update={"webhook": delivered}))
+    assert service.create(request(webhookUrl=HOOK), "key").status_code == 202
 
 
 def test_enqueue_error_after_the_worker_started_is_not_a_failure():

@@ -20,7 +20,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from core.webhook_http import PinnedWebhookSender
+from core.webhook_http import (
+    TIMEOUT,
+    TLS_FAILURE,
+    UNREACHABLE,
+    PinnedWebhookSender,
+    WebhookResponse,
+)
 from core.webhook_urls import EMULATOR, PRODUCTION, WebhookUrlRefused
 from tests.support.webhook_receiver import running_receiver
 
@@ -71,17 +77,32 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_in_host():
 def test_a_host_resolving_to_a_refused_address_is_refused_before_connecting(answers, reason):
     resolver = Resolver({"hooks.example.com": answers})
     sender = PinnedWebhookSender(PRODUCTION, resolver)
-    with pytest.raises(WebhookUrlRefused) as refused:
-        sender.post("https://hooks.example.com/x", b"{}", {})
-    assert reason in str(refused.value)
-    assert str(refused.value).startswith("hooks.example.com resolves to")
-    assert not any(a in str(refused.value) for a in answers)  # the address is not disclosed
+    response = sender.post("https://hooks.example.com/x", b"{}", {})
+    assert (response.status_code, response.error) == (None, UNREACHABLE)
+    assert reason in (response.detail or "")  # for the logs only
+    assert not any(a in (response.detail or "") for a in answers)
+
+
+def test_a_name_that_does_not_resolve_and_one_resolving_to_10_0_0_1_read_the_same():
+    """The owner cannot probe which internal names exist: one category for both, and for a
+    public address that refuses the connection."""
+    resolver = Resolver({"internal.example.com": ["10.0.0.1"]})
+    sender = PinnedWebhookSender(PRODUCTION, resolver)
+    private = sender.post("https://internal.example.com/x", b"{}", {})
+    missing = sender.post("https://nx.example.com/x", b"{}", {})
+    assert (private.status_code, private.error) == (missing.status_code, missing.error)
+    assert private.error == UNREACHABLE
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    refused = PinnedWebhookSender(EMULATOR).post(f"http://127.0.0.1:{port}/", b"{}", {})
+    assert refused.error == UNREACHABLE
 
 
 def test_on_the_emulator_a_name_must_resolve_to_loopback_only():
     resolver = Resolver({"localhost": ["127.0.0.1", "10.0.0.1"]})
-    with pytest.raises(WebhookUrlRefused, match="private"):
-        PinnedWebhookSender(EMULATOR, resolver).post("http://localhost:9/x", b"{}", {})
+    mixed = PinnedWebhookSender(EMULATOR, resolver).post("http://localhost:9/x", b"{}", {})
+    assert mixed.error == UNREACHABLE and "private" in (mixed.detail or "")
     with pytest.raises(WebhookUrlRefused, match="https"):
         PinnedWebhookSender(EMULATOR, Resolver({"localhost": ["127.0.0.1"]})).post(
             "http://hooks.example.com:9/x", b"{}", {}
@@ -97,7 +118,55 @@ def test_a_literal_address_is_not_resolved_and_still_checked():
 
 def test_an_unknown_host_is_an_answer_without_a_status_code():
     response = PinnedWebhookSender(PRODUCTION, Resolver({})).post("https://nx.example/x", b"", {})
-    assert (response.status_code, response.error) == (None, "could not resolve nx.example")
+    assert (response.status_code, response.error) == (None, UNREACHABLE)
+    assert "could not resolve nx.example" in (response.detail or "")
+
+
+class SlowResolver(Resolver):
+    """A DNS that takes `delay` seconds to answer."""
+
+    def __init__(self, table: dict[str, list[str]], delay: float) -> None:
+        super().__init__(table)
+        self.delay = delay
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        time.sleep(self.delay)
+        return super().__call__(host, port)
+
+
+def test_the_lookup_counts_inside_the_attempts_deadline():
+    with running_receiver() as receiver:
+        slow = SlowResolver({"localhost": ["127.0.0.1"]}, delay=3.0)
+        sender = PinnedWebhookSender(EMULATOR, slow, timeout=0.5)
+        started = time.monotonic()
+        response = sender.post(f"http://localhost:{receiver.port}/x", b"{}", {})
+        elapsed = time.monotonic() - started
+        assert (response.status_code, response.error) == (None, TIMEOUT)
+        assert elapsed < 1.5  # the deadline, not the resolver's 3 s
+        time.sleep(0.1)
+        assert receiver.requests == []
+
+
+def test_a_slow_lookup_leaves_less_time_for_the_exchange():
+    """0.3 s of lookup, then a receiver that never answers: cut 0.6 s after the start."""
+    with raw_server(silent) as port:
+        slow = SlowResolver({"localhost": ["127.0.0.1"]}, delay=0.3)
+        started = time.monotonic()
+        response = PinnedWebhookSender(EMULATOR, slow, timeout=0.6).post(
+            f"http://localhost:{port}/", b"{}", {}
+        )
+        elapsed = time.monotonic() - started
+    assert response.error == TIMEOUT
+    assert 0.55 < elapsed < 1.2
+
+
+def test_a_lookup_just_within_the_deadline_still_delivers():
+    with running_receiver() as receiver:
+        slow = SlowResolver({"localhost": ["127.0.0.1"]}, delay=0.2)
+        response = PinnedWebhookSender(EMULATOR, slow, timeout=5).post(
+            f"http://localhost:{receiver.port}/x", b"{}", {}
+        )
+        assert response == WebhookResponse(200)
 
 
 def test_a_redirect_is_returned_not_followed():
@@ -115,7 +184,8 @@ def test_a_refused_connection_is_an_answer_without_a_status_code():
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     response = PinnedWebhookSender(EMULATOR).post(f"http://127.0.0.1:{port}/", b"{}", {})
-    assert (response.status_code, response.error) == (None, "the connection was refused")
+    assert (response.status_code, response.error) == (None, UNREACHABLE)
+    assert "ConnectionRefusedError" in (response.detail or "")
 
 
 @contextmanager
@@ -206,7 +276,7 @@ def test_the_whole_exchange_is_cut_at_the_deadline(behaviour):
         started = time.monotonic()
         response = sender.post(f"http://127.0.0.1:{port}/", b"{}", {})
         elapsed = time.monotonic() - started
-    assert (response.status_code, response.error) == (None, "no answer within 0.5 s")
+    assert (response.status_code, response.error) == (None, TIMEOUT)
     assert elapsed < 2.0
 
 
@@ -324,18 +394,15 @@ def test_a_certificate_for_another_name_is_refused(pki):
             EMULATOR, Resolver({"other.test": ["127.0.0.1"]}), ssl_context=client_context(pki)
         )
         response = sender.post(f"https://other.test:{port}/x", b"{}", {})
-        assert (response.status_code, response.error) == (
-            None,
-            "the TLS certificate is not valid for other.test",
-        )
+        assert (response.status_code, response.error) == (None, TLS_FAILURE)
+        assert "other.test" in (response.detail or "")
 
 
 def test_an_untrusted_certificate_is_refused(pki):
     with tls_server(pki) as (port, _):
         sender = PinnedWebhookSender(EMULATOR, Resolver({"hooks.test": ["127.0.0.1"]}))
         response = sender.post(f"https://hooks.test:{port}/x", b"{}", {})
-        assert response.status_code is None
-        assert response.error == "the TLS certificate is not valid for hooks.test"
+        assert (response.status_code, response.error) == (None, TLS_FAILURE)
 
 
 def test_every_checked_address_is_tried_in_turn():

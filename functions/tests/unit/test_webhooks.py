@@ -21,7 +21,7 @@ from controllers.webhook_controller import WebhookController
 from core.config import Settings
 from core.errors import ValidationError
 from core.task_queue import CloudTasksWebhookQueue, webhook_task_id
-from core.webhook_http import WebhookResponse
+from core.webhook_http import ERRORS, TIMEOUT, UNREACHABLE, WebhookResponse
 from core.webhook_signing import (
     SECRET_PREFIX,
     event_id,
@@ -208,14 +208,14 @@ def test_a_2xx_delivers_once_and_later_dispatches_are_acknowledged():
 def test_a_failing_receiver_is_retried_with_the_same_id_and_a_fresh_timestamp():
     store = FakeStore(settled_record("failed"))
     sender = FakeSender(
-        WebhookResponse(500), WebhookResponse(None, "no answer"), WebhookResponse(200)
+        WebhookResponse(500), WebhookResponse(None, TIMEOUT, "no answer"), WebhookResponse(200)
     )
     clock = ManualClock(NOW)
     results = []
     for _ in range(3):
         results.append(deliverer(store, sender, clock=clock).deliver("req-1"))
         if store.record.webhook.state == "pending":
-            assert store.record.webhook.last_error in ("the receiver answered 500", "no answer")
+            assert store.record.webhook.last_error in ("HTTP 500", "timeout")
         clock.advance(timedelta(seconds=30))
     assert results == [DeliveryResult.RETRY, DeliveryResult.RETRY, DeliveryResult.DELIVERED]
     ids = {headers["webhook-id"] for _, _, headers in sender.sent}
@@ -234,16 +234,20 @@ def test_the_last_attempt_without_a_2xx_fails_the_delivery_and_is_acknowledged()
     assert results == [DeliveryResult.RETRY, DeliveryResult.RETRY, DeliveryResult.FAILED]
     delivery = store.record.webhook
     assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("failed", 3, 503)
-    assert "last of 3 attempts" in (delivery.last_error or "")
+    assert delivery.last_error == "HTTP 503"  # the state and the count tell it was the last
     # Cloud Tasks retrying once more than we count sends nothing
     assert deliverer(store, sender).deliver("req-1") is DeliveryResult.SKIPPED
 
 
 def test_a_delivery_counted_out_by_the_queue_is_failed_without_sending():
-    store = FakeStore(settled_record(attempts=3))
+    store = FakeStore(settled_record(attempts=3, last_status_code=500, last_error="HTTP 500"))
     sender = FakeSender()
     assert deliverer(store, sender, max_attempts=3).deliver("req-1") is DeliveryResult.FAILED
     assert sender.sent == [] and store.record.webhook.state == "failed"
+    assert (store.record.webhook.last_status_code, store.record.webhook.last_error) == (
+        500,
+        "HTTP 500",
+    )
 
 
 def test_410_gone_stops_at_once():
@@ -252,6 +256,7 @@ def test_410_gone_stops_at_once():
     assert deliverer(store, sender, max_attempts=5).deliver("req-1") is DeliveryResult.FAILED
     delivery = store.record.webhook
     assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("failed", 1, 410)
+    assert delivery.last_error == "HTTP 410"
 
 
 @pytest.mark.parametrize("code", [301, 302, 307, 308, 400, 404, 429, 500])
@@ -260,15 +265,42 @@ def test_anything_else_but_2xx_and_410_is_retried(code):
     result = deliverer(store, FakeSender(WebhookResponse(code))).deliver("req-1")
     assert result is DeliveryResult.RETRY
     assert (store.record.webhook.state, store.record.webhook.last_status_code) == ("pending", code)
+    assert store.record.webhook.last_error == f"HTTP {code}"
 
 
-def test_a_refused_address_fails_the_delivery_with_its_reason():
+def test_a_refused_url_fails_the_delivery_and_tells_only_the_category():
     store = FakeStore(settled_record())
-    refused = WebhookUrlRefused("hooks.example.com resolves to a private address")
+    refused = WebhookUrlRefused("must not point at a private address")
     assert deliverer(store, FakeSender(refused)).deliver("req-1") is DeliveryResult.FAILED
     delivery = store.record.webhook
     assert delivery.state == "failed" and delivery.last_status_code is None
-    assert delivery.last_error == "webhookUrl hooks.example.com resolves to a private address"
+    assert delivery.last_error == UNREACHABLE
+
+
+def test_a_name_resolving_to_a_refused_address_reads_like_one_that_does_not_resolve():
+    """The sender's detail (which kind of address) goes to the log, never to the owner: both
+    are retried and recorded the same way."""
+    outcomes = []
+    for detail in ("hooks.example.com resolves to a private address", "could not resolve"):
+        store = FakeStore(settled_record())
+        sender = FakeSender(WebhookResponse(None, UNREACHABLE, detail))
+        result = deliverer(store, sender).deliver("req-1")
+        outcomes.append((result, store.record.webhook.model_dump(exclude={"updated_at"})))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] is DeliveryResult.RETRY
+    assert outcomes[0][1]["last_error"] == UNREACHABLE
+
+
+def test_last_error_is_always_a_fixed_category():
+    answers = [WebhookResponse(None, error, "precise reason") for error in ERRORS] + [
+        WebhookResponse(code) for code in (302, 410, 500)
+    ]
+    for answer in answers:
+        store = FakeStore(settled_record())
+        deliverer(store, FakeSender(answer), max_attempts=5).deliver("req-1")
+        last_error = store.record.webhook.last_error
+        assert last_error in ERRORS or last_error == f"HTTP {answer.status_code}"
+        assert "precise" not in (last_error or "")
 
 
 @pytest.mark.parametrize(
