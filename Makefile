@@ -67,10 +67,9 @@ STACK := $(PY) scripts/stack/emulators.py
 EXEC := $(STACK) exec
 
 # Integration, rules, browser and Postman tests against one emulator suite run each; the
-# signed-in console against one more, with auth required (seeded data and sign-in accounts).
-SEED := curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
-	http://127.0.0.1:5551/feraset-imagen/us-central1/seed_database >/dev/null \
-	&& FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 $(PY) scripts/data/seed_auth.py
+# signed-in console against one more, with auth required (seeded with the stack's admin key,
+# plus the sign-in accounts).
+SEED := $(STACK) seed
 test-integration: chromium
 	$(EXEC) test $(EMULATORS) "npm run --silent test:rules && npm run --silent test:browser \
 		&& npm run --silent test:postman"

@@ -2,11 +2,13 @@
 
 Usage: python scripts/stack/emulators.py dev
        python scripts/stack/emulators.py exec <env profile> <emulators> <command...>
+       python scripts/stack/emulators.py seed
 
 `dev` runs `firebase emulators:start` in the foreground through the steps of DEV_STEPS (the
 functions answer, reference data seeded, sign-in accounts, the banner) until Ctrl-C or SIGTERM.
 `exec` runs <command> inside `firebase emulators:exec --only <emulators>` and exits with its
-status. Both write functions/.env.local for their profile (env_local.py), start firebase-tools
+status. `seed` seeds a running stack as `dev` does (with the admin key, so also when it requires
+auth). Both write functions/.env.local for their profile (env_local.py), start firebase-tools
 through firebase.sh (its keep-alive workaround) and the in-memory Cloud Storage emulator beside
 it (the Firebase Storage emulator cannot start offline: it downloads its rules runtime).
 
@@ -230,32 +232,62 @@ def wait_until_ready(stack: Stack) -> None:
         raise StartFailed(f"functions emulator not ready after {READY_SECONDS} s")
 
 
-def seed_reference_data(stack: Stack) -> None:
-    """Seed through seed_database, unless the import already holds the seed users."""
-    answer = get("validate_user?userId=arda", timeout=10)
-    if answer is not None and '"exists": true' in answer.text:
-        return
+def admin_headers() -> dict[str, str]:
+    """The stack's admin key (functions/.secret.local): what opens the admin functions when the
+    stack requires auth (REQUIRE_AUTH=true); the open mode ignores it."""
+    import env_local
+
+    return {"Authorization": f"Bearer {env_local.admin_key()}"}
+
+
+def seeded() -> bool:
+    """The seed users are there (e.g. from the import): listUsers names `arda`."""
+    import requests
+
+    try:
+        answer = requests.get(f"{BASE}/listUsers", headers=admin_headers(), timeout=30)
+    except requests.RequestException:
+        return False
+    return answer.ok and any(u.get("userId") == "arda" for u in answer.json().get("users", []))
+
+
+def seed_database(stack: Stack) -> bool:
+    """POST seed_database with the admin key; whether it answered 2xx (its answer printed)."""
     print("Seeding reference data and users...")
-    seeded: list[str] = []
+    answers: list[requests.Response] = []
 
     def seed() -> None:
         import requests
 
         with contextlib.suppress(requests.RequestException):
-            seeded.append(requests.post(f"{BASE}/seed_database", json={}, timeout=120).text)
+            answers.append(
+                requests.post(
+                    f"{BASE}/seed_database", json={}, headers=admin_headers(), timeout=120
+                )
+            )
 
     seeder = threading.Thread(target=seed, daemon=True)  # a stop must not wait 2 minutes
     seeder.start()
     while seeder.is_alive() and stack.sleep(0.5):
         pass
-    print("".join(seeded))
+    if not answers:
+        print("seed_database: no answer")
+        return False
+    print(f"seed_database: HTTP {answers[0].status_code} {answers[0].text}")
+    return answers[0].ok
 
 
-def seed_auth_accounts(stack: Stack) -> None:
+def seed_reference_data(stack: Stack) -> None:
+    """Seed through seed_database, unless the import already holds the seed users."""
+    if not seeded():
+        seed_database(stack)
+
+
+def seed_auth_accounts(stack: Stack) -> int | None:
     """The Auth emulator starts empty every time: the seed users' sign-in accounts (and the
-    admin's). A failure does not stop the stack."""
+    admin's); its exit status. A failure does not stop the stack."""
     env = os.environ | {"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
-    stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/seed_auth.py")], env))
+    return stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/seed_auth.py")], env))
 
 
 def print_banner(stack: Stack) -> None:
@@ -283,6 +315,12 @@ def dev(stack: Stack, _args: argparse.Namespace) -> int:
     return 0
 
 
+def run_seed(stack: Stack, _args: argparse.Namespace) -> int:
+    """Seed a running stack as `make dev` does, always: 0 when both steps succeeded."""
+    ok = seed_database(stack)
+    return 0 if seed_auth_accounts(stack) == 0 and ok else 1
+
+
 def run_exec(stack: Stack, args: argparse.Namespace) -> int:
     """The command's exit status, or 128 + the signal that stopped the run."""
     # The command reaches Cloud Storage through this (the functions through .env.local).
@@ -308,6 +346,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("emulators", help="comma-separated, as firebase --only takes them")
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(run=run_exec)
+    seed = modes.add_parser("seed", help="seed a running stack (data and sign-in accounts)")
+    seed.set_defaults(run=run_seed)
     return parser.parse_args(argv)
 
 
