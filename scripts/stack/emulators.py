@@ -56,6 +56,8 @@ BASE = f"http://127.0.0.1:5551/{PROJECT}/us-central1"
 DEV_EMULATORS = "functions,firestore,tasks,pubsub,hosting,auth"
 EXPORT = "docs/firestore-export"
 FIREBASE = HERE / "firebase.sh"
+# firebase.json as the local stack serves it (console-src/build.mjs --emulators writes it).
+CONFIG = ["--config", "firebase.emulators.local.json"]
 STORAGE_HOST = "http://127.0.0.1:9199"
 STORAGE = [
     sys.executable, str(HERE / "storage_emulator_in_memory.py"), "start", "--host", "127.0.0.1",
@@ -177,11 +179,18 @@ def become_subreaper() -> None:
 
 
 def environment(profile: str) -> dict[str, str]:
-    """Write functions/.env.local for `profile`; the environment for firebase-tools."""
+    """Write functions/.env.local for `profile` and the local Hosting (pages and config that add
+    the emulators' origins to the CSP); the environment for firebase-tools."""
     import env_local
 
     env_local.write(profile, os.environ)
-    return os.environ | toolchain.exports()
+    env = os.environ | toolchain.exports()
+    build = subprocess.run(
+        ["node", str(ROOT / "console-src/build.mjs"), "--emulators"], cwd=ROOT, env=env, check=False
+    )
+    if build.returncode != 0:
+        raise StartFailed("could not build the local Hosting pages (console-src/build.mjs)")
+    return env
 
 
 def get(path: str, timeout: float) -> requests.Response | None:
@@ -212,7 +221,7 @@ def check_ports(stack: Stack) -> None:
 def start_emulators(stack: Stack) -> None:
     """firebase-tools with the reference data of docs/firestore-export when there is one."""
     env = environment("dev")
-    firebase_args = ["emulators:start", "--project", PROJECT, "--only", DEV_EMULATORS]
+    firebase_args = [*CONFIG, "emulators:start", "--project", PROJECT, "--only", DEV_EMULATORS]
     if (ROOT / EXPORT / "firebase-export-metadata.json").is_file():
         firebase_args.append(f"--import={EXPORT}")
     if not stack.stop_requested:
@@ -328,7 +337,8 @@ def run_exec(stack: Stack, args: argparse.Namespace) -> int:
     command = " ".join(args.command)
     if not stack.stop_requested:
         stack.start_emulators(
-            ["--project", PROJECT, "emulators:exec", "--only", args.emulators, command], env
+            ["--project", PROJECT, *CONFIG, "emulators:exec", "--only", args.emulators, command],
+            env,
         )
     status = None if stack.firebase is None else stack.wait(stack.firebase)
     if status is None:
