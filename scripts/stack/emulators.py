@@ -255,9 +255,10 @@ def seeded() -> bool:
 
     try:
         answer = requests.get(f"{BASE}/listUsers", headers=admin_headers(), timeout=30)
-    except requests.RequestException:
+        users = answer.json().get("users", []) if answer.ok else []
+    except (requests.RequestException, ValueError):
         return False
-    return answer.ok and any(u.get("userId") == "arda" for u in answer.json().get("users", []))
+    return any(user.get("userId") == "arda" for user in users)
 
 
 def seed_database(stack: Stack) -> bool:
