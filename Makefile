@@ -67,14 +67,15 @@ STACK := $(PY) scripts/stack/emulators.py
 EXEC := $(STACK) exec
 
 # Integration, rules, browser and Postman tests against one emulator suite run each; the
-# signed-in console against one more, with auth required (seeded data and sign-in accounts).
-SEED := curl -sf -X POST -H 'Content-Type: application/json' -d '{}' \
-	http://127.0.0.1:5551/feraset-imagen/us-central1/seed_database >/dev/null \
-	&& FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099 $(PY) scripts/data/seed_auth.py
+# signed-in console and the closed admin functions against one more, with auth required (seeded
+# with the stack's admin key, plus the sign-in accounts).
+SEED := $(STACK) seed
+ADMIN_HTTP := tests/integration/test_admin_auth_mode.py::test_the_functions_emulator_guards_admin_functions_as_its_mode_says
 test-integration: chromium
 	$(EXEC) test $(EMULATORS) "npm run --silent test:rules && npm run --silent test:browser \
 		&& npm run --silent test:postman"
-	REQUIRE_AUTH=true $(EXEC) test $(EMULATORS) "$(SEED) && npm run --silent test:browser-auth"
+	REQUIRE_AUTH=true $(EXEC) test $(EMULATORS) "$(SEED) && npm run --silent test:browser-auth \
+		&& cd functions && venv/bin/pytest -q $(ADMIN_HTTP)"
 	$(EXEC) test $(EMULATORS) "cd functions && venv/bin/pytest -q tests/integration"
 
 chromium:

@@ -126,7 +126,8 @@ class Container:
 
     @cached_property
     def admin_guard(self) -> AdminGuard:
-        if self.settings.on_emulator:
+        """Open on the emulator unless auth is required there, as deployed."""
+        if self.settings.on_emulator and not self.settings.require_auth:
             return OpenAdminGuard()
         return AdminGuard(self.settings.admin_api_key, self.verify_token or _verify_id_token)
 

@@ -245,6 +245,7 @@ def _same(given: str, expected: str) -> bool:
 
 
 def _source_ip(request: Request) -> str:
-    """The client address as Google's front end reports it (first X-Forwarded-For hop)."""
+    """The address Google's front end saw: the last X-Forwarded-For entry, the one it appends
+    (a client can only prepend entries of its own)."""
     forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or (request.remote_addr or "")
+    return forwarded.split(",")[-1].strip() or (request.remote_addr or "")

@@ -124,8 +124,11 @@ def running_on_emulator(environ: Mapping[str, str] = os.environ) -> bool:
     return True
 
 
-def parse_require_auth(raw: str, on_emulator: bool) -> bool:
-    """`true` or `false` (any case); empty means the default: required except on the emulator."""
+def parse_require_auth(
+    raw: str, on_emulator: bool, environ: Mapping[str, str] = os.environ
+) -> bool:
+    """`true` or `false` (any case); empty means the default: required except on the emulator.
+    `false` on Cloud Run (K_SERVICE or K_REVISION, outside the emulator) refuses to serve."""
     value = raw.strip().lower()
     if value == "":
         return not on_emulator
@@ -133,6 +136,11 @@ def parse_require_auth(raw: str, on_emulator: bool) -> bool:
         raise ConfigurationError(
             f"REQUIRE_AUTH must be 'true' or 'false' (or empty for the default), got {raw!r}: "
             "refusing to serve"
+        )
+    if value == "false" and not on_emulator and ("K_SERVICE" in environ or "K_REVISION" in environ):
+        raise ConfigurationError(
+            "REQUIRE_AUTH=false outside the Firebase Emulator Suite: refusing to serve "
+            "(auth can be switched off on the emulator only)"
         )
     return value == "true"
 

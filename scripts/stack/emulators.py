@@ -2,11 +2,13 @@
 
 Usage: python scripts/stack/emulators.py dev
        python scripts/stack/emulators.py exec <env profile> <emulators> <command...>
+       python scripts/stack/emulators.py seed
 
 `dev` runs the steps of DEV_STEPS until a stop signal; `exec` runs <command> inside
-`firebase emulators:exec` and exits with its status. A stop SIGTERMs firebase-tools, then kills
-every descendant left (it leaves Python workers and detached Java emulators behind); this
-process is their subreaper, so orphans stay in its tree. See docs/architecture.md.
+`firebase emulators:exec` and exits with its status; `seed` seeds a running stack as `dev` does,
+with the admin key. A stop SIGTERMs firebase-tools, then kills every descendant left (it leaves
+Python workers and detached Java emulators behind); this process is their subreaper, so orphans
+stay in its tree. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ BASE = f"http://127.0.0.1:5551/{PROJECT}/us-central1"
 DEV_EMULATORS = "functions,firestore,tasks,pubsub,hosting,auth"
 EXPORT = "docs/firestore-export"
 FIREBASE = HERE / "firebase.sh"
+# firebase.json as the local stack serves it (console-src/build.mjs --emulators writes it).
+CONFIG = ["--config", "firebase.emulators.local.json"]
 STORAGE_HOST = "http://127.0.0.1:9199"
 FIRESTORE_HOST = "127.0.0.1:5561"
 STORAGE = [
@@ -164,11 +168,18 @@ def become_subreaper() -> None:
 
 
 def environment(profile: str) -> dict[str, str]:
-    """Write functions/.env.local for `profile`; the environment for firebase-tools."""
+    """Write functions/.env.local for `profile` and the local Hosting (pages and config that add
+    the emulators' origins to the CSP); the environment for firebase-tools."""
     import env_local
 
     env_local.write(profile, os.environ)
-    return os.environ | toolchain.exports()
+    env = os.environ | toolchain.exports()
+    build = subprocess.run(
+        ["node", str(ROOT / "console-src/build.mjs"), "--emulators"], cwd=ROOT, env=env, check=False
+    )
+    if build.returncode != 0:
+        raise StartFailed("could not build the local Hosting pages (console-src/build.mjs)")
+    return env
 
 
 def get(path: str, timeout: float) -> requests.Response | None:
@@ -199,7 +210,7 @@ def check_ports(stack: Stack) -> None:
 def start_emulators(stack: Stack) -> None:
     """firebase-tools with the reference data of docs/firestore-export when there is one."""
     env = environment("dev")
-    firebase_args = ["emulators:start", "--project", PROJECT, "--only", DEV_EMULATORS]
+    firebase_args = [*CONFIG, "emulators:start", "--project", PROJECT, "--only", DEV_EMULATORS]
     if (ROOT / EXPORT / "firebase-export-metadata.json").is_file():
         firebase_args.append(f"--import={EXPORT}")
     if not stack.stop_requested:
@@ -219,32 +230,63 @@ def wait_until_ready(stack: Stack) -> None:
         raise StartFailed(f"functions emulator not ready after {READY_SECONDS} s")
 
 
-def seed_reference_data(stack: Stack) -> None:
-    """Seed through seed_database, unless the import already holds the seed users."""
-    answer = get("validate_user?userId=arda", timeout=10)
-    if answer is not None and '"exists": true' in answer.text:
-        return
+def admin_headers() -> dict[str, str]:
+    """The stack's admin key (functions/.secret.local): what opens the admin functions when the
+    stack requires auth (REQUIRE_AUTH=true); the open mode ignores it."""
+    import env_local
+
+    return {"Authorization": f"Bearer {env_local.admin_key()}"}
+
+
+def seeded() -> bool:
+    """The seed users are there (e.g. from the import): listUsers names `arda`."""
+    import requests
+
+    try:
+        answer = requests.get(f"{BASE}/listUsers", headers=admin_headers(), timeout=30)
+        users = answer.json().get("users", []) if answer.ok else []
+    except (requests.RequestException, ValueError):
+        return False
+    return any(user.get("userId") == "arda" for user in users)
+
+
+def seed_database(stack: Stack) -> bool:
+    """POST seed_database with the admin key; whether it answered 2xx (its answer printed)."""
     print("Seeding reference data and users...")
-    seeded: list[str] = []
+    answers: list[requests.Response] = []
 
     def seed() -> None:
         import requests
 
         with contextlib.suppress(requests.RequestException):
-            seeded.append(requests.post(f"{BASE}/seed_database", json={}, timeout=120).text)
+            answers.append(
+                requests.post(
+                    f"{BASE}/seed_database", json={}, headers=admin_headers(), timeout=120
+                )
+            )
 
     seeder = threading.Thread(target=seed, daemon=True)  # a stop must not wait 2 minutes
     seeder.start()
     while seeder.is_alive() and stack.sleep(0.5):
         pass
-    print("".join(seeded))
+    if not answers:
+        print("seed_database: no answer")
+        return False
+    print(f"seed_database: HTTP {answers[0].status_code} {answers[0].text}")
+    return answers[0].ok
 
 
-def seed_auth_accounts(stack: Stack) -> None:
+def seed_reference_data(stack: Stack) -> None:
+    """Seed through seed_database, unless the import already holds the seed users."""
+    if not seeded():
+        seed_database(stack)
+
+
+def seed_auth_accounts(stack: Stack) -> int | None:
     """The Auth emulator starts empty every time: the seed users' sign-in accounts (and the
-    admin's). A failure does not stop the stack."""
+    admin's); its exit status. A failure does not stop the stack."""
     env = os.environ | {"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
-    stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/seed_auth.py")], env))
+    return stack.wait(stack.start([sys.executable, str(ROOT / "scripts/data/seed_auth.py")], env))
 
 
 def prepare_first_run(stack: Stack) -> None:
@@ -284,6 +326,12 @@ def dev(stack: Stack, _args: argparse.Namespace) -> int:
     return 0
 
 
+def run_seed(stack: Stack, _args: argparse.Namespace) -> int:
+    """Seed a running stack as `make dev` does, always: 0 when both steps succeeded."""
+    ok = seed_database(stack)
+    return 0 if seed_auth_accounts(stack) == 0 and ok else 1
+
+
 def run_exec(stack: Stack, args: argparse.Namespace) -> int:
     """The command's exit status, or 128 + the signal that stopped the run."""
     # The command reaches Cloud Storage through this (the functions through .env.local).
@@ -291,7 +339,8 @@ def run_exec(stack: Stack, args: argparse.Namespace) -> int:
     command = " ".join(args.command)
     if not stack.stop_requested:
         stack.start_emulators(
-            ["--project", PROJECT, "emulators:exec", "--only", args.emulators, command], env
+            ["--project", PROJECT, *CONFIG, "emulators:exec", "--only", args.emulators, command],
+            env,
         )
     status = None if stack.firebase is None else stack.wait(stack.firebase)
     if status is None:
@@ -309,6 +358,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     run.add_argument("emulators", help="comma-separated, as firebase --only takes them")
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(run=run_exec)
+    seed = modes.add_parser("seed", help="seed a running stack (data and sign-in accounts)")
+    seed.set_defaults(run=run_seed)
     return parser.parse_args(argv)
 
 

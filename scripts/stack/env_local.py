@@ -28,7 +28,7 @@ from firebase_functions import params  # noqa: E402
 ENV_LOCAL = FUNCTIONS / ".env.local"
 # The emulator resolves declared secrets from this file (else it asks Secret Manager, offline).
 SECRET_LOCAL = FUNCTIONS / ".secret.local"
-# Admin functions are open on the emulator; outside it a key must be at least this long.
+# Admin functions take a key at least this long (on the emulator when auth is required).
 MIN_ADMIN_KEY_LENGTH = 32
 
 # Every emulator profile: seeding is allowed (it is off in production by default), and Cloud
@@ -131,8 +131,13 @@ def admin_key_line(environ: Mapping[str, str]) -> str | None:
         current = SECRET_LOCAL.read_text().strip().partition("=")[2]
         if len(current) >= MIN_ADMIN_KEY_LENGTH:
             return None
-    # Admin functions are open on the emulator anyway; this only silences the lookup.
+    # The admin credential of the local stack when auth is required (REQUIRE_AUTH=true).
     return f"ADMIN_API_KEY=emulator-only-{secrets.token_hex(16)}"
+
+
+def admin_key() -> str:
+    """The admin key the Functions emulator serves with (written by `write`)."""
+    return SECRET_LOCAL.read_text().strip().partition("=")[2] if SECRET_LOCAL.exists() else ""
 
 
 def write(profile: str, environ: Mapping[str, str]) -> None:

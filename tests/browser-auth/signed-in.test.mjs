@@ -27,10 +27,11 @@ after(async () => {
  * A page in a context of its own (its own IndexedDB, so no signed-in user carries over), with
  * every request URL it makes and every CSP violation it reports.
  */
-async function openConsole(label) {
+async function openConsole(label, { beforeLoad } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(30_000);
   const page = await context.newPage();
+  await beforeLoad?.(page);
   const requests = [];
   const violations = [];
   page.on('request', (request) => requests.push(request.url()));
@@ -117,10 +118,12 @@ test('emma_photo signs in, her new request turns completed live (no polling, no 
 
   await signOut(page);
   assert.equal(await page.evaluate(() => window.__feraset.state.unwatch), null, 'the listener is gone');
-  await page.locator(tid('user-select')).waitFor({ state: 'visible' }); // signed out: the open mode's picker
-  await page.waitForSelector(`${tid('user-select')} option[value="arda"]`, { state: 'attached' });
+  await page.locator(tid('user-select')).waitFor({ state: 'visible' }); // signed out: the picker
+  // Auth is required: the user list is for admins, so it stays empty and a sign-in is asked for.
+  await page.locator(tid('auth-prompt')).waitFor({ state: 'visible' });
+  assert.match(await page.locator(tid('auth-prompt')).textContent(), /admins only \(HTTP 403\).*Sign in/);
+  assert.equal(await page.locator(`${tid('user-select')} option[value="arda"]`).count(), 0);
   assert.equal(await page.locator(tid('user-select')).inputValue(), '', 'signed out, it no longer acts as emma_photo');
-  assert.equal(await page.locator(tid('auth-prompt')).isVisible(), false);
   assert.deepEqual(violations, [], 'no CSP violation');
   await context.close();
 });
@@ -158,8 +161,25 @@ test('a wrong password is refused with a message', async () => {
   await context.close();
 });
 
+test('signed out in the auth-required mode, the user list is refused and a sign-in asked for', async () => {
+  const { context, page, requests, violations } = await openConsole('signed-out-list');
+  const prompt = page.locator(tid('auth-prompt'));
+  await prompt.waitFor({ state: 'visible' });
+  assert.match(await prompt.textContent(), /admins only \(HTTP 403\).*Sign in/);
+  assert.equal(await page.locator(`${tid('user-select')} option[value="arda"]`).count(), 0);
+  assert.equal(await page.locator(tid('signin-form')).isVisible(), true);
+  assert.equal(calls(requests, 'listUsers').length, 1);
+  assert.deepEqual(violations, [], 'no CSP violation');
+  await context.close();
+});
+
+// The user list served anyway (an admin's, say), so that a user can be picked signed out.
+const listUsersServed = (page) => page.route('**/api/listUsers*', (route) => route.fulfill({
+  json: { success: true, users: [{ userId: 'arda', name: 'Arda', email: 'arda@example.com' }] },
+}));
+
 test('signed out in the auth-required mode, a 401 asks for a sign-in once instead of retrying', async () => {
-  const { context, page, requests } = await openConsole('signed-out');
+  const { context, page, requests } = await openConsole('signed-out', { beforeLoad: listUsersServed });
   await page.waitForSelector(`${tid('user-select')} option[value="arda"]`, { state: 'attached' });
   await page.locator(tid('user-select')).selectOption('arda');
   const prompt = page.locator(tid('auth-prompt'));

@@ -4,10 +4,12 @@ password and acts as exactly itself; the operator account's token opens the admi
 from __future__ import annotations
 
 import os
+import time
 from types import ModuleType
 
 import pytest
 import requests
+from firebase_admin import auth
 
 import main
 from container import firebase_app
@@ -39,7 +41,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_seed_users_sign_in_with_the_demo_password_as_themselves(seed_auth, make_container):
     uids = seed_auth.seed_accounts(firebase_app())
     assert uids == [*reference_data.USERS, reference_data.ADMIN_ACCOUNT]
-    assert seed_auth.seed_accounts(firebase_app()) == uids  # a second run resets, no error
+    assert seed_auth.seed_accounts(firebase_app()) == uids  # a second run: no error
 
     make_container(on_emulator=False, admin_api_key=ADMIN_KEY, require_auth=True)
     signed_in = sign_in("arda@example.com", reference_data.DEMO_PASSWORD)
@@ -57,6 +59,46 @@ def test_seed_users_sign_in_with_the_demo_password_as_themselves(seed_auth, make
     operator = sign_in("admin@example.com", reference_data.DEMO_PASSWORD).json()["idToken"]
     status, body = call(main.listUsers, "GET", headers=bearer(operator))
     assert status == 200 and len(body["users"]) == len(reference_data.USERS), body
+
+
+def test_running_it_again_revokes_no_token(seed_auth, make_container):
+    """`make dev` may run the account step while someone already signed in (or a test suite
+    runs it twice): the tokens issued before stay valid, checked for revocation."""
+    seed_auth.seed_accounts(firebase_app())
+    tokens = {
+        email: sign_in(email, reference_data.DEMO_PASSWORD).json()["idToken"]
+        for email in ("arda@example.com", "admin@example.com")
+    }
+    time.sleep(1.1)  # revocation has one-second granularity (tokensValidAfterTime)
+    seed_auth.seed_accounts(firebase_app())
+
+    for token in tokens.values():
+        auth.verify_id_token(token, app=firebase_app(), check_revoked=True)
+    make_container(on_emulator=True, admin_api_key=ADMIN_KEY, require_auth=True)
+    status, _ = call(
+        main.getUserCredits,
+        "GET",
+        headers=bearer(tokens["arda@example.com"]),
+        query={"userId": "arda"},
+    )
+    assert status == 200
+    status, _ = call(main.listUsers, "GET", headers=bearer(tokens["admin@example.com"]))
+    assert status == 200
+
+
+def test_it_repairs_a_changed_account_and_only_then_revokes(seed_auth):
+    """A password, name or claim changed since (as tests do) is set back; the old password no
+    longer signs in."""
+    seed_auth.seed_accounts(firebase_app())
+    auth.update_user("arda", password="another-password", display_name="x", app=firebase_app())
+    auth.set_custom_user_claims("arda", {"admin": True}, app=firebase_app())
+    auth.set_custom_user_claims("admin", None, app=firebase_app())
+    seed_auth.seed_accounts(firebase_app())
+    arda = auth.get_user("arda", app=firebase_app())
+    assert (arda.display_name, arda.custom_claims) == ("Arda", None)
+    assert auth.get_user("admin", app=firebase_app()).custom_claims == {"admin": True}
+    assert sign_in("arda@example.com", reference_data.DEMO_PASSWORD).status_code == 200
+    assert sign_in("arda@example.com", "another-password").status_code == 400
 
 
 def test_it_refuses_to_run_outside_the_emulator(seed_auth, monkeypatch):

@@ -100,7 +100,7 @@ def test_enabled_seed_runs_and_logs_its_counts_never_the_key(logs):
     seeder = FakeSeeder()
     status, body = call(
         seed_handler(seeder, enabled=True),
-        headers=bearer(ADMIN_KEY) | {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"},
+        headers=bearer(ADMIN_KEY) | {"X-Forwarded-For": "203.0.113.7"},
         json_body={"seed": 3},
     )
     assert status == 200 and body["counts"] == COUNTS
@@ -120,6 +120,27 @@ def test_enabled_seed_runs_and_logs_its_counts_never_the_key(logs):
         )
     ]
     assert ADMIN_KEY not in repr(logs)
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        "198.51.100.1, 203.0.113.7",  # a forged entry, then the one Google's front end appended
+        "198.51.100.1,10.0.0.2 , 203.0.113.7",
+        " 203.0.113.7 ",
+    ],
+)
+def test_the_logged_source_ip_is_the_one_googles_front_end_appended(logs, forwarded):
+    """A client can only prepend entries to X-Forwarded-For: the last one is the address the
+    front end saw, and no forged entry reaches the audit log."""
+    status, _ = call(
+        seed_handler(FakeSeeder(), enabled=True),
+        headers=bearer(ADMIN_KEY) | {"X-Forwarded-For": forwarded},
+    )
+    assert status == 200
+    ((_, _, fields),) = logs
+    assert fields["source_ip"] == "203.0.113.7"
+    assert "198.51.100.1" not in repr(logs)
 
 
 def test_seed_names_the_users_it_left_alone():

@@ -117,6 +117,41 @@ def test_require_auth_other_values_refuse_to_serve(monkeypatch, raw):
     assert parse_require_auth("", on_emulator=True) is False
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"K_SERVICE": "createGenerationRequest", "K_REVISION": "creategenerationrequest-00003-x"},
+        {"K_SERVICE": "listUsers"},
+        {"K_REVISION": "listusers-00001-abc"},
+    ],
+)
+@pytest.mark.parametrize("raw", ["false", "FALSE", " false "])
+def test_auth_cannot_be_switched_off_on_cloud_run(monkeypatch, env, raw):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUIRE_AUTH", raw)
+    with pytest.raises(ConfigurationError, match=r"REQUIRE_AUTH=false .*refusing to serve"):
+        load_settings()
+    monkeypatch.setenv("REQUIRE_AUTH", "true")
+    assert load_settings().require_auth is True
+    monkeypatch.delenv("REQUIRE_AUTH")
+    assert load_settings().require_auth is True
+
+
+def test_auth_may_be_switched_off_on_the_functions_emulator(monkeypatch):
+    """The Functions emulator sets K_SERVICE and K_REVISION=1 itself: not Cloud Run."""
+    for name, value in {
+        "FUNCTIONS_EMULATOR": "true",
+        "FIREBASE_EMULATOR_HUB": "127.0.0.1:4400",
+        "K_SERVICE": "seed_database",
+        "K_REVISION": "1",
+        "REQUIRE_AUTH": "false",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert (settings.on_emulator, settings.require_auth) == (True, False)
+
+
 def test_in_flight_cap_and_queued_timeout_defaults():
     settings = load_settings()
     assert settings.max_in_flight_per_user == 10

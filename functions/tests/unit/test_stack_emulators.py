@@ -15,6 +15,7 @@ from types import ModuleType
 
 import psutil
 import pytest
+import requests
 
 from tests.support.scripts import load_script
 
@@ -71,3 +72,39 @@ def test_a_stop_requested_before_the_first_step_starts_nothing(emulators):
     stack.on_signal(signal.SIGINT, None)  # a second signal changes nothing
     assert emulators.dev(stack, None) == 0
     assert stack.started == [] and stack.signal == signal.SIGTERM
+
+
+class FakeAnswer:
+    def __init__(self, body: dict) -> None:
+        self.status_code, self.ok, self.text, self._body = 200, True, "{}", body
+
+    def json(self) -> dict:
+        return self._body
+
+
+def test_dev_seeds_with_the_admin_key_then_the_accounts_then_the_banner(emulators, monkeypatch):
+    """The seeding step works where auth is required too: it sends the stack's admin key."""
+    steps = [step.__name__ for step in emulators.DEV_STEPS]
+    assert steps[-4:] == [
+        "seed_reference_data",
+        "seed_auth_accounts",
+        "prepare_first_run",
+        "print_banner",
+    ]
+    monkeypatch.setattr(load_script("stack/env_local"), "admin_key", lambda: "k" * 40)
+    sent: list[tuple[str, str, dict[str, str]]] = []
+
+    def answer(method: str, body: dict):
+        def send(url: str, **kwargs):
+            sent.append((method, url.rsplit("/", 1)[-1], kwargs["headers"]))
+            return FakeAnswer(body)
+
+        return send
+
+    monkeypatch.setattr(requests, "get", answer("GET", {"users": [{"userId": "emma_photo"}]}))
+    monkeypatch.setattr(requests, "post", answer("POST", {"success": True}))
+    emulators.seed_reference_data(emulators.Stack())
+    assert sent == [
+        ("GET", "listUsers", {"Authorization": f"Bearer {'k' * 40}"}),
+        ("POST", "seed_database", {"Authorization": f"Bearer {'k' * 40}"}),
+    ]

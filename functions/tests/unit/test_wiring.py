@@ -21,8 +21,8 @@ from tests.support.http import make_request
 KEY = "k" * 32
 
 
-def wired(on_emulator: bool):
-    settings = Settings(on_emulator=on_emulator, admin_api_key=KEY)
+def wired(on_emulator: bool, require_auth: bool = False):
+    settings = Settings(on_emulator=on_emulator, require_auth=require_auth, admin_api_key=KEY)
     return wire(settings, db=SimpleNamespace(), app=SimpleNamespace())  # type: ignore[arg-type]
 
 
@@ -53,6 +53,16 @@ def test_production_contains_none_of_them():
         container.admin_guard.authorize(make_request("GET"))
     assert isinstance(container.tasks, CloudTasksInspector)
     assert container.images._download_base == FIREBASE_DOWNLOAD_BASE
+
+
+def test_auth_required_on_the_emulator_closes_the_admin_functions_as_deployed():
+    """`REQUIRE_AUTH=true make dev`: production's guard, with the emulator's other workarounds."""
+    container = wired(on_emulator=True, require_auth=True)
+    assert type(container.queue) is EmulatorGenerationQueue
+    assert type(container.admin_guard) is AdminGuard
+    with pytest.raises(ForbiddenError):
+        container.admin_guard.authorize(make_request("GET"))
+    container.admin_guard.authorize(make_request("GET", headers={"Authorization": f"Bearer {KEY}"}))
 
 
 class FailingQueue:

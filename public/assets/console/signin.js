@@ -56,8 +56,8 @@ export function renderSession() {
   el.keysCard.hidden = !session;
 }
 
-function showAuthPrompt(err) {
-  const refused = err?.status === 403 ? 'refused this user (HTTP 403)' : 'asks for a signed-in user (HTTP 401)';
+export function showAuthPrompt(err, refused403 = 'refused this user (HTTP 403)') {
+  const refused = err?.status === 403 ? refused403 : 'asks for a signed-in user (HTTP 401)';
   replace(el.authPrompt, `The API ${refused}. Sign in to continue.`);
   el.authPrompt.hidden = false;
   el.card.hidden = false;

@@ -8,7 +8,7 @@ import { clearRequestList } from './request-list.js';
 import { loadRequests, stopAllPolling } from './polling.js';
 import { watchRequests, stopWatching } from './live.js';
 import { hideFormError, updateSubmitState } from './request-form.js';
-import { hideAuthPrompt } from './signin.js';
+import { hideAuthPrompt, showAuthPrompt } from './signin.js';
 
 const USER_KEY = 'feraset.userId';
 
@@ -22,6 +22,7 @@ export async function loadUsers() {
   const epoch = state.envEpoch;
   el.select.disabled = true;
   replace(el.error);
+  let refused = null; // a 401 or 403: auth is required and the caller is no admin
   try {
     const data = await api('listUsers', { admin: true });
     if (epoch !== state.envEpoch) return;
@@ -29,10 +30,12 @@ export async function loadUsers() {
   } catch (err) {
     if (epoch !== state.envEpoch) return;
     state.users = [];
-    showError(el.error, err);
+    if (err?.status === 401 || err?.status === 403) refused = err;
+    if (!refused) showError(el.error, err);
   }
   const previous = state.userId || storageGet(localStorage, USER_KEY) || '';
-  const options = [h('option', { value: '' }, state.users.length ? 'Choose a user…' : 'No users (seed the database)')];
+  const empty = refused ? 'Sign in to act as a user' : 'No users (seed the database)';
+  const options = [h('option', { value: '' }, state.users.length ? 'Choose a user…' : empty)];
   for (const user of state.users) {
     options.push(h('option', { value: user.userId, title: user.email || undefined }, userLabel(user)));
   }
@@ -41,6 +44,8 @@ export async function loadUsers() {
   const keep = state.users.some((u) => u.userId === previous) ? previous : '';
   el.select.value = keep;
   await selectUser(keep);
+  // Auth is required (as deployed): the user list is an admin view, so a sign-in is asked for.
+  if (refused) showAuthPrompt(refused, 'lists users to admins only (HTTP 403)');
 }
 
 /** Signed in: no picker, the console acts as the signed-in uid. */
