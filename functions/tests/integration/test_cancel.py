@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ import requests
 import main
 from schemas.documents import GenerationRecord
 from services.model_simulator import ModelRun
-from services.worker_service import GenerationWorker, StuckTimeouts
+from services.worker_service import StuckTimeouts
 from tests.integration.conftest import balance, request_body, transactions
-from tests.integration.test_stuck_recovery import TIMEOUT, LaterClock, age
+from tests.integration.test_stuck_recovery import age, later_sweeper
 from tests.support.http import call
 
 TIMEOUTS = StuckTimeouts(processing_seconds=600, queued_seconds=600)
@@ -203,12 +202,7 @@ def test_cancel_racing_the_worker_leaves_one_outcome(db, make_container, host_lo
 
 def test_cancel_racing_the_sweeper_refunds_once(db, make_container, host_lock):
     container = make_container()
-    sweeper = GenerationWorker(
-        container.generations,
-        container.simulator,
-        container.images,
-        LaterClock(TIMEOUT + timedelta(minutes=1)),
-    )
+    sweeper = later_sweeper(container)
     for _ in range(ROUNDS):
         request_id = create(size="512x512")
         age(db, request_id, "processing")

@@ -66,13 +66,15 @@ def refunds(db: Any, user_id: str = "arda") -> list[dict[str, Any]]:
     return [t for t in transactions(db, user_id) if t["type"] == "refund"]
 
 
-def later_sweeper(container: Any) -> GenerationWorker:
-    """A sweeper in another instance whose clock is past the timeout of fresh requests."""
+def later_sweeper(container: Any, webhooks: Any = None) -> GenerationWorker:
+    """A sweeper in another instance whose clock is past the timeout of fresh requests (and so
+    past the 10 minutes after which an untouched pending webhook delivery counts as lost)."""
     return GenerationWorker(
         container.generations,
         container.simulator,
         container.images,
         LaterClock(TIMEOUT + timedelta(minutes=1)),
+        webhooks=webhooks,
     )
 
 

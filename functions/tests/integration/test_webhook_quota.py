@@ -25,9 +25,8 @@ import requests
 
 import main
 from core.errors import ContentionError
-from services.worker_service import GenerationWorker
 from tests.integration.conftest import FUNCTIONS_BASE, balance, request_body
-from tests.integration.test_stuck_recovery import TIMEOUT, TIMEOUTS, LaterClock
+from tests.integration.test_stuck_recovery import TIMEOUT, TIMEOUTS, later_sweeper
 from tests.integration.test_webhooks import (
     WebhookTasks,
     cancel,
@@ -163,13 +162,7 @@ def test_the_slot_is_given_back_once_under_redelivery_sweeps_and_races(
     task dispatched three times at once and the sweeper re-enqueueing it. One event each, and
     each request's slot given back exactly once."""
     container = hooks()
-    sweeper = GenerationWorker(
-        container.generations,
-        container.simulator,
-        container.images,
-        LaterClock(timedelta(minutes=11)),
-        webhooks=container.webhook_notifier,
-    )
+    sweeper = later_sweeper(container, container.webhook_notifier)
     ids = [accepted(receiver.url()) for _ in range(4)]
     assert pending_webhooks(db) == 4
 

@@ -24,9 +24,8 @@ from container import Container
 from core.config import Settings
 from core.webhook_http import PinnedWebhookSender
 from core.webhook_urls import EMULATOR
-from services.worker_service import GenerationWorker
 from tests.integration.conftest import RecordingQueue, balance, request_body
-from tests.integration.test_stuck_recovery import TIMEOUTS, LaterClock
+from tests.integration.test_stuck_recovery import TIMEOUTS, later_sweeper
 from tests.support.auth_emulator import OTHER, OWNER, bearer
 from tests.support.http import _APP, call, make_request
 from tests.support.webhook_receiver import Received, Receiver, running_receiver
@@ -272,13 +271,7 @@ def test_redeliveries_cancels_and_sweeps_racing_yield_one_event_per_request(
     name: a no-op). Every delivery task then runs twice: one POST per request, one webhook-id
     each."""
     container = hooks()
-    sweeper = GenerationWorker(
-        container.generations,
-        container.simulator,
-        container.images,
-        LaterClock(timedelta(minutes=11)),
-        webhooks=container.webhook_notifier,
-    )
+    sweeper = later_sweeper(container, container.webhook_notifier)
     ids = [create(receiver.url(), size="512x512") for _ in range(3)]
     actions: list[Any] = []
     for request_id in ids:
