@@ -42,6 +42,7 @@ from emulator.storage import emulator_images
 from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
+from repositories.credits import CreditRepository
 from repositories.firestore_helpers import WAIT_LEASES, TransactionRunner
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
@@ -173,6 +174,11 @@ class Container:
     @cached_property
     def users(self) -> UserRepository:
         return UserRepository(self.db)
+
+    @cached_property
+    def credits(self) -> CreditRepository:
+        """Books credits that come from outside the money path (welcome, grants, purchases)."""
+        return CreditRepository(self.db, self.transactions)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:

@@ -48,7 +48,10 @@ _PROGRESS = {
 
 # An instant as stored: timezone-aware, held in UTC (Firestore returns UTC; naive is a bug).
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
-TransactionType = Literal["deduction", "refund"]
+TransactionType = Literal["deduction", "refund", "grant", "welcome", "purchase", "purchase_refund"]
+# The ledger's sign of each type: what an entry does to its owner's balance.
+CREDITS_IN: tuple[TransactionType, ...] = ("refund", "grant", "welcome", "purchase")
+CREDITS_OUT: tuple[TransactionType, ...] = ("deduction", "purchase_refund")
 
 
 class _Record(BaseModel):
@@ -140,6 +143,39 @@ class TransactionRecord(_Record):
     user_id: str
     timestamp: UtcDatetime
     description: str = ""
+    # Credits that came in from outside the money path (grant, welcome, purchase) and their
+    # take-backs: who or what they came from. Absent on deductions and refunds.
+    granted_by: str | None = None  # grant: the admin (`admin_key` or a uid)
+    reason: str | None = None  # grant: the operator's words
+    pack_id: str | None = None  # purchase, purchase_refund: the credit pack
+    amount: int | None = None  # purchase: paid, in the currency's smallest unit
+    currency: str | None = None  # purchase: ISO 4217, lower case (as Stripe sends it)
+    session_id: str | None = None  # purchase, purchase_refund: the Checkout Session
+    payment_intent: str | None = None  # purchase: Stripe's payment (charge.refunded names it)
+    # purchase_refund: credits that could not be taken back because the balance was too low.
+    shortfall: int | None = None
+
+    def document(self) -> dict[str, Any]:
+        """Stored without the money-in fields it does not use, so deductions and refunds keep
+        their original shape."""
+        stored = super().document()
+        return {k: v for k, v in stored.items() if v is not None or k not in _MONEY_IN_FIELDS}
+
+    @property
+    def signed_credits(self) -> int:
+        """What this entry did to its owner's balance."""
+        return self.credits if self.type in CREDITS_IN else -self.credits
+
+
+_MONEY_IN_FIELDS = frozenset(TransactionRecord.model_fields) - {
+    "id",
+    "type",
+    "credits",
+    "generation_request_id",
+    "user_id",
+    "timestamp",
+    "description",
+}
 
 
 class ApiKeyRecord(_Record):

@@ -46,3 +46,19 @@ def _entry(
         timestamp=at,
         description=description,
     )
+
+
+# Credits from outside the money path. Each id is derived from what makes the credit unique, so
+# `create()` books it at most once however often it is asked for.
+
+
+def welcome_id(user_id: str) -> str:
+    return f"welcome_{user_id}"
+
+
+def grant_id(caller_grant_id: str) -> str:
+    return f"grant_{caller_grant_id}"
+
+
+def purchase_id(session_id: str) -> str:
+    return f"purchase_{session_id}"

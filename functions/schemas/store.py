@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.documents import TransactionRecord
+
 
 @dataclass(frozen=True)
 class ApiKeyLimits:
@@ -18,6 +20,15 @@ class ApiKeyLimits:
     max_active: int
     max_created: int
     window: timedelta
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What booking a credit entry did (repositories/credits.py)."""
+
+    entry: TransactionRecord  # as stored: this call's, or the one an earlier call booked
+    created: bool  # False: the entry existed and nothing changed
+    balance: int  # the owner's balance after this call
 
 
 # Set on a request that can never be settled normally; the sweeper does not look at it again.

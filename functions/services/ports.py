@@ -23,6 +23,7 @@ from schemas.documents import (
 from schemas.report import StoredDay, WeeklyReport
 from schemas.store import (
     ApiKeyLimits,
+    Booked,
     IdempotencyClaim,
     Replay,
     SeededUser,
@@ -174,6 +175,13 @@ class CatalogStore(Protocol):
 
 class AccountReader(Protocol):
     def get(self, user_id: str) -> UserRecord | None: ...
+
+
+class CreditLedger(Protocol):
+    def book(self, entry: TransactionRecord) -> Booked:
+        """Books `entry` once by its id (a repeat returns the stored one, created False); a
+        debit stops at a zero balance and records the rest as `shortfall`."""
+        ...
 
 
 class ApiKeyStore(Protocol):

@@ -34,12 +34,14 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    TransactionRecord,
     UserRecord,
     WebhookDelivery,
     WebhookState,
 )
 from schemas.store import (
     ApiKeyLimits,
+    Booked,
     IdempotencyClaim,
     Replay,
     SeededUser,
@@ -52,6 +54,7 @@ from services.ports import (
     AccountReader,
     ApiKeyStore,
     CatalogStore,
+    CreditLedger,
     GenerationQueue,
     GenerationStore,
     ImageStore,
@@ -486,6 +489,29 @@ class FakeAccounts:
         return UserRecord(id=user_id) if user_id in self.uids else None
 
 
+class FakeLedger:
+    """What repositories/credits.py does, in memory: balances by uid and entries by id."""
+
+    def __init__(self, balances: Mapping[str, int]) -> None:
+        self.balances = dict(balances)
+        self.entries: dict[str, TransactionRecord] = {}
+
+    def book(self, entry: TransactionRecord) -> Booked:
+        if entry.user_id not in self.balances:
+            raise NotFoundError(f"No account for uid {entry.user_id}", error="account_not_found")
+        balance = self.balances[entry.user_id]
+        key = f"{entry.user_id}/{entry.id}"
+        if key in self.entries:
+            return Booked(self.entries[key], created=False, balance=balance)
+        if entry.signed_credits < 0 and entry.credits > balance:
+            entry = entry.model_copy(
+                update={"credits": balance, "shortfall": entry.credits - balance}
+            )
+        self.balances[entry.user_id] = balance + entry.signed_credits
+        self.entries[key] = entry
+        return Booked(entry, created=True, balance=self.balances[entry.user_id])
+
+
 class FakeSlots:
     """What repositories/slots.py does, in memory (its races are emulator tests): one lease per
     (owner, slot), an expired one taken over, a release that frees only its own lease. Set
@@ -587,6 +613,7 @@ _images: ImageStore = FakeImages()
 _catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _api_keys: ApiKeyStore = FakeApiKeys()
 _accounts: AccountReader = FakeAccounts(())
+_ledger: CreditLedger = FakeLedger({})
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

@@ -1,10 +1,12 @@
 """The ledger invariant, checked against the real Firestore.
 
-For every user: current_credits == initial_credits - sum(deductions) + sum(refunds), never
-negative; exactly one deduction per request, a refund if and only if the request failed or was
-cancelled; the `in_flight` counter equals the number of the user's requests queued or
-processing, and `pending_webhooks` the number of its requests with a webhookUrl whose event is
-not delivered, stopped or given up yet (quarantined requests have none coming).
+For every user: current_credits == initial_credits + credits in (grants, welcome, purchases)
+- purchase take-backs - deductions + refunds, never negative; at most one welcome entry
+(`welcome_<uid>`), money-in entries named by what makes them unique; exactly one deduction per
+request, a refund if and only if the request failed or was cancelled; the `in_flight` counter
+equals the number of the user's requests queued or processing, and `pending_webhooks` the
+number of its requests with a webhookUrl whose event is not delivered, stopped or given up yet
+(quarantined requests have none coming).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from typing import Any
 
 from google.cloud import firestore
 
-from schemas.documents import IN_FLIGHT
+from schemas.documents import CREDITS_IN, CREDITS_OUT, IN_FLIGHT
 from schemas.store import QUARANTINED
 
 REFUNDED = ("failed", "cancelled")
+# Entries from outside the money path, and the prefix their ids carry.
+MONEY_IN = {"grant": "grant_", "welcome": "welcome_", "purchase": "purchase_"}
 
 
 def ledger_violations(db: firestore.Client) -> list[str]:
@@ -41,26 +45,35 @@ def ledger_violations(db: firestore.Client) -> list[str]:
     users = {user.id for user in db.collection("users").select([]).stream()}
     for user in db.collection("users").stream():
         data = user.to_dict() or {}
-        deducted = refunded = 0
+        moved = 0
         for tx in user.reference.collection("transactions").stream():
             t = tx.to_dict() or {}
+            kind = t.get("type")
             credits = int(t.get("credits", 0))
-            if credits <= 0:
+            # A take-back that found an empty balance books 0 credits and its shortfall.
+            empty_take_back = kind == "purchase_refund" and credits == 0 and t.get("shortfall")
+            if credits <= 0 and not empty_take_back:
                 problems.append(f"{user.id}: transaction {tx.id} has credits {credits}")
             request_id = t.get("generation_request_id")
-            if t.get("type") == "deduction":
-                deducted += credits
+            if kind in MONEY_IN and not tx.id.startswith(MONEY_IN[kind]):
+                problems.append(f"{user.id}: {kind} entry {tx.id} lacks its {MONEY_IN[kind]} id")
+            if kind == "welcome" and tx.id != f"welcome_{user.id}":
+                problems.append(f"{user.id}: welcome entry {tx.id} is not welcome_{user.id}")
+            if kind == "deduction":
                 deductions[request_id] += 1
-            elif t.get("type") == "refund":
-                refunded += credits
+            elif kind == "refund":
                 refunds[request_id] += 1
+            if kind in CREDITS_IN:
+                moved += credits
+            elif kind in CREDITS_OUT:
+                moved -= credits
             else:
-                problems.append(f"{user.id}: transaction {tx.id} has type {t.get('type')!r}")
+                problems.append(f"{user.id}: transaction {tx.id} has type {kind!r}")
         current = int(data.get("current_credits", 0))
-        expected = int(data.get("initial_credits", 0)) - deducted + refunded
+        expected = int(data.get("initial_credits", 0)) + moved
         if current != expected:
             problems.append(
-                f"{user.id}: balance {current} != initial - deductions + refunds = {expected}"
+                f"{user.id}: balance {current} != initial + credits in - credits out = {expected}"
             )
         if current < 0:
             problems.append(f"{user.id}: negative balance {current}")
