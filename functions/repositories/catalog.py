@@ -1,12 +1,12 @@
-"""Reference data: styles, colors, sizes."""
+"""Reference data: styles, colors, sizes, credit packs."""
 
 from __future__ import annotations
 
 from google.cloud import firestore
 
 from core.firestore_client import request_deadline
-from repositories.firestore_helpers import COLORS, SIZES, STYLES, to_model
-from schemas.documents import Catalog, ColorRecord, SizeRecord, StyleRecord
+from repositories.firestore_helpers import COLORS, CREDIT_PACKS, SIZES, STYLES, to_model
+from schemas.documents import Catalog, ColorRecord, CreditPackRecord, SizeRecord, StyleRecord
 
 
 class CatalogRepository:
@@ -18,9 +18,15 @@ class CatalogRepository:
             styles=self._active(STYLES, StyleRecord),
             colors=self._active(COLORS, ColorRecord),
             sizes=self._active(SIZES, SizeRecord),
+            credit_packs=self._active(CREDIT_PACKS, CreditPackRecord),
         )
 
-    def _active[R: (StyleRecord, ColorRecord, SizeRecord)](
+    def credit_pack(self, pack_id: str) -> CreditPackRecord | None:
+        """The pack as stored now, active or not (a paid session names it)."""
+        ref = self._db.collection(CREDIT_PACKS).document(pack_id)
+        return to_model(ref.get(**request_deadline()), CreditPackRecord)
+
+    def _active[R: (StyleRecord, ColorRecord, SizeRecord, CreditPackRecord)](
         self, collection: str, model: type[R]
     ) -> list[R]:
         records = [

@@ -31,6 +31,7 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 STYLES = "styles"
 COLORS = "colors"
 SIZES = "sizes"
+CREDIT_PACKS = "credit_packs"  # sold through Stripe Checkout (services/payments.py)
 REPORTS = "reports"
 USAGE_DAILY = "usage_daily"  # daily usage rollups (repositories/reports.py)
 API_KEYS = "api_keys"

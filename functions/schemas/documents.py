@@ -248,10 +248,24 @@ class SizeRecord(_Record):
     sort_order: int = 0
 
 
+class CreditPackRecord(_Record):
+    """One `credit_packs/{id}` document: credits sold through Stripe Checkout for `amount` (the
+    currency's smallest unit, as Stripe counts it)."""
+
+    id: str
+    name: str
+    credits: int = Field(gt=0)
+    amount: int = Field(gt=0)
+    currency: str  # ISO 4217, lower case (as Stripe spells it)
+    is_active: bool = True
+    sort_order: int = 0
+
+
 class Catalog(_Record):
     styles: list[StyleRecord]
     colors: list[ColorRecord]
     sizes: list[SizeRecord]
+    credit_packs: list[CreditPackRecord] = []
 
 
 class GenerationOutcome(_Record):

@@ -107,6 +107,10 @@ def catalog_body(catalog: Catalog, models: tuple[str, ...]) -> dict[str, Any]:
             )
             for s in catalog.sizes
         ],
+        "creditPacks": [
+            p.model_dump(include={"id", "name", "credits", "amount", "currency"})
+            for p in catalog.credit_packs
+        ],
     }
 
 

@@ -52,6 +52,18 @@ SIZES: list[dict[str, Any]] = [
     _size(1024, 1792, "9:16", "Portrait", "Tall portrait image", 4),
 ]
 
+
+# Credit packs sold through Stripe Checkout; `amount` in the currency's smallest unit (cents).
+def _pack(id_: str, name: str, credits: int, cents: int) -> dict[str, Any]:
+    return {"id": id_, "name": name, "credits": credits, "amount": cents, "currency": "usd"}
+
+
+CREDIT_PACKS: list[dict[str, Any]] = [
+    _pack("pack_50", "Starter — 50 credits", 50, 500),
+    _pack("pack_200", "Creator — 200 credits", 200, 1800),
+    _pack("pack_1000", "Studio — 1,000 credits", 1000, 8000),
+]
+
 # id -> (display name, credits)
 USERS: dict[str, tuple[str, int]] = {
     "arda": ("Arda", 500),

@@ -12,13 +12,14 @@ from services.seeding.history import DEFAULT_SEED, SeedHistory, fabricate_histor
 
 
 def reference_documents() -> dict[str, list[dict[str, Any]]]:
-    """styles/colors/sizes documents with is_active and sort_order."""
+    """styles/colors/sizes/credit_packs documents with is_active and sort_order."""
     return {
         name: [entry | {"is_active": True, "sort_order": i} for i, entry in enumerate(entries)]
         for name, entries in (
             ("styles", reference_data.STYLES),
             ("colors", reference_data.COLORS),
             ("sizes", reference_data.SIZES),
+            ("credit_packs", reference_data.CREDIT_PACKS),
         )
     }
 

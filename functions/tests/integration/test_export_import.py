@@ -117,6 +117,7 @@ def test_export_imports_the_seed_state(imported_db: firestore.Client) -> None:
     assert ids(imported_db, "styles") == {s["id"] for s in reference_data.STYLES}
     assert ids(imported_db, "colors") == {c["id"] for c in reference_data.COLORS}
     assert ids(imported_db, "sizes") == {s["id"] for s in reference_data.SIZES}
+    assert ids(imported_db, "credit_packs") == {"pack_50", "pack_200", "pack_1000"}
     assert len(ids(imported_db, "users")) == 13
     assert (len(reference_data.STYLES), len(reference_data.COLORS), len(reference_data.SIZES)) == (
         6,

@@ -214,6 +214,13 @@ def test_catalog_lists_active_entries_in_order(db):
         ("1024x1024", 3),
         ("1024x1792", 4),
     ]
+    packs = [(p["id"], p["credits"], p["amount"], p["currency"]) for p in catalog["creditPacks"]]
+    assert packs == [
+        ("pack_50", 50, 500, "usd"),
+        ("pack_200", 200, 1800, "usd"),
+        ("pack_1000", 1000, 8000, "usd"),
+    ]
+    assert catalog["creditPacks"][0]["name"] == "Starter — 50 credits"
 
 
 @pytest.mark.parametrize("function", ["createGenerationRequest", "getCatalog", "getUserCredits"])

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from controllers.catalog_controller import CatalogController
 from controllers.http import endpoint
-from schemas.documents import Catalog, ColorRecord, SizeRecord, StyleRecord
+from schemas.documents import Catalog, ColorRecord, CreditPackRecord, SizeRecord, StyleRecord
 from services.catalog_service import CATALOG_TTL, CatalogService
+from services.seeding.service import reference_documents
 from tests.support.fakes import FakeCatalog, ManualClock
 from tests.support.http import make_request
 
@@ -68,3 +69,25 @@ def test_an_empty_catalog_is_neither_kept_nor_cacheable():
     repository.catalog = COMPLETE
     assert catalog.catalog() is COMPLETE
     assert repository.reads == 2
+
+
+def test_get_catalog_lists_the_active_credit_packs_in_their_order():
+    pack = CreditPackRecord(id="pack_50", name="Starter", credits=50, amount=500, currency="usd")
+    catalog, _, _ = service(COMPLETE.model_copy(update={"credit_packs": [pack]}))
+    handler = endpoint(["GET"])(CatalogController(catalog).catalog)
+    body = handler(make_request("GET")).get_json()
+    assert body["creditPacks"] == [
+        {"id": "pack_50", "name": "Starter", "credits": 50, "amount": 500, "currency": "usd"}
+    ]
+
+
+def test_the_seeded_credit_packs_are_the_contract_s():
+    packs = {d["id"]: d for d in reference_documents()["credit_packs"]}
+    fields = [(p["credits"], p["amount"], p["currency"], p["sort_order"]) for p in packs.values()]
+    assert list(packs) == ["pack_50", "pack_200", "pack_1000"]
+    assert fields == [
+        (50, 500, "usd", 0),
+        (200, 1800, "usd", 1),
+        (1000, 8000, "usd", 2),
+    ]
+    assert all(CreditPackRecord.model_validate(p).is_active for p in packs.values())
