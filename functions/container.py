@@ -20,6 +20,7 @@ from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.generation_controller import GenerationController
+from controllers.payments_controller import PaymentsController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
@@ -29,6 +30,7 @@ from core.config import Settings, load_settings
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
 from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
+from core.payments import StripeCheckout, is_secret_key
 from core.task_queue import (
     CloudTasksGenerationQueue,
     CloudTasksInspector,
@@ -55,7 +57,15 @@ from services.catalog_service import CatalogService
 from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
 from services.model_simulator import ModelSimulator
-from services.ports import GenerationQueue, ImageStore, TaskInspector, WebhookQueue, WebhookSender
+from services.payments import PaymentService
+from services.ports import (
+    CheckoutGateway,
+    GenerationQueue,
+    ImageStore,
+    TaskInspector,
+    WebhookQueue,
+    WebhookSender,
+)
 from services.report_service import ReportService
 from services.seeding.service import SeedService
 from services.webhook_service import (
@@ -83,6 +93,9 @@ class Container:
     webhooks: WebhookQueue | None = None  # None: settled requests' events are not scheduled
     webhook_sender: WebhookSender | None = None  # defaults to the policy's SSRF-safe sender
     max_api_keys_created: int = MAX_CREATED_KEYS  # per user per 30 days (tests set fewer)
+    # How Stripe's API is reached (a stripe.HTTPClient); None: the library's default, the
+    # network. Tests give a recording client, the one stand-in for Stripe.
+    stripe_http_client: Any = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -179,6 +192,25 @@ class Container:
     def credits(self) -> CreditRepository:
         """Books credits that come from outside the money path (welcome, grants, purchases)."""
         return CreditRepository(self.db, self.transactions)
+
+    @cached_property
+    def checkout_gateway(self) -> CheckoutGateway | None:
+        """None while STRIPE_SECRET_KEY holds no Stripe key (payments are off)."""
+        key = self.settings.stripe_secret_key
+        return StripeCheckout(key, self.stripe_http_client) if is_secret_key(key) else None
+
+    @cached_property
+    def payments_controller(self) -> PaymentsController:
+        service = PaymentService(
+            self.catalog_service,
+            CatalogRepository(self.db),
+            self.users,
+            self.credits,
+            self.clock,
+            lambda: self.checkout_gateway,
+            self.settings.checkout_return_url,
+        )
+        return PaymentsController(service, self.user_auth, self.settings.stripe_webhook_secret)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:

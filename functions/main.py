@@ -97,6 +97,18 @@ def getCatalog(req: https_fn.Request) -> https_fn.Response:
     return container().catalog_controller.catalog(req)
 
 
+@https_fn.on_request(secrets=[config.STRIPE_SECRET_KEY], **capacity.INTERACTIVE)
+@endpoint(["POST"])
+def createCheckoutSession(req: https_fn.Request) -> https_fn.Response:
+    return container().payments_controller.checkout(req)
+
+
+@https_fn.on_request(secrets=[config.STRIPE_WEBHOOK_SECRET], **capacity.INTERACTIVE)
+@endpoint(["POST"])
+def stripeWebhook(req: https_fn.Request) -> https_fn.Response:
+    return container().payments_controller.webhook(req)
+
+
 @https_fn.on_request(**capacity.PROBE)
 @endpoint(["GET"])
 def health(req: https_fn.Request) -> https_fn.Response:

@@ -65,6 +65,15 @@ EMULATOR_CONSOLE_ORIGINS = ("http://127.0.0.1:8888", "http://localhost:8888")
 # seed_database may run at all (false in production: seeding is for the emulator and demos).
 SEED_ENABLED = params.BoolParam("SEED_ENABLED", default=False)
 
+# --- Payments (Stripe Checkout) ---------------------------------------------------------------
+# Stripe's secret API key (`sk_...` or a restricted `rk_...`) and the webhook endpoint's signing
+# secret (`whsec_...`). Unset, empty or anything else: payments are off (503
+# payments_not_configured), so a deployment without Stripe can hold a placeholder.
+STRIPE_SECRET_KEY = params.SecretParam("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = params.SecretParam("STRIPE_WEBHOOK_SECRET")
+# Where Checkout sends the buyer back (`?checkout=success|cancelled` appended); empty means the
+# console: the Hosting emulator locally, `https://<project>.web.app/` deployed.
+CHECKOUT_RETURN_URL = params.StringParam("CHECKOUT_RETURN_URL", default="")
 
 # --- Anomaly thresholds of the weekly report -------------------------------------------------
 Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
@@ -173,6 +182,9 @@ class Settings(BaseModel):
     anomaly_thresholds: AnomalyThresholds = Field(default_factory=AnomalyThresholds)
     webhook_max_attempts: int = Field(10, ge=1)
     webhook_max_backoff_seconds: int = Field(10800, ge=0)
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    checkout_return_url: str = "http://127.0.0.1:8888/"
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -212,4 +224,17 @@ def load_settings() -> Settings:
         anomaly_thresholds=anomaly_thresholds(),
         webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS.value,
         webhook_max_backoff_seconds=WEBHOOK_MAX_BACKOFF_SECONDS.value,
+        stripe_secret_key=STRIPE_SECRET_KEY.value.strip(),
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET.value.strip(),
+        checkout_return_url=checkout_return_url(CHECKOUT_RETURN_URL.value, on_emulator),
     )
+
+
+def checkout_return_url(raw: str, on_emulator: bool) -> str:
+    """The param, or the console's address: the Hosting emulator, or the project's web.app."""
+    if raw.strip():
+        return raw.strip()
+    if on_emulator:
+        return f"{EMULATOR_CONSOLE_ORIGINS[0]}/"
+    project = os.environ.get("GCLOUD_PROJECT") or os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+    return f"https://{project}.web.app/"

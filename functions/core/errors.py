@@ -216,5 +216,24 @@ class TooManyApiKeysCreatedError(AppError):
         self.retry_after = retry_after
 
 
+class PaymentsNotConfiguredError(AppError):
+    """Stripe's secrets are not set here: nothing can be bought or booked (retrying won't help)."""
+
+    status = 503
+    error_type = "payments_not_configured"
+    default_message = (
+        "Payments are not set up here (the STRIPE_SECRET_KEY secret is not set). On the local "
+        "stack, send a signed test event with scripts/stripe_event.py instead"
+    )
+
+
+class PaymentsUnavailableError(RetryLaterError):
+    """Stripe did not answer, or refused the request: nothing was created."""
+
+    error_type = "payments_unavailable"
+    default_message = "The payment provider is temporarily unavailable; please retry"
+    retry_after = 5
+
+
 class ConfigurationError(RuntimeError):
     """The deployed configuration is unsafe or invalid: the functions refuse to serve."""

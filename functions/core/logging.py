@@ -17,6 +17,11 @@ def warn(message: str, **fields: Any) -> None:
     logger.warn(message, **fields)
 
 
+def error(message: str, **fields: Any) -> None:
+    """Something an operator must look at (no exception to show)."""
+    logger.error(message, **fields)
+
+
 def log_exception(message: str, exc: BaseException, **fields: Any) -> str:
     """Log an exception with a fresh correlation id and return the id (safe to show clients)."""
     correlation_id = uuid.uuid4().hex

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from schemas.documents import GenerationRecord, TransactionRecord
+from schemas.documents import CreditPackRecord, GenerationRecord, TransactionRecord
 
 
 def deduction_id(request_id: str) -> str:
@@ -62,3 +62,46 @@ def grant_id(caller_grant_id: str) -> str:
 
 def purchase_id(session_id: str) -> str:
     return f"purchase_{session_id}"
+
+
+def purchase_refund_id(session_id: str, amount_refunded: int) -> str:
+    """One take-back per cumulative refunded amount: a redelivered charge.refunded takes nothing
+    more, a further partial refund (a larger amount) takes its difference."""
+    return f"purchase_refund_{session_id}_{amount_refunded}"
+
+
+def purchase(
+    user_id: str, pack: CreditPackRecord, session_id: str, payment_intent: str | None, at: datetime
+) -> TransactionRecord:
+    """The credits of `pack`, paid through Checkout Session `session_id`."""
+    return TransactionRecord(
+        id=purchase_id(session_id),
+        type="purchase",
+        credits=pack.credits,
+        user_id=user_id,
+        timestamp=at,
+        description=f"Purchase: {pack.name}",
+        pack_id=pack.id,
+        amount=pack.amount,
+        currency=pack.currency,
+        session_id=session_id,
+        payment_intent=payment_intent,
+    )
+
+
+def purchase_refund(
+    bought: TransactionRecord, amount_refunded: int, credits: int, at: datetime
+) -> TransactionRecord:
+    """Takes back `credits` of purchase `bought`, whose payment is refunded up to
+    `amount_refunded` (cumulative, in the currency's smallest unit)."""
+    session_id = bought.session_id or bought.id.removeprefix("purchase_")
+    return TransactionRecord(
+        id=purchase_refund_id(session_id, amount_refunded),
+        type="purchase_refund",
+        credits=credits,
+        user_id=bought.user_id,
+        timestamp=at,
+        description=f"Purchase refunded ({amount_refunded} of {bought.amount} {bought.currency})",
+        pack_id=bought.pack_id,
+        session_id=session_id,
+    )

@@ -162,6 +162,12 @@ class RevokeApiKeyRequest(BaseModel):
     ]
 
 
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    packId: CatalogId
+
+
 class WorkerTask(BaseModel):
     """The task payload: only the request id; everything else is read from Firestore."""
 

@@ -7,10 +7,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from core.payments import CheckoutSession
 from core.webhook_http import WebhookResponse
 from schemas.documents import (
     ApiKeyRecord,
     Catalog,
+    CreditPackRecord,
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
@@ -181,6 +183,32 @@ class CreditLedger(Protocol):
     def book(self, entry: TransactionRecord) -> Booked:
         """Books `entry` once by its id (a repeat returns the stored one, created False); a
         debit stops at a zero balance and records the rest as `shortfall`."""
+        ...
+
+
+class PurchaseLedger(CreditLedger, Protocol):
+    """The ledger as Stripe purchases and refunds use it (repositories/credits.py)."""
+
+    def find_purchase(self, payment_intent: str) -> TransactionRecord | None: ...
+
+    def take_back(
+        self, bought: TransactionRecord, plan: Callable[[int], TransactionRecord | None]
+    ) -> Booked | None:
+        """In one transaction: `plan(credits taken back from bought so far)` -> the entry to book
+        (as `book` does), or None to book nothing."""
+        ...
+
+
+class CreditPackReader(Protocol):
+    def credit_pack(self, pack_id: str) -> CreditPackRecord | None:
+        """The pack as stored now, active or not."""
+        ...
+
+
+class CheckoutGateway(Protocol):
+    def create_session(self, params: dict[str, Any]) -> CheckoutSession:
+        """A Stripe Checkout Session from Stripe's create parameters. Raises a 503 AppError
+        when Stripe refuses or cannot be reached."""
         ...
 
 

@@ -31,6 +31,7 @@ from schemas.documents import (
     IN_FLIGHT,
     ApiKeyRecord,
     Catalog,
+    CreditPackRecord,
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
@@ -54,10 +55,11 @@ from services.ports import (
     AccountReader,
     ApiKeyStore,
     CatalogStore,
-    CreditLedger,
+    CreditPackReader,
     GenerationQueue,
     GenerationStore,
     ImageStore,
+    PurchaseLedger,
     ReportStore,
     SeedStore,
     SlotStore,
@@ -73,9 +75,12 @@ type Logged = tuple[str, str, dict[str, Any]]  # (level, message, fields)
 
 
 def record_logs(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[Logged]:
-    """Replace the `info` and `warn` that `module` imported by recorders; what they logged."""
+    """Replace the `info`, `warn` and `error` that `module` imported (those it did) by
+    recorders; what they logged."""
     logged: list[Logged] = []
-    for level in ("info", "warn"):
+    for level in ("info", "warn", "error"):
+        if not hasattr(module, level):
+            continue
 
         def log(message: str, _level: str = level, **fields: Any) -> None:
             logged.append((_level, message, fields))
@@ -426,10 +431,16 @@ class FakeCatalog:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.reads = 0
+        self.retired_packs: list[CreditPackRecord] = []
 
     def active_catalog(self) -> Catalog:
         self.reads += 1
         return self.catalog
+
+    def credit_pack(self, pack_id: str) -> CreditPackRecord | None:
+        """Active packs and those in `retired_packs` (no longer on sale)."""
+        packs = [*self.catalog.credit_packs, *self.retired_packs]
+        return next((p for p in packs if p.id == pack_id), None)
 
 
 class FakeApiKeys:
@@ -510,6 +521,31 @@ class FakeLedger:
         self.balances[entry.user_id] = balance + entry.signed_credits
         self.entries[key] = entry
         return Booked(entry, created=True, balance=self.balances[entry.user_id])
+
+    def find_purchase(self, payment_intent: str) -> TransactionRecord | None:
+        return next(
+            (
+                e
+                for e in self.entries.values()
+                if e.type == "purchase" and e.payment_intent == payment_intent
+            ),
+            None,
+        )
+
+    def take_back(
+        self, bought: TransactionRecord, plan: Callable[[int], TransactionRecord | None]
+    ) -> Booked | None:
+        if bought.user_id not in self.balances:
+            raise NotFoundError(f"No account for uid {bought.user_id}", error="account_not_found")
+        taken = sum(
+            e.credits + (e.shortfall or 0)
+            for e in self.entries.values()
+            if e.user_id == bought.user_id
+            and e.type == "purchase_refund"
+            and e.session_id == bought.session_id
+        )
+        entry = plan(taken)
+        return None if entry is None else self.book(entry)
 
 
 class FakeSlots:
@@ -613,7 +649,8 @@ _images: ImageStore = FakeImages()
 _catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _api_keys: ApiKeyStore = FakeApiKeys()
 _accounts: AccountReader = FakeAccounts(())
-_ledger: CreditLedger = FakeLedger({})
+_ledger: PurchaseLedger = FakeLedger({})
+_packs: CreditPackReader = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

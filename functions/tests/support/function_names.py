@@ -24,5 +24,7 @@ HTTP_FUNCTIONS = frozenset(
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",
+        "createCheckoutSession",
+        "stripeWebhook",
     }
 )

@@ -132,7 +132,15 @@ def test_admin_functions_receive_the_admin_key(endpoints, name):
 
 def test_user_functions_do_not_receive_the_admin_key(endpoints):
     for name in HTTP_FUNCTIONS - set(ADMIN_FUNCTIONS) - set(OWNER_OR_ADMIN_FUNCTIONS):
-        assert endpoints[name]["secretEnvironmentVariables"] == [], name
+        expected = [{"key": key} for key in STRIPE_SECRETS.get(name, [])]
+        assert endpoints[name]["secretEnvironmentVariables"] == expected, name
+
+
+# Each Stripe function gets its own secret only; the webhook never the admin key (it is public).
+STRIPE_SECRETS = {
+    "createCheckoutSession": ["STRIPE_SECRET_KEY"],
+    "stripeWebhook": ["STRIPE_WEBHOOK_SECRET"],
+}
 
 
 # --- capacity: declared on purpose, never the platform's defaults ----------------------------
@@ -174,6 +182,8 @@ DECLARED_CAPACITY = {
     "deliverWebhook": (512, 1, 8, 0, 4, 120),
     "getWebhookSecret": INTERACTIVE,
     "rotateWebhookSecret": INTERACTIVE,
+    "createCheckoutSession": INTERACTIVE,
+    "stripeWebhook": INTERACTIVE,
     "recoverStuckGenerations": SWEEPER,
     "sweepStuckGenerations": SWEEPER,
 }
