@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from container import firebase_app
 from tests.integration.conftest import FUNCTIONS_BASE, balance, request_body
 from tests.support.auth_emulator import OWNER, bearer, fresh_account, sign_in
 from tests.support.http import call
+from tests.support.secret_local import local_secret
 
 Handler = Callable[..., Any]
 ADMIN_KEY = "emulator-admin-key-" + "x" * 20
@@ -139,8 +139,7 @@ def test_auth_required_on_the_emulator_cancels_any_request_with_the_admin_key_on
 
 def emulator_admin_key() -> str:
     """The key scripts/stack/env_local.py wrote for the Functions emulator."""
-    secret = Path(__file__).resolve().parents[2] / ".secret.local"
-    return secret.read_text().strip().partition("=")[2]
+    return local_secret("ADMIN_API_KEY")
 
 
 def test_the_functions_emulator_guards_admin_functions_as_its_mode_says():
