@@ -76,6 +76,7 @@ def verify_event(payload: bytes, signature: str | None, secret: str) -> dict[str
     # UnicodeDecodeError: a body that is not UTF-8; TypeError: a header that is not ASCII.
     except (stripe.SignatureVerificationError, UnicodeDecodeError, TypeError) as exc:
         raise InvalidSignature(type(exc).__name__) from None
-    except (ValueError, AttributeError) as exc:  # signed, but not a JSON object of an event
+    # Signed, but not a JSON object of an event (or nested too deeply to parse).
+    except (ValueError, AttributeError, RecursionError) as exc:
         raise InvalidEvent(type(exc).__name__) from None
     return event.to_dict()

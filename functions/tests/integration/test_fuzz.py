@@ -50,6 +50,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "seed_database": [],
     "scheduleWeeklyReport": [],
     "sweepStuckGenerations": [],
+    "createCheckoutSession": ["POST"],
+    "stripeWebhook": ["POST"],
 }
 ADMIN_FUNCTIONS = {
     "listUsers",
@@ -90,6 +92,7 @@ VALID: dict[str, list[Any]] = {
     "limit": [1, 50, 200, "3"],
     "cursor": [""],
     "reportId": ["weekly_report_2025_W31"],
+    "packId": ["pack_50", "pack_200", "pack_none"],
 }
 SPECIAL = ["", " ", "..", ".", "__x__", "a/b", "/", "//users", "null", "0", "-1", "\x00", "💥🎨"]
 

@@ -11,7 +11,9 @@ import requests
 
 from tests.integration.conftest import FUNCTIONS_BASE, request_body
 from tests.integration.test_bad_input import snapshot
+from tests.support import stripe_events
 from tests.support.http import emulator_transport_error
+from tests.support.secret_local import local_secret
 
 POST_FUNCTIONS = [
     "createGenerationRequest",
@@ -21,6 +23,8 @@ POST_FUNCTIONS = [
     "seed_database",
     "scheduleWeeklyReport",
     "sweepStuckGenerations",
+    "createCheckoutSession",
+    "stripeWebhook",
 ]
 LIMIT = 64 * 1024
 VALID = json.dumps(request_body()).encode()
@@ -79,6 +83,26 @@ def test_hostile_body_is_a_clean_4xx_and_changes_nothing(db, name, case):
         pytest.skip("an empty body runs the report (stores it): covered by test_reports")
     before = snapshot(db)
     body = assert_clean_4xx(post(name, BODIES[case]))
+    if case.endswith("huge") or case == "over-limit":
+        assert body["error_type"] == "payload_too_large", body
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("case", list(BODIES))
+def test_hostile_body_signed_for_stripe_webhook_is_a_clean_4xx(db, case):
+    """Correctly signed with the stack's secret, so the body itself is parsed."""
+    raw = BODIES[case]
+    before = snapshot(db)
+    response = requests.post(
+        f"{FUNCTIONS_BASE}/stripeWebhook",
+        data=raw,
+        headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe_events.signature(raw, local_secret("STRIPE_WEBHOOK_SECRET")),
+        },
+        timeout=60,
+    )
+    body = assert_clean_4xx(response)
     if case.endswith("huge") or case == "over-limit":
         assert body["error_type"] == "payload_too_large", body
     assert snapshot(db) == before
