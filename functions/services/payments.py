@@ -5,7 +5,6 @@ event books nothing twice; Stripe's event ids need not be kept."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pydantic
@@ -28,8 +27,8 @@ from services.ports import AccountReader, CheckoutGateway, CreditPackReader, Pur
 
 PURCHASE_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 REFUND_EVENT = "charge.refunded"
-# What a user or pack id taken from an event's metadata may look like (a document id).
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# Firebase Auth uids are at most 128 characters.
+MAX_ID_LENGTH = 128
 
 
 class PaymentService:
@@ -97,17 +96,25 @@ class PaymentService:
         cannot fix (each refusal is logged as an error for an operator)."""
         try:
             event = StripeEvent.from_payload(dict(payload))
-            if event.type in PURCHASE_EVENTS:
-                outcome = self._purchase(event, CheckoutSessionObject.model_validate(event.object_))
-            elif event.type == REFUND_EVENT:
-                outcome = self._refund(event, ChargeObject.model_validate(event.object_))
-            else:
-                outcome = "ignored"
+            session = (
+                CheckoutSessionObject.model_validate(event.object_)
+                if event.type in PURCHASE_EVENTS
+                else None
+            )
+            charge = (
+                ChargeObject.model_validate(event.object_) if event.type == REFUND_EVENT else None
+            )
         except pydantic.ValidationError:
             raise ValidationError(
                 "The signed body is not a Stripe event this endpoint understands",
                 error="invalid_event",
             ) from None
+        if session is not None:
+            outcome = self._purchase(event, session)
+        elif charge is not None:
+            outcome = self._refund(event, charge)
+        else:
+            outcome = "ignored"
         info("stripe event", event_id=event.id, type=event.type, outcome=outcome)
         return outcome
 
@@ -117,7 +124,7 @@ class PaymentService:
         metadata = session.metadata or {}
         user_id = metadata.get("userId") or session.client_reference_id or ""
         pack_id = metadata.get("packId", "")
-        if not (_ID.match(user_id) and _ID.match(pack_id)):
+        if not (_document_id(user_id) and _document_id(pack_id)):
             return _refused("no_user_or_pack", event, session.id, user_id=user_id, pack_id=pack_id)
         pack = self._packs.credit_pack(pack_id)
         if pack is None:
@@ -189,6 +196,12 @@ def _refused(outcome: str, event: StripeEvent, object_id: str, **fields: object)
         **fields,
     )
     return outcome
+
+
+def _document_id(value: str) -> bool:
+    """Whether a user or pack id from an event's metadata can name a Firestore document."""
+    reserved = value in (".", "..") or (value.startswith("__") and value.endswith("__"))
+    return 0 < len(value) <= MAX_ID_LENGTH and "/" not in value and not reserved
 
 
 def _with_query(url: str, query: str) -> str:

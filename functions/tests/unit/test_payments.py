@@ -390,3 +390,11 @@ def test_a_refund_of_an_unknown_payment_is_logged_and_acknowledged(h, logs):
     assert h.deliver(refund(1800, pi="pi_unknown"))[0] == 200
     assert [e["outcome"] for e in errors(logs)] == ["unknown_payment"]
     assert h.ledger.entries == {}
+
+
+def test_any_uid_that_names_a_document_is_credited(h):
+    """A paid session must not be refused over the spelling of a (custom) Firebase uid."""
+    uid = "custom.uid+with@odd-chars"
+    h.ledger.balances[uid] = 0
+    assert h.deliver(paid(user=uid))[0] == 200
+    assert h.ledger.balances[uid] == 200
