@@ -41,6 +41,8 @@ DEFAULT_BASE = f"http://127.0.0.1:5551/{PROJECT}/us-central1"
 DEFAULT_FIRESTORE = "127.0.0.1:5561"
 RETURN_URL = "http://127.0.0.1:8888/index.html"
 ALPHABET = string.ascii_letters + string.digits
+SELF = "functions/venv/bin/python scripts/stripe_event.py"
+NEXT = "next: "
 
 
 def new_id(prefix: str) -> str:
@@ -304,15 +306,14 @@ def build(args: argparse.Namespace, now: int) -> tuple[dict[str, Any], list[str]
         if args.command == "checkout-completed"
         else "checkout.session.async_payment_succeeded"
     )
-    me = "functions/venv/bin/python scripts/stripe_event.py"
     reuse = [f"session         {session_id}", f"payment intent  {payment_intent}"]
     if not paid:
         reuse.append(
-            f"then: {me} async-succeeded --user {args.user} --pack {args.pack} "
+            f"{NEXT}{SELF} async-succeeded --user {args.user} --pack {args.pack} "
             f"--session {session_id}"
         )
     else:
-        reuse.append(f"refund: {me} charge-refunded --session {session_id}")
+        reuse.append(f"{NEXT}{SELF} charge-refunded --session {session_id}")
     return event(kind, session, created=now), reuse
 
 
@@ -373,9 +374,11 @@ def main(argv: list[str]) -> int:
         )
         return 1
     print(f"{body['type']} {body['id']} -> HTTP {status} {answer.strip()}")
+    ok = 200 <= status < 300
     for line in reuse:
-        print(f"  {line}")
-    return 0 if 200 <= status < 300 else 1
+        if ok or not line.startswith(NEXT):  # what to send next, once this one was taken
+            print(f"  {line}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -286,9 +286,12 @@ def test_the_script_posts_a_signed_event_and_prints_the_ids_to_reuse(
     assert event.data.object.id in out and event.data.object.payment_intent in out
     assert event.data.object.amount_total == 500
 
+    assert f"next: {script.SELF} charge-refunded --session {event.data.object.id}" in out
+
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_not_the_stacks")
     assert script.main(argv) == 1  # refused: the answer is printed, the exit status says so
-    assert "HTTP 400" in capsys.readouterr().out and len(Stack.received) == 1
+    out = capsys.readouterr().out
+    assert "HTTP 400" in out and "next:" not in out and len(Stack.received) == 1
 
 
 def test_without_a_secret_or_a_stack_the_script_says_what_is_missing(
