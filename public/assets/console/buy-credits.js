@@ -112,7 +112,7 @@ function setButtonsDisabled(disabled) {
 /** On the local stack: the command that sends this purchase as Stripe's webhook would. */
 function showHint(pack) {
   const command = `${SCRIPT} checkout-completed --user ${state.session.uid} --pack ${pack.id}`;
-  replace(el.hint, 'On the local stack, send a signed test purchase instead: ',
+  replace(el.hint, 'The signed test purchase for this pack: ',
     h('code', { 'data-testid': 'buy-credits-command' }, command));
   el.hint.hidden = false;
 }
