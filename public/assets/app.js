@@ -10,6 +10,7 @@ import { stopWatching } from './console/live.js';
 import { loadApiKeys } from './console/api-keys.js';
 import { initAdmin, clearAdminResult } from './console/admin.js';
 import { renderSession, initSignin, startSession } from './console/signin.js';
+import { renderBuyCredits } from './console/buy-credits.js';
 import './console/cancel.js'; // the request list's Cancel buttons
 
 async function boot({ keepAdminResult = false } = {}) {
@@ -18,7 +19,9 @@ async function boot({ keepAdminResult = false } = {}) {
   stopAllPolling();
   stopWatching();
   if (!keepAdminResult) clearAdminResult();
+  const envEpoch = state.envEpoch;
   await Promise.all([loadCatalog(), state.session ? actAsSessionUser() : loadUsers(), loadApiKeys()]);
+  if (envEpoch === state.envEpoch) renderBuyCredits(); // the catalog's packs, for this session
 }
 
 initEnv({ onSave: () => boot() });

@@ -56,6 +56,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE_SECONDS = 30.0
 READY_SECONDS = 180
 PR_SET_CHILD_SUBREAPER = 36
+# A signed checkout.session.completed to stripeWebhook, as `stripe trigger` would send it.
+TEST_PURCHASE = (
+    "functions/venv/bin/python scripts/stripe_event.py"
+    " checkout-completed --user arda --pack pack_200"
+)
 BANNER = f"""
   Feraset Imagen API is running (Ctrl-C to stop)
     Web UI     http://127.0.0.1:8888
@@ -64,6 +69,8 @@ BANNER = f"""
     Sign in    <userId>@example.com (e.g. arda@example.com) or admin@example.com,
                password feraset-demo (Auth emulator accounts; the uid is the userId)
     Try        curl "{BASE}/getUserCredits?userId=arda"
+    Buy        {TEST_PURCHASE}
+               (a signed test purchase to stripeWebhook; nothing reaches Stripe)
 """
 
 

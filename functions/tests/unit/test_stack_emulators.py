@@ -108,3 +108,16 @@ def test_dev_seeds_with_the_admin_key_then_the_accounts_then_the_banner(emulator
         ("GET", "listUsers", {"Authorization": f"Bearer {'k' * 40}"}),
         ("POST", "seed_database", {"Authorization": f"Bearer {'k' * 40}"}),
     ]
+
+
+def test_the_banner_says_how_to_send_a_test_purchase_the_script_accepts(emulators):
+    """The banner's command runs as printed: the script exists, parses it, and the buyer is a
+    seeded user (with a sign-in account, so the purchase can be watched in the console)."""
+    from services.seeding.reference_data import USERS
+
+    line = next(line for line in emulators.BANNER.splitlines() if "stripe_event.py" in line)
+    python, script, *argv = line.split(maxsplit=1)[1].split()
+    assert python == "functions/venv/bin/python"
+    assert (emulators.ROOT / script).is_file()
+    args = load_script("stripe_event").parse(argv)
+    assert args.command == "checkout-completed" and args.user in USERS
