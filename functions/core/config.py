@@ -65,6 +65,10 @@ EMULATOR_CONSOLE_ORIGINS = ("http://127.0.0.1:8888", "http://localhost:8888")
 # seed_database may run at all (false in production: seeding is for the emulator and demos).
 SEED_ENABLED = params.BoolParam("SEED_ENABLED", default=False)
 
+# --- Accounts ---------------------------------------------------------------------------------
+# Credits a new account (made by createAccount) receives once its e-mail is verified; 0: none.
+WELCOME_CREDITS = params.IntParam("WELCOME_CREDITS", default=10)
+
 
 # --- Anomaly thresholds of the weekly report -------------------------------------------------
 Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
@@ -173,6 +177,7 @@ class Settings(BaseModel):
     anomaly_thresholds: AnomalyThresholds = Field(default_factory=AnomalyThresholds)
     webhook_max_attempts: int = Field(10, ge=1)
     webhook_max_backoff_seconds: int = Field(10800, ge=0)
+    welcome_credits: int = Field(10, ge=0)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -212,4 +217,5 @@ def load_settings() -> Settings:
         anomaly_thresholds=anomaly_thresholds(),
         webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS.value,
         webhook_max_backoff_seconds=WEBHOOK_MAX_BACKOFF_SECONDS.value,
+        welcome_credits=WELCOME_CREDITS.value,
     )
