@@ -7,6 +7,9 @@ export {
   browserLocalPersistence,
   connectAuthEmulator,
   signInWithEmailAndPassword,
+  createUserWithEmailAndPassword,
+  sendEmailVerification,
+  reload,
   signOut,
   onAuthStateChanged,
 } from 'firebase/auth';

@@ -42,6 +42,7 @@ from emulator.admin import OpenAdminGuard
 from emulator.host_lock import HostLockedTransactions
 from emulator.storage import emulator_images
 from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
+from repositories.accounts import AccountRepository
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
 from repositories.credits import CreditRepository
@@ -52,6 +53,7 @@ from repositories.seed import SeedRepository
 from repositories.slots import SlotRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from services.accounts import AccountService
 from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
 from services.concurrency import ConcurrencySlots
@@ -167,6 +169,7 @@ class Container:
             self.admin_guard,
             webhook_policy=self.webhook_policy,
             waits=self.wait_slots,
+            accounts=self.users,
         )
 
     @cached_property
@@ -182,7 +185,16 @@ class Container:
 
     @cached_property
     def account_controller(self) -> AccountController:
-        return AccountController(self.users, self.user_auth, self.admin_guard)
+        return AccountController(self.users, self.user_auth, self.admin_guard, self.account_service)
+
+    @cached_property
+    def account_service(self) -> AccountService:
+        """createAccount: the user document and its welcome credits, one transaction."""
+        return AccountService(
+            AccountRepository(self.db, self.transactions),
+            self.clock,
+            welcome_credits=self.settings.welcome_credits,
+        )
 
     @cached_property
     def users(self) -> UserRepository:

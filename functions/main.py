@@ -57,6 +57,12 @@ def validate_user(req: https_fn.Request) -> https_fn.Response:
 
 @https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["POST"])
+def createAccount(req: https_fn.Request) -> https_fn.Response:
+    return container().account_controller.create_account(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["POST"])
 def createApiKey(req: https_fn.Request) -> https_fn.Response:
     return container().api_key_controller.create(req)
 

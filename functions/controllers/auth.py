@@ -101,19 +101,26 @@ class UserAuthorizer:
         """The uid of the account's signed-in user, for functions that manage the account
         (its keys, its webhook secret): an ID token in every mode (401 without one), never an
         API key (403 `id_token_required`, decided without looking the key up)."""
+        return str(self.identify_claims(request).get("uid", ""))
+
+    def identify_claims(self, request: Request) -> dict[str, Any]:
+        """The verified claims of the signed-in user's ID token, as `identify` accepts it."""
         token = bearer_token(request)
         if token is None:
             raise _missing_token(request, "A Firebase ID token")
         if is_api_key(token):
             warn("authentication failed", reason="api_key_not_accepted", path=request.path)
             raise ForbiddenError(
-                "Managing the account (API keys, the webhook secret) needs a Firebase ID token "
-                "of the signed-in user, not an API key",
+                "Managing the account (creating it, API keys, the webhook secret) needs a "
+                "Firebase ID token of the signed-in user, not an API key",
                 error="id_token_required",
             )
-        return self._token_owner(token, request.path)
+        return self._claims(token, request.path)
 
     def _token_owner(self, token: str, path: str) -> str:
+        return str(self._claims(token, path).get("uid", ""))
+
+    def _claims(self, token: str, path: str) -> dict[str, Any]:
         try:
             claims = self._verify(token)
         except TokenRejected as rejected:
@@ -126,7 +133,7 @@ class UserAuthorizer:
             raise BackendUnavailableError(
                 "Could not verify the ID token; please retry", error="auth_unavailable"
             ) from None
-        return str(claims.get("uid", ""))
+        return claims
 
     def _key_grant(self, key: str, path: str) -> KeyGrant:
         try:

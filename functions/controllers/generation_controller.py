@@ -11,7 +11,13 @@ from flask import Request, Response
 from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_body, json_response, params, validate
 from controllers.prefer import PREFER_HEADER, parse_wait, preference_applied
-from core.errors import AppError, FieldError, UnauthenticatedError, ValidationError
+from core.errors import (
+    AppError,
+    FieldError,
+    NotFoundError,
+    UnauthenticatedError,
+    ValidationError,
+)
 from core.logging import log_exception
 from core.webhook_urls import PRODUCTION, UrlPolicy
 from schemas.requests import (
@@ -22,8 +28,10 @@ from schemas.requests import (
     UserRequestsQuery,
 )
 from schemas.responses import generation_status_body, generation_summary_body
+from services.accounts import account_missing
 from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
+from services.ports import AccountReader
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -55,8 +63,12 @@ class GenerationController:
         webhook_policy: UrlPolicy = PRODUCTION,
         *,
         waits: ConcurrencySlots,
+        accounts: AccountReader | None = None,
     ) -> None:
         self._service = service
+        # Asked only on a 404 or an empty list, so that a signed-in caller without an account
+        # learns to call createAccount (never on the way of an answer that finds something).
+        self._accounts = accounts
         self._auth = auth
         self._admin = admin
         # Concurrent `Prefer: wait` calls per user: the caller's uid, or for an anonymous caller
@@ -69,7 +81,13 @@ class GenerationController:
         parsed = validate(CreateGenerationRequest, json_body(request), self._validation_context)
         self._auth.require_owner(uid, parsed.userId)
         wait = prefer_wait(request)
-        result = self._service.create(parsed, idempotency_key(request))
+        try:
+            result = self._service.create(parsed, idempotency_key(request))
+        except NotFoundError as missing:
+            # the charging transaction read no user: for a signed-in caller, their own account
+            if uid is not None and missing.error == "user_not_found":
+                raise account_missing(uid) from None
+            raise
         if wait is None or result.status_code != 202:
             return json_response(result.body, result.status_code)
         with self._waits.hold(parsed.userId if uid is None else uid) as granted:
@@ -100,7 +118,10 @@ class GenerationController:
             """Another user's request answers exactly like an unknown one (hidden)."""
             return self._auth.owns(uid, owner)
 
-        record = self._service.get(query.generationRequestId, visible=visible)
+        try:
+            record = self._service.get(query.generationRequestId, visible=visible)
+        except NotFoundError as unknown:
+            raise self._without_account(uid) or unknown from None
         if wait is None:
             return json_response(generation_status_body(record))
         if not record.status.is_terminal:  # a finished request needs no slot: nothing to wait for
@@ -111,14 +132,18 @@ class GenerationController:
         return json_response(generation_status_body(record), headers=preference_applied(wait))
 
     def cancel(self, request: Request) -> Response:
-        visible = self._owner_or_admin(request)
+        uid, visible = self._owner_or_admin(request)
         parsed = validate(CancelRequest, json_body(request))
-        record = self._service.cancel(parsed.generationRequestId, visible)
+        try:
+            record = self._service.cancel(parsed.generationRequestId, visible)
+        except NotFoundError as unknown:
+            raise self._without_account(uid) or unknown from None
         body = generation_status_body(record)
         return json_response({"success": True, "refundedCredits": record.credits_deducted} | body)
 
-    def _owner_or_admin(self, request: Request) -> Callable[[str], bool]:
-        """A user may act on its own requests, the admin on every one; else the user's 401."""
+    def _owner_or_admin(self, request: Request) -> tuple[str | None, Callable[[str], bool]]:
+        """A user may act on its own requests, the admin on every one; else the user's 401.
+        The user's uid (None for the admin or an anonymous caller) and what it may see."""
         try:
             uid = self._auth.authenticate(request, scope="generate")
         except UnauthenticatedError as unauthenticated:
@@ -126,14 +151,22 @@ class GenerationController:
                 self._admin.authorize(request)
             except AppError:
                 raise unauthenticated from None
-            return lambda owner: True
-        return lambda owner: self._auth.owns(uid, owner)
+            return None, lambda owner: True
+        return uid, lambda owner: self._auth.owns(uid, owner)
+
+    def _without_account(self, uid: str | None) -> NotFoundError | None:
+        """404 `account_not_found` when a signed-in caller has no account, else None."""
+        if uid is not None and self._accounts is not None and self._accounts.get(uid) is None:
+            return account_missing(uid)
+        return None
 
     def list_for_user(self, request: Request) -> Response:
         uid = self._auth.authenticate(request, scope="read")
         query = validate(UserRequestsQuery, params(request))
         self._auth.require_owner(uid, query.userId)
         records = self._service.list_for_user(query.userId, query.limit)
+        if not records and (missing := self._without_account(uid)):
+            raise missing
         return json_response(
             {"success": True, "requests": [generation_summary_body(r) for r in records]}
         )

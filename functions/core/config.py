@@ -75,6 +75,11 @@ STRIPE_WEBHOOK_SECRET = params.SecretParam("STRIPE_WEBHOOK_SECRET")
 # console: the Hosting emulator locally, `https://<project>.web.app/` deployed.
 CHECKOUT_RETURN_URL = params.StringParam("CHECKOUT_RETURN_URL", default="")
 
+# --- Accounts ---------------------------------------------------------------------------------
+# Credits a new account (made by createAccount) receives once its e-mail is verified; 0: none.
+WELCOME_CREDITS = params.IntParam("WELCOME_CREDITS", default=10)
+
+
 # --- Anomaly thresholds of the weekly report -------------------------------------------------
 Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -185,6 +190,7 @@ class Settings(BaseModel):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     checkout_return_url: str = "http://127.0.0.1:8888/"
+    welcome_credits: int = Field(10, ge=0)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -227,6 +233,7 @@ def load_settings() -> Settings:
         stripe_secret_key=STRIPE_SECRET_KEY.value.strip(),
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET.value.strip(),
         checkout_return_url=checkout_return_url(CHECKOUT_RETURN_URL.value, on_emulator),
+        welcome_credits=WELCOME_CREDITS.value,
     )
 
 

@@ -78,6 +78,9 @@ class UserRecord(_Record):
     pending_webhooks: int = 0
     is_active: bool = True
     created_at: UtcDatetime | None = None
+    # Set by createAccount on the accounts it makes (WELCOME_CREDITS > 0), cleared by the
+    # welcome grant: only such accounts ever get welcome credits (seeded users never do).
+    welcome_due: bool = False
 
 
 class RequestRecord(_Record):

@@ -56,6 +56,18 @@ def welcome_id(user_id: str) -> str:
     return f"welcome_{user_id}"
 
 
+def welcome(user_id: str, credits: int, at: datetime) -> TransactionRecord:
+    """A new account's welcome credits: one per user, ever."""
+    return TransactionRecord(
+        id=welcome_id(user_id),
+        type="welcome",
+        credits=credits,
+        user_id=user_id,
+        timestamp=at,
+        description="Welcome credits",
+    )
+
+
 def grant_id(caller_grant_id: str) -> str:
     return f"grant_{caller_grant_id}"
 

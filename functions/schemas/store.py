@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.documents import TransactionRecord
+from schemas.documents import TransactionRecord, UserRecord
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,15 @@ class Booked:
     entry: TransactionRecord  # as stored: this call's, or the one an earlier call booked
     created: bool  # False: the entry existed and nothing changed
     balance: int  # the owner's balance after this call
+
+
+@dataclass(frozen=True)
+class OpenedAccount:
+    """What createAccount found or made (repositories/accounts.py)."""
+
+    user: UserRecord  # as stored after this call
+    created: bool  # this call made `users/{uid}`
+    welcome_granted: bool  # the account holds its welcome entry (this call's or an earlier one)
 
 
 # Set on a request that can never be settled normally; the sweeper does not look at it again.

@@ -27,6 +27,7 @@ from schemas.store import (
     ApiKeyLimits,
     Booked,
     IdempotencyClaim,
+    OpenedAccount,
     Replay,
     SeededUser,
     SlotLease,
@@ -177,6 +178,13 @@ class CatalogStore(Protocol):
 
 class AccountReader(Protocol):
     def get(self, user_id: str) -> UserRecord | None: ...
+
+
+class AccountStore(Protocol):
+    def open(self, new_user: UserRecord, welcome: TransactionRecord | None) -> OpenedAccount:
+        """Create `new_user` unless it exists; book `welcome` once if the stored user is
+        `welcome_due` (clearing it). One transaction."""
+        ...
 
 
 class CreditLedger(Protocol):

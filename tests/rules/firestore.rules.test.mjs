@@ -297,6 +297,16 @@ describe('signed-in user: no client writes', () => {
     await assertFails(setDoc(doc(asUser('carol'), 'users/carol'), userDoc('carol')));
   });
 
+  test('cannot mark itself due welcome credits nor book them (only createAccount does)', async () => {
+    const db = asUser(ALICE);
+    await assertFails(updateDoc(doc(db, `users/${ALICE}`), { welcome_due: true }));
+    await assertFails(
+      setDoc(doc(db, `users/${ALICE}/transactions/welcome_${ALICE}`), {
+        type: 'welcome', credits: 10, user_id: ALICE, timestamp: new Date(), description: 'Welcome credits',
+      }),
+    );
+  });
+
   test("cannot update another user's credits", async () => {
     await assertFails(updateDoc(doc(asUser(ALICE), `users/${BOB}`), { current_credits: 0 }));
   });

@@ -51,6 +51,7 @@ LISTED_FIELDS = {
 }
 # The functions that manage an account: an ID token only, never an API key.
 MANAGEMENT: dict[str, tuple[Callable[..., Response], str, dict[str, Any] | None]] = {
+    "createAccount": (main.createAccount, "POST", None),
     "createApiKey": (main.createApiKey, "POST", {"name": "minted"}),
     "listApiKeys": (main.listApiKeys, "GET", None),
     "revokeApiKey": (main.revokeApiKey, "POST", {"keyId": "key_x"}),
@@ -793,6 +794,7 @@ def test_keys_over_http(db, id_tokens):
     assert listed.status_code == 200, listed.text
     assert key_id in [k["keyId"] for k in listed.json()["apiKeys"]]
     for path, method, body in (
+        ("/createAccount", "POST", None),
         ("/createApiKey", "POST", {"name": "x"}),
         ("/listApiKeys", "GET", None),
         ("/revokeApiKey", "POST", {"keyId": key_id}),

@@ -38,6 +38,7 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 # other method only: a valid POST would reseed or run a report, which is slow and not input.
 FUNCTIONS: dict[str, list[str]] = {
     "createGenerationRequest": ["POST"],
+    "createAccount": ["POST"],  # without a real ID token: 401 / 403, nothing made
     "getGenerationStatus": ["GET", "POST"],
     "listGenerationRequests": ["GET"],
     "getUserCredits": ["GET", "POST"],

@@ -4,6 +4,7 @@ error envelope and changes nothing. Real HTTP through the Functions emulator."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ import requests
 from tests.integration.conftest import FUNCTIONS_BASE, request_body
 from tests.integration.test_bad_input import snapshot
 from tests.support import stripe_events
+from tests.support.auth_emulator import bearer, sign_up
 from tests.support.http import emulator_transport_error
 from tests.support.secret_local import local_secret
 
@@ -25,6 +27,7 @@ POST_FUNCTIONS = [
     "sweepStuckGenerations",
     "createCheckoutSession",
     "stripeWebhook",
+    "createAccount",
 ]
 LIMIT = 64 * 1024
 VALID = json.dumps(request_body()).encode()
@@ -50,18 +53,22 @@ BODIES: dict[str, bytes] = {
 }
 
 
-def post(name: str, data: bytes | Iterator[bytes]) -> requests.Response:
-    response = send(name, data)
+def post(
+    name: str, data: bytes | Iterator[bytes], headers: dict[str, str] | None = None
+) -> requests.Response:
+    response = send(name, data, headers)
     if emulator_transport_error(response) and isinstance(data, bytes):
-        response = send(name, data)  # the emulator lost its worker process: not our answer
+        response = send(name, data, headers)  # the emulator lost its worker process
     return response
 
 
-def send(name: str, data: bytes | Iterator[bytes]) -> requests.Response:
+def send(
+    name: str, data: bytes | Iterator[bytes], headers: dict[str, str] | None = None
+) -> requests.Response:
     return requests.post(
         f"{FUNCTIONS_BASE}/{name}",
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json"} | (headers or {}),
         timeout=60,
     )
 
@@ -125,3 +132,21 @@ def test_chunked_body_over_the_limit_is_413(db, name):
     assert response.status_code == 413, response.text[:300]
     assert response.json()["error_type"] == "payload_too_large"
     assert snapshot(db) == before
+
+
+@pytest.fixture(scope="module")
+def signed_up() -> tuple[str, str]:
+    """A signed-up user without an account: its uid and ID token."""
+    return sign_up(f"hostile-{uuid.uuid4().hex[:12]}@example.com")
+
+
+@pytest.mark.parametrize("case", [c for c in BODIES if c not in ("empty", "whitespace")])
+def test_hostile_body_with_an_id_token_makes_no_account(db, signed_up, case):
+    """Past the credential check too: createAccount parses its (optional) body before it
+    writes, so a hostile one is a clean 4xx and no account is made."""
+    uid, token = signed_up
+    before = snapshot(db)
+    body = assert_clean_4xx(post("createAccount", BODIES[case], bearer(token)))
+    assert body["error_type"] in ("validation", "payload_too_large"), body
+    assert snapshot(db) == before
+    assert not db.collection("users").document(uid).get().exists

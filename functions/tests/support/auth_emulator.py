@@ -86,3 +86,45 @@ def unsigned_token(uid: str, *, expires_in: int, audience: str = PROJECT) -> str
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+# --- sign-up and e-mail verification, as the console's SDK does them --------------------------
+def _identity_toolkit(method: str, body: dict[str, Any]) -> dict[str, Any]:
+    url = f"http://{auth_host()}/identitytoolkit.googleapis.com/v1/accounts:{method}?key=any"
+    response = requests.post(url, json=body, timeout=10)
+    assert response.status_code == 200, f"accounts:{method}: {response.text}"
+    return dict(response.json())
+
+
+def sign_up(email: str, password: str = PASSWORD) -> tuple[str, str]:
+    """A new e-mail/password account (unverified): its uid and ID token (accounts:signUp)."""
+    answer = _identity_toolkit(
+        "signUp", {"email": email, "password": password, "returnSecureToken": True}
+    )
+    return str(answer["localId"]), str(answer["idToken"])
+
+
+def sign_in_email(email: str, password: str = PASSWORD) -> str:
+    """A fresh ID token for `email`: carries its current `email_verified`."""
+    answer = _identity_toolkit(
+        "signInWithPassword", {"email": email, "password": password, "returnSecureToken": True}
+    )
+    return str(answer["idToken"])
+
+
+def verify_email(id_token: str, email: str) -> None:
+    """Follow the verification e-mail: request it (accounts:sendOobCode VERIFY_EMAIL), read its
+    code from the emulator's outbox and apply it (accounts:update with the oobCode)."""
+    _identity_toolkit("sendOobCode", {"requestType": "VERIFY_EMAIL", "idToken": id_token})
+    outbox = requests.get(
+        f"http://{auth_host()}/emulator/v1/projects/{PROJECT}/oobCodes", timeout=10
+    )
+    outbox.raise_for_status()
+    codes = [
+        c["oobCode"]
+        for c in outbox.json()["oobCodes"]
+        if c["email"] == email and c["requestType"] == "VERIFY_EMAIL"
+    ]
+    assert codes, f"no verification e-mail for {email}"
+    applied = _identity_toolkit("update", {"oobCode": codes[-1]})
+    assert applied.get("emailVerified") is True, applied

@@ -44,6 +44,7 @@ from schemas.store import (
     ApiKeyLimits,
     Booked,
     IdempotencyClaim,
+    OpenedAccount,
     Replay,
     SeededUser,
     SlotLease,
@@ -53,6 +54,7 @@ from schemas.store import (
 )
 from services.ports import (
     AccountReader,
+    AccountStore,
     ApiKeyStore,
     CatalogStore,
     CreditPackReader,
@@ -500,6 +502,27 @@ class FakeAccounts:
         return UserRecord(id=user_id) if user_id in self.uids else None
 
 
+class FakeAccountStore:
+    """What repositories/accounts.py does, in memory: users by uid and their welcome entries."""
+
+    def __init__(self, users: Iterable[UserRecord] = ()) -> None:
+        self.users = {u.id: u for u in users}
+        self.entries: dict[str, TransactionRecord] = {}  # welcome entries by uid
+
+    def open(self, new_user: UserRecord, welcome: TransactionRecord | None) -> OpenedAccount:
+        created = new_user.id not in self.users
+        user = self.users.setdefault(new_user.id, new_user)
+        granted = welcome is not None and user.welcome_due and new_user.id not in self.entries
+        if welcome is not None and granted:
+            self.entries[new_user.id] = welcome
+            user = user.model_copy(
+                update={"current_credits": user.current_credits + welcome.credits}
+                | {"welcome_due": False}
+            )
+            self.users[user.id] = user
+        return OpenedAccount(user, created=created, welcome_granted=user.id in self.entries)
+
+
 class FakeLedger:
     """What repositories/credits.py does, in memory: balances by uid and entries by id."""
 
@@ -651,6 +674,7 @@ _api_keys: ApiKeyStore = FakeApiKeys()
 _accounts: AccountReader = FakeAccounts(())
 _ledger: PurchaseLedger = FakeLedger({})
 _packs: CreditPackReader = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
+_account_store: AccountStore = FakeAccountStore()
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

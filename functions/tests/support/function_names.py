@@ -22,6 +22,7 @@ HTTP_FUNCTIONS = frozenset(
         "getWebhookSecret",
         "rotateWebhookSecret",
         "createApiKey",
+        "createAccount",
         "listApiKeys",
         "revokeApiKey",
         "createCheckoutSession",

@@ -299,6 +299,7 @@ def test_a_broken_checksum_never_reaches_the_database(monkeypatch, required):
 
 # --- managing the account needs an ID token ------------------------------------------------------
 MANAGEMENT = {
+    "createAccount": (main.createAccount, "POST", None),
     "createApiKey": (main.createApiKey, "POST", {"name": "minted"}),
     "listApiKeys": (main.listApiKeys, "GET", None),
     "revokeApiKey": (main.revokeApiKey, "POST", {"keyId": "key_x"}),
@@ -492,6 +493,7 @@ def test_create_needs_an_account():
         svc.create("ghost", "ci")
     assert missing.value.error == "account_not_found"
     assert "users/ghost" in missing.value.message
+    assert "createAccount" in missing.value.message
     assert store.calls == ["create"]
 
 

@@ -167,6 +167,7 @@ DECLARED_CAPACITY = {
     "validate_user": INTERACTIVE,
     "getCatalog": INTERACTIVE,
     "createApiKey": INTERACTIVE,
+    "createAccount": INTERACTIVE,
     "listApiKeys": INTERACTIVE,
     "revokeApiKey": INTERACTIVE,
     "health": (256, 1, 8, 0, 5, 10),

@@ -54,12 +54,15 @@ export async function loadCredits({ reset }) {
   }
 }
 
+// Entry types that add credits (the ledger's CREDITS_IN); every other type takes them.
+const CREDITS_IN = new Set(['refund', 'grant', 'welcome', 'purchase']);
+
 function renderTransaction(tx) {
-  const isRefund = tx.type === 'refund';
+  const isIn = CREDITS_IN.has(tx.type);
   const amount = Number(tx.credits) || 0;
-  return h('li', { class: `tx tx-${isRefund ? 'refund' : 'deduction'}`, 'data-testid': 'tx-item', 'data-type': tx.type || '' },
-    h('span', { class: 'tx-amount', 'aria-label': `${isRefund ? 'Refund' : 'Deduction'} of ${pluralCredits(amount)}` },
-      `${isRefund ? '+' : '−'}${amount}`),
+  const label = `${humanize(tx.type || (isIn ? 'credit' : 'deduction'))} of ${pluralCredits(amount)}`;
+  return h('li', { class: `tx tx-${isIn ? 'refund' : 'deduction'}`, 'data-testid': 'tx-item', 'data-type': tx.type || '' },
+    h('span', { class: 'tx-amount', 'aria-label': label }, `${isIn ? '+' : '−'}${amount}`),
     h('span', { class: 'tx-body' },
       h('span', { class: 'tx-desc' }, tx.description || humanize(tx.type || 'transaction')),
       h('span', { class: 'tx-meta' },

@@ -1,5 +1,6 @@
-// Email + password sign-in (Firebase Auth). Signed in, every call sends the user's ID token and
-// the console acts as that user; signed out, it is the open emulator mode with a user picker.
+// Email + password sign-in and sign-up (Firebase Auth). Signed in, every call sends the user's ID
+// token and the console acts as that user (after createAccount); signed out, it is the open
+// emulator mode with a user picker.
 import { setIdTokenSource, setAuthFailureHandler } from '../api.js';
 import { replace, $ } from '../dom.js';
 import { state, announce } from './state.js';
@@ -7,6 +8,7 @@ import { startFirebase } from './sdk.js';
 import { stopAllPolling } from './polling.js';
 import { stopWatching } from './live.js';
 import { resetApiKeys, loadApiKeys } from './api-keys.js';
+import { ensureAccount, resetAccount } from './account.js';
 
 const el = {
   card: $('#signin-card'),
@@ -14,6 +16,7 @@ const el = {
   email: $('#signin-email'),
   password: $('#signin-password'),
   button: $('#signin-button'),
+  signup: $('#signup-button'),
   error: $('#signin-error'),
   status: $('#signin-status'),
   authPrompt: $('#auth-prompt'),
@@ -36,6 +39,8 @@ const SIGNIN_ERRORS = {
   'auth/too-many-requests': 'Too many attempts; try again later.',
   'auth/network-request-failed': 'The sign-in service could not be reached.',
   'auth/user-disabled': 'This account is disabled.',
+  'auth/email-already-in-use': 'An account with this email exists already: sign in instead.',
+  'auth/weak-password': 'Choose a longer password (at least 6 characters).',
 };
 
 let onSessionChange = async () => {};
@@ -81,40 +86,80 @@ async function applySession(user) {
     state.session = { uid: user.uid, email: user.email || user.uid, admin };
     hideAuthPrompt();
     announce(`Signed in as ${state.session.email}.`);
+    if (state.session.uid !== previousUid) resetAccount();
+    renderSession();
+    await ensureAccount(); // makes the account on the first sign-in; the same answer after
+    if (seq !== sessionSeq) return;
   } else {
     if (state.session) {
       announce('Signed out.');
       state.userId = ''; // the picker comes back with its own last choice, not the signed-out uid
     }
     state.session = null;
+    resetAccount();
   }
   if ((state.session?.uid ?? null) !== previousUid) resetApiKeys();
   renderSession();
   await onSessionChange();
 }
 
-async function signIn(event) {
-  event.preventDefault();
-  if (!state.firebase || el.button.disabled) return;
+/** The form's email and password, or null (with a message) when one is missing. */
+function credentials() {
   const email = el.email.value.trim();
   const password = el.password.value;
   replace(el.error);
   if (!email || !password) {
     replace(el.error, 'Enter your email and password.');
-    return;
+    return null;
   }
-  el.button.disabled = true;
-  el.button.textContent = 'Signing in…';
+  return { email, password };
+}
+
+function setBusy(busy, button, label) {
+  el.button.disabled = busy;
+  el.signup.disabled = busy;
+  button.textContent = label;
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  if (!state.firebase || el.button.disabled) return;
+  const given = credentials();
+  if (!given) return;
+  setBusy(true, el.button, 'Signing in…');
   try {
-    const { user } = await state.firebase.fb.signInWithEmailAndPassword(state.firebase.auth, email, password);
+    const { user } = await state.firebase.fb.signInWithEmailAndPassword(state.firebase.auth, given.email, given.password);
     el.password.value = '';
     // Signing in again as the same user (after a 401) changes no auth state: rebuild here.
     if (user.uid === state.session?.uid) applySession(user);
   } catch (err) {
     replace(el.error, SIGNIN_ERRORS[err?.code] || `Sign-in failed: ${err?.message || 'unknown error'}`);
   } finally {
-    el.button.disabled = false;
-    el.button.textContent = 'Sign in';
+    setBusy(false, el.button, 'Sign in');
+  }
+}
+
+/** A new email/password account: signed in at once, sent a verification e-mail; the auth state
+ * change then creates its API account (createAccount). */
+async function signUp() {
+  if (!state.firebase || el.signup.disabled) return;
+  const given = credentials();
+  if (!given) return;
+  setBusy(true, el.signup, 'Creating account…');
+  try {
+    const { fb, auth } = state.firebase;
+    const { user } = await fb.createUserWithEmailAndPassword(auth, given.email, given.password);
+    el.password.value = '';
+    try {
+      await fb.sendEmailVerification(user);
+      announce(`Account created. A verification e-mail went to ${given.email}.`);
+    } catch {
+      announce('Account created. The verification e-mail could not be sent: use "Send the e-mail again".');
+    }
+  } catch (err) {
+    replace(el.error, SIGNIN_ERRORS[err?.code] || `Sign-up failed: ${err?.message || 'unknown error'}`);
+  } finally {
+    setBusy(false, el.signup, 'Create account');
   }
 }
 
@@ -139,6 +184,7 @@ async function signOut() {
 export function initSignin({ onChange }) {
   onSessionChange = onChange;
   el.form.addEventListener('submit', signIn);
+  el.signup.addEventListener('click', signUp);
   el.signout.addEventListener('click', signOut);
   // A 401 or 403 from a user call ends the polling (no retry loop) and asks for a sign-in.
   setAuthFailureHandler((err) => {
@@ -162,6 +208,7 @@ export async function startSession() {
   const { auth, fb } = state.firebase;
   setIdTokenSource(() => (state.session && auth.currentUser ? auth.currentUser.getIdToken() : null));
   el.button.disabled = false;
+  el.signup.disabled = false;
   el.status.textContent = 'Signed out, the console acts as any user it lists (the open emulator mode).';
   let last; // onAuthStateChanged also fires on start-up, with the restored user or null
   fb.onAuthStateChanged(auth, (user) => {

@@ -11,6 +11,7 @@ export const state = {
   txCursor: null,
   firebase: null,        // {fb, auth, db} once the SDK has started; null while loading or when it failed
   session: null,         // {uid, email, admin} while signed in; null in the open (signed-out) mode
+  account: null,         // the signed-in user's createAccount answer; null signed out or before it
   unwatch: null,         // unsubscribes the live listener on the signed-in user's requests
   epoch: 0,              // bumps on every user switch; stale per-user async results are dropped
   envEpoch: 0,           // bumps on every (re)boot: environment change or seed
