@@ -20,6 +20,7 @@ from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.generation_controller import GenerationController
+from controllers.grant_controller import GrantController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
@@ -54,6 +55,7 @@ from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
 from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
+from services.grant_service import GrantService
 from services.model_simulator import ModelSimulator
 from services.ports import GenerationQueue, ImageStore, TaskInspector, WebhookQueue, WebhookSender
 from services.report_service import ReportService
@@ -179,6 +181,10 @@ class Container:
     def credits(self) -> CreditRepository:
         """Books credits that come from outside the money path (welcome, grants, purchases)."""
         return CreditRepository(self.db, self.transactions)
+
+    @cached_property
+    def grant_controller(self) -> GrantController:
+        return GrantController(GrantService(self.credits, self.clock), self.admin_guard)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:

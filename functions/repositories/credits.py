@@ -8,8 +8,12 @@ from google.cloud.firestore_v1.transaction import Transaction
 
 from core.errors import NotFoundError
 from repositories.firestore_helpers import TRANSACTIONS, USERS, TransactionRunner, to_model
-from schemas.documents import CREDITS_IN, TransactionRecord, UserRecord
-from schemas.store import Booked
+from schemas import ledger
+from schemas.documents import CREDITS_IN, GrantRecord, TransactionRecord, UserRecord
+from schemas.store import Booked, GrantBooking
+
+# grants/{grantId}: every operator grant's terms, so a grantId is used once across all users.
+GRANTS = "grants"
 
 
 class CreditRepository:
@@ -23,29 +27,52 @@ class CreditRepository:
         A debit never takes the balance below zero: it takes what there is and records the rest
         as `shortfall`. 404 `account_not_found` when the owner has no account.
         """
+        return self._transactions.run(
+            self._db, lambda tx: self._book_in(tx, entry), key=f"user:{entry.user_id}"
+        )
+
+    def _book_in(self, tx: Transaction, entry: TransactionRecord) -> Booked:
+        """`book`'s reads and writes inside the caller's transaction (reads first)."""
         user_ref = self._db.collection(USERS).document(entry.user_id)
         entry_ref = user_ref.collection(TRANSACTIONS).document(entry.id)
+        user = to_model(user_ref.get(transaction=tx), UserRecord)
+        if user is None:
+            raise NotFoundError(f"No account for uid {entry.user_id}", error="account_not_found")
+        stored = to_model(entry_ref.get(transaction=tx), TransactionRecord)
+        if stored is not None:
+            return Booked(stored, created=False, balance=user.current_credits)
+        booked = entry
+        if entry.type not in CREDITS_IN and entry.credits > user.current_credits:
+            booked = entry.model_copy(
+                update={
+                    "credits": user.current_credits,
+                    "shortfall": entry.credits - user.current_credits,
+                }
+            )
+        balance = user.current_credits + booked.signed_credits
+        tx.update(user_ref, {"current_credits": balance})
+        tx.create(entry_ref, booked.document())
+        return Booked(booked, created=True, balance=balance)
 
-        def run(tx: Transaction) -> Booked:
-            user = to_model(user_ref.get(transaction=tx), UserRecord)
-            if user is None:
-                raise NotFoundError(
-                    f"No account for uid {entry.user_id}", error="account_not_found"
-                )
-            stored = to_model(entry_ref.get(transaction=tx), TransactionRecord)
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """Claims `grants/{grantId}` and books the grant's entry and balance, in one transaction.
+
+        A grantId used before books nothing and returns the stored grant (compared by the
+        caller). 404 `account_not_found` when the user has no account; nothing written.
+        """
+        grant_ref = self._db.collection(GRANTS).document(grant.id)
+
+        def run(tx: Transaction) -> GrantBooking:
+            stored = to_model(grant_ref.get(transaction=tx), GrantRecord)
             if stored is not None:
-                return Booked(stored, created=False, balance=user.current_credits)
-            booked = entry
-            if entry.type not in CREDITS_IN and entry.credits > user.current_credits:
-                booked = entry.model_copy(
-                    update={
-                        "credits": user.current_credits,
-                        "shortfall": entry.credits - user.current_credits,
-                    }
+                owner = to_model(
+                    self._db.collection(USERS).document(stored.user_id).get(transaction=tx),
+                    UserRecord,
                 )
-            balance = user.current_credits + booked.signed_credits
-            tx.update(user_ref, {"current_credits": balance})
-            tx.create(entry_ref, booked.document())
-            return Booked(booked, created=True, balance=balance)
+                balance = owner.current_credits if owner is not None else 0
+                return GrantBooking(stored, created=False, balance=balance)
+            booked = self._book_in(tx, ledger.grant(grant))
+            tx.create(grant_ref, grant.document())
+            return GrantBooking(grant, created=True, balance=booked.balance)
 
-        return self._transactions.run(self._db, run, key=f"user:{entry.user_id}")
+        return self._transactions.run(self._db, run, key=f"user:{grant.user_id}")

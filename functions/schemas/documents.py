@@ -272,3 +272,23 @@ class GenerationOutcome(_Record):
         if self.cancelled:
             return GenerationStatus.CANCELLED
         return GenerationStatus.COMPLETED if self.succeeded else GenerationStatus.FAILED
+
+
+class GrantRecord(_Record):
+    """grants/{grantId}: the terms an operator's grant was made on, claimed in the transaction
+    that books it, so a grantId is used once across all users."""
+
+    id: str  # the caller's grantId
+    user_id: str
+    credits: int
+    reason: str
+    granted_by: str
+    created_at: UtcDatetime
+
+    def same_terms(self, other: GrantRecord) -> bool:
+        """Whether `other` asks for this very grant (a retry), whoever sends it and when."""
+        return (self.user_id, self.credits, self.reason) == (
+            other.user_id,
+            other.credits,
+            other.reason,
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from schemas.documents import GenerationRecord, TransactionRecord
+from schemas.documents import GenerationRecord, GrantRecord, TransactionRecord
 
 
 def deduction_id(request_id: str) -> str:
@@ -62,3 +62,17 @@ def grant_id(caller_grant_id: str) -> str:
 
 def purchase_id(session_id: str) -> str:
     return f"purchase_{session_id}"
+
+
+def grant(record: GrantRecord) -> TransactionRecord:
+    """The ledger entry of an operator's grant; its description shows in any client's history."""
+    return TransactionRecord(
+        id=grant_id(record.id),
+        type="grant",
+        credits=record.credits,
+        user_id=record.user_id,
+        timestamp=record.created_at,
+        description=f"Credit grant: {record.reason}",
+        granted_by=record.granted_by,
+        reason=record.reason,
+    )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.documents import TransactionRecord
+from schemas.documents import GrantRecord, TransactionRecord
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,15 @@ class Booked:
     entry: TransactionRecord  # as stored: this call's, or the one an earlier call booked
     created: bool  # False: the entry existed and nothing changed
     balance: int  # the owner's balance after this call
+
+
+@dataclass(frozen=True)
+class GrantBooking:
+    """What booking an operator's grant did (repositories/credits.py)."""
+
+    grant: GrantRecord  # as stored: this call's terms, or those the grantId was first used with
+    created: bool  # False: the grantId was used before and nothing changed
+    balance: int  # the balance of the stored grant's user after this call
 
 
 # Set on a request that can never be settled normally; the sweeper does not look at it again.

@@ -14,6 +14,7 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    GrantRecord,
     RequestRecord,
     TransactionRecord,
     UserRecord,
@@ -24,6 +25,7 @@ from schemas.report import StoredDay, WeeklyReport
 from schemas.store import (
     ApiKeyLimits,
     Booked,
+    GrantBooking,
     IdempotencyClaim,
     Replay,
     SeededUser,
@@ -181,6 +183,14 @@ class CreditLedger(Protocol):
     def book(self, entry: TransactionRecord) -> Booked:
         """Books `entry` once by its id (a repeat returns the stored one, created False); a
         debit stops at a zero balance and records the rest as `shortfall`."""
+        ...
+
+
+class GrantLedger(Protocol):
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """Claims the grantId and books its entry and balance in one transaction; a grantId
+        used before books nothing and returns the stored grant (created False). NotFoundError
+        `account_not_found` for a user without an account."""
         ...
 
 

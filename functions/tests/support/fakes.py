@@ -27,6 +27,7 @@ from core.errors import (
 from core.image_storage import download_url
 from core.webhook_http import WebhookResponse
 from core.webhook_signing import event_id
+from schemas import ledger
 from schemas.documents import (
     IN_FLIGHT,
     ApiKeyRecord,
@@ -34,6 +35,7 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    GrantRecord,
     TransactionRecord,
     UserRecord,
     WebhookDelivery,
@@ -42,6 +44,7 @@ from schemas.documents import (
 from schemas.store import (
     ApiKeyLimits,
     Booked,
+    GrantBooking,
     IdempotencyClaim,
     Replay,
     SeededUser,
@@ -57,6 +60,7 @@ from services.ports import (
     CreditLedger,
     GenerationQueue,
     GenerationStore,
+    GrantLedger,
     ImageStore,
     ReportStore,
     SeedStore,
@@ -495,6 +499,7 @@ class FakeLedger:
     def __init__(self, balances: Mapping[str, int]) -> None:
         self.balances = dict(balances)
         self.entries: dict[str, TransactionRecord] = {}
+        self.grants: dict[str, GrantRecord] = {}
 
     def book(self, entry: TransactionRecord) -> Booked:
         if entry.user_id not in self.balances:
@@ -510,6 +515,15 @@ class FakeLedger:
         self.balances[entry.user_id] = balance + entry.signed_credits
         self.entries[key] = entry
         return Booked(entry, created=True, balance=self.balances[entry.user_id])
+
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """A grantId is claimed once across all users, with its entry, as credits.py does."""
+        stored = self.grants.get(grant.id)
+        if stored is not None:
+            return GrantBooking(stored, created=False, balance=self.balances[stored.user_id])
+        booked = self.book(ledger.grant(grant))
+        self.grants[grant.id] = grant
+        return GrantBooking(grant, created=True, balance=booked.balance)
 
 
 class FakeSlots:
@@ -614,6 +628,7 @@ _catalog: CatalogStore = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _api_keys: ApiKeyStore = FakeApiKeys()
 _accounts: AccountReader = FakeAccounts(())
 _ledger: CreditLedger = FakeLedger({})
+_grants: GrantLedger = FakeLedger({})
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

@@ -24,5 +24,6 @@ HTTP_FUNCTIONS = frozenset(
         "createApiKey",
         "listApiKeys",
         "revokeApiKey",
+        "grantCredits",
     }
 )

@@ -112,6 +112,7 @@ def test_enabled_seed_runs_and_logs_its_counts_never_the_key(logs):
             {
                 "outcome": "ok",
                 "status": 200,
+                "by": "admin_key",
                 "counts": COUNTS,
                 "function": "seed_database",
                 "on_emulator": False,
