@@ -241,21 +241,29 @@ class AdminGuard:
                 if error.status < 500
                 else "failed"
             )
+            fields |= _acted_on(admin_call)
             warn("admin call", outcome=outcome, status=error.status, reason=error.error, **fields)
             raise
         except Exception:
-            warn("admin call", outcome="error", status=500, **fields)
+            warn("admin call", outcome="error", status=500, **fields | _acted_on(admin_call))
             raise
-        if admin_call.details:
-            fields["details"] = admin_call.details
         info(
             "admin call",
             outcome="ok",
             status=200,
-            by=admin_call.by,
             counts=admin_call.counts,
-            **fields,
+            **fields | _acted_on(admin_call),
         )
+
+
+def _acted_on(admin_call: AdminCall) -> dict[str, Any]:
+    """Who called and what on, once known (a refused call logs neither)."""
+    acted: dict[str, Any] = {}
+    if admin_call.by:
+        acted["by"] = admin_call.by
+    if admin_call.details:
+        acted["details"] = admin_call.details
+    return acted
 
 
 def _same(given: str, expected: str) -> bool:

@@ -76,6 +76,7 @@ def test_seed_disabled_answers_403_even_with_the_admin_key(logs):
                 "function": "seed_database",
                 "on_emulator": False,
                 "source_ip": "",  # werkzeug test requests carry no address
+                "by": "admin_key",  # authorized, then refused
             },
         )
     ]

@@ -179,3 +179,16 @@ def test_without_admin_credentials_it_is_403_before_the_body_is_read(service, le
     status, body = call(handler(service, AdminGuard(ADMIN_KEY)), data="not json")
     assert (status, body["error"]) == (403, "admin_only")
     assert ledger.entries == {} and logs[0][2]["outcome"] == "denied"
+
+
+def test_a_refused_grant_is_in_the_audit_log_with_what_it_asked_for(service, logs):
+    status, _ = call(handler(service, OpenAdminGuard()), json_body=BODY | {"userId": "nobody"})
+    assert status == 404
+    ((level, _, fields),) = logs
+    assert (level, fields["outcome"], fields["reason"], fields["by"]) == (
+        "warn",
+        "rejected",
+        "account_not_found",
+        "emulator",
+    )
+    assert fields["details"] == {"userId": "nobody", "grantId": "g-0001-abc"}

@@ -54,11 +54,14 @@ export async function loadCredits({ reset }) {
   }
 }
 
+// Ledger types that add credits (a refund, and money in: grants, welcome credits, purchases).
+const CREDITS_IN = new Set(['refund', 'grant', 'welcome', 'purchase']);
+
 function renderTransaction(tx) {
-  const isRefund = tx.type === 'refund';
+  const isRefund = CREDITS_IN.has(tx.type);
   const amount = Number(tx.credits) || 0;
   return h('li', { class: `tx tx-${isRefund ? 'refund' : 'deduction'}`, 'data-testid': 'tx-item', 'data-type': tx.type || '' },
-    h('span', { class: 'tx-amount', 'aria-label': `${isRefund ? 'Refund' : 'Deduction'} of ${pluralCredits(amount)}` },
+    h('span', { class: 'tx-amount', 'aria-label': `${humanize(tx.type || 'transaction')} of ${pluralCredits(amount)}` },
       `${isRefund ? '+' : '−'}${amount}`),
     h('span', { class: 'tx-body' },
       h('span', { class: 'tx-desc' }, tx.description || humanize(tx.type || 'transaction')),
