@@ -20,6 +20,7 @@ from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
 from controllers.generation_controller import GenerationController
+from controllers.grant_controller import GrantController
 from controllers.payments_controller import PaymentsController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
@@ -58,6 +59,7 @@ from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
 from services.concurrency import ConcurrencySlots
 from services.generation_service import GenerationService
+from services.grant_service import GrantService
 from services.model_simulator import ModelSimulator
 from services.payments import PaymentService
 from services.ports import (
@@ -223,6 +225,10 @@ class Container:
             self.settings.checkout_return_url,
         )
         return PaymentsController(service, self.user_auth, self.settings.stripe_webhook_secret)
+
+    @cached_property
+    def grant_controller(self) -> GrantController:
+        return GrantController(GrantService(self.credits, self.clock), self.admin_guard)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:

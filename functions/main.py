@@ -151,6 +151,12 @@ def getReport(req: https_fn.Request) -> https_fn.Response:
     return container().report_controller.get_report(req)
 
 
+@https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
+@endpoint(["POST"], admin_origins=_admin_origins)
+def grantCredits(req: https_fn.Request) -> https_fn.Response:
+    return container().grant_controller.grant(req)
+
+
 @https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.SWEEPER)
 @endpoint(["POST"], admin_origins=_admin_origins)
 def sweepStuckGenerations(req: https_fn.Request) -> https_fn.Response:

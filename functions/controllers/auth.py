@@ -169,14 +169,19 @@ class UserAuthorizer:
 
 
 MIN_ADMIN_KEY_LENGTH = 32
+# Who called an admin function with the admin key (there is no person behind it to name).
+ADMIN_KEY_CALLER = "admin_key"
 
 
 @dataclass
 class AdminCall:
-    """One admin call being served; the handler records what it did in `counts`."""
+    """One admin call being served; the handler records what it did in `counts` (and what it
+    acted on in `details`). `by` is who called: `admin_key`, an admin's uid, or `emulator`."""
 
     function: str
+    by: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, str | int] = field(default_factory=dict)
 
 
 class AdminGuard:
@@ -189,34 +194,38 @@ class AdminGuard:
         self._admin_api_key = admin_api_key
         self._verify = verify
 
-    def authorize(self, request: Request) -> None:
+    def authorize(self, request: Request) -> str:
         """The admin key (machine callers), or the ID token of a user with the `admin` custom
-        claim (an operator in the console). A personal API key is never compared or verified."""
+        claim (an operator in the console). A personal API key is never compared or verified.
+        Returns who called: `admin_key` or the admin's uid."""
         token = bearer_token(request)
         if token is not None and is_api_key(token):
             token = None
         key_usable = len(self._admin_api_key) >= MIN_ADMIN_KEY_LENGTH
         if key_usable and token is not None and _same(token, self._admin_api_key):
-            return
-        if token is not None and self._is_admin_token(token):
-            return
+            return ADMIN_KEY_CALLER
+        if token is not None and (uid := self._admin_uid(token)) is not None:
+            return uid
         if not key_usable:
             raise AdminKeyTooShortError(error="admin_key_too_short")
         raise ForbiddenError("Admin access required", error="admin_only")
 
-    def _is_admin_token(self, token: str) -> bool:
+    def _admin_uid(self, token: str) -> str | None:
+        """The uid of a valid ID token with the `admin` claim, else None."""
         if self._verify is None or token.count(".") != 2:  # not shaped like a JWT: not a token
-            return False
+            return None
         try:
             claims = self._verify(token)
         except TokenRejected:
-            return False
+            return None
         except Exception as exc:
             log_exception("auth backend unavailable", exc)
             raise BackendUnavailableError(
                 "Could not verify the ID token; please retry", error="auth_unavailable"
             ) from None
-        return claims.get("admin") is True
+        if claims.get("admin") is not True:
+            return None
+        return str(claims.get("uid", "")) or "admin_token"
 
     @contextmanager
     def call(self, request: Request, function: str) -> Iterator[AdminCall]:
@@ -229,7 +238,7 @@ class AdminGuard:
             "source_ip": _source_ip(request),
         }
         try:
-            self.authorize(request)
+            admin_call.by = self.authorize(request)
             yield admin_call
         except AppError as error:
             outcome = (
@@ -239,12 +248,29 @@ class AdminGuard:
                 if error.status < 500
                 else "failed"
             )
+            fields |= _acted_on(admin_call)
             warn("admin call", outcome=outcome, status=error.status, reason=error.error, **fields)
             raise
         except Exception:
-            warn("admin call", outcome="error", status=500, **fields)
+            warn("admin call", outcome="error", status=500, **fields | _acted_on(admin_call))
             raise
-        info("admin call", outcome="ok", status=200, counts=admin_call.counts, **fields)
+        info(
+            "admin call",
+            outcome="ok",
+            status=200,
+            counts=admin_call.counts,
+            **fields | _acted_on(admin_call),
+        )
+
+
+def _acted_on(admin_call: AdminCall) -> dict[str, Any]:
+    """Who called and what on, once known (a refused call logs neither)."""
+    acted: dict[str, Any] = {}
+    if admin_call.by:
+        acted["by"] = admin_call.by
+    if admin_call.details:
+        acted["details"] = admin_call.details
+    return acted
 
 
 def _same(given: str, expected: str) -> bool:

@@ -54,7 +54,8 @@ WAIT_LEASE_SECONDS = WAITING["timeout_sec"]
 # health: touches nothing, so the least memory.
 PROBE = _capacity(MemoryOption.MB_256, THREADS, max_instances=5, timeout_sec=10)
 
-# Admin reads (listUsers, listReports, getReport): rare, one operator at a time.
+# Admin reads (listUsers, listReports, getReport) and grants (grantCredits): rare, one operator
+# at a time.
 ADMIN_READ = _capacity(MemoryOption.MB_512, 4, max_instances=2, timeout_sec=60)
 
 # seed_database: many writes in per-user transactions; two at once would only contend.

@@ -157,6 +157,14 @@ class ConflictError(AppError):
     default_message = "The record already exists"
 
 
+class GrantConflictError(AppError):
+    """A grantId already used for another grant (another user, amount or reason)."""
+
+    status = 409
+    error_type = "conflict"
+    default_message = "This grantId was already used for a different grant"
+
+
 class NotCancellableError(AppError):
     """The request already finished (completed or failed): there is nothing to cancel."""
 

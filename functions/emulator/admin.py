@@ -11,6 +11,8 @@ from flask import Request
 
 from controllers.auth import AdminGuard
 
+EMULATOR_CALLER = "emulator"
+
 
 class OpenAdminGuard(AdminGuard):
     """Lets every caller through; calls are still logged by `AdminGuard.call`."""
@@ -20,5 +22,6 @@ class OpenAdminGuard(AdminGuard):
     def __init__(self) -> None:
         super().__init__(admin_api_key="")
 
-    def authorize(self, request: Request) -> None:
-        return None
+    def authorize(self, request: Request) -> str:
+        """Nobody is identified: grants made here record `emulator` as their granter."""
+        return EMULATOR_CALLER

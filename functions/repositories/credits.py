@@ -13,8 +13,12 @@ from google.cloud.firestore_v1.transaction import Transaction
 from core.errors import NotFoundError
 from core.firestore_client import request_deadline
 from repositories.firestore_helpers import TRANSACTIONS, USERS, TransactionRunner, to_model
-from schemas.documents import CREDITS_IN, TransactionRecord, UserRecord
-from schemas.store import Booked
+from schemas import ledger
+from schemas.documents import CREDITS_IN, GrantRecord, TransactionRecord, UserRecord
+from schemas.store import Booked, GrantBooking
+
+# grants/{grantId}: every operator grant's terms, so a grantId is used once across all users.
+GRANTS = "grants"
 
 
 class CreditRepository:
@@ -28,12 +32,14 @@ class CreditRepository:
         A debit never takes the balance below zero: it takes what there is and records the rest
         as `shortfall`. 404 `account_not_found` when the owner has no account.
         """
+        return self._transactions.run(
+            self._db, lambda tx: self._book_in(tx, entry), key=f"user:{entry.user_id}"
+        )
+
+    def _book_in(self, tx: Transaction, entry: TransactionRecord) -> Booked:
+        """`book`'s reads and writes inside the caller's transaction (reads first)."""
         user_ref = self._db.collection(USERS).document(entry.user_id)
-
-        def run(tx: Transaction) -> Booked:
-            return _book(tx, user_ref, _owner(tx, user_ref), entry)
-
-        return self._transactions.run(self._db, run, key=f"user:{entry.user_id}")
+        return _book(tx, user_ref, _owner(tx, user_ref), entry)
 
     def find_purchase(self, payment_intent: str) -> TransactionRecord | None:
         """The purchase paid by Stripe PaymentIntent `payment_intent`, on whichever ledger
@@ -50,11 +56,11 @@ class CreditRepository:
         return None
 
     def take_back(
-        self, bought: TransactionRecord, plan: Callable[[int], TransactionRecord | None]
+        self, bought: TransactionRecord, plan: Callable[[int, int], TransactionRecord | None]
     ) -> Booked | None:
-        """In one transaction: what the take-backs of purchase `bought` took so far (credits and
-        shortfalls), `plan(taken)` -> the take-back to book now (None: nothing), booked as
-        `book` does. None when nothing was booked."""
+        """In one transaction: what the take-backs of purchase `bought` took so far (credits
+        with shortfalls, and money), `plan(taken, refunded)` -> the take-back to book now (None:
+        nothing), booked as `book` does. None when nothing was booked."""
         user_ref = self._db.collection(USERS).document(bought.user_id)
         earlier = user_ref.collection(TRANSACTIONS).where(
             filter=FieldFilter("session_id", "==", bought.session_id)
@@ -62,16 +68,39 @@ class CreditRepository:
 
         def run(tx: Transaction) -> Booked | None:
             owner = _owner(tx, user_ref)
-            taken = sum(
-                record.credits + (record.shortfall or 0)
-                for snap in earlier.stream(transaction=tx)
-                if (record := to_model(snap, TransactionRecord)) is not None
-                and record.type == "purchase_refund"
-            )
-            entry = plan(taken)
+            taken = refunded = 0
+            for snap in earlier.stream(transaction=tx):
+                record = to_model(snap, TransactionRecord)
+                if record is not None and record.type == "purchase_refund":
+                    taken += record.credits + (record.shortfall or 0)
+                    refunded += record.amount or 0
+            entry = plan(taken, refunded)
             return None if entry is None else _book(tx, user_ref, owner, entry)
 
         return self._transactions.run(self._db, run, key=f"user:{bought.user_id}")
+
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """Claims `grants/{grantId}` and books the grant's entry and balance, in one transaction.
+
+        A grantId used before books nothing and returns the stored grant (compared by the
+        caller). 404 `account_not_found` when the user has no account; nothing written.
+        """
+        grant_ref = self._db.collection(GRANTS).document(grant.id)
+
+        def run(tx: Transaction) -> GrantBooking:
+            stored = to_model(grant_ref.get(transaction=tx), GrantRecord)
+            if stored is not None:
+                owner = to_model(
+                    self._db.collection(USERS).document(stored.user_id).get(transaction=tx),
+                    UserRecord,
+                )
+                balance = owner.current_credits if owner is not None else 0
+                return GrantBooking(stored, created=False, balance=balance)
+            booked = self._book_in(tx, ledger.grant(grant))
+            tx.create(grant_ref, grant.document())
+            return GrantBooking(grant, created=True, balance=booked.balance)
+
+        return self._transactions.run(self._db, run, key=f"user:{grant.user_id}")
 
 
 def _owner(tx: Transaction, user_ref: DocumentReference) -> UserRecord:

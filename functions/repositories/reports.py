@@ -36,7 +36,15 @@ MAX_BATCH_WRITES = 400  # below Firestore's 500 writes per batch
 
 # The report's projection of a generation request: RequestRecord's fields (the id is the name).
 REQUEST_FIELDS = [name for name in RequestRecord.model_fields if name != "id"]
-TRANSACTION_FIELDS = ["user_id", "type", "credits", "timestamp", "generation_request_id"]
+TRANSACTION_FIELDS = [
+    "user_id",
+    "type",
+    "credits",
+    "timestamp",
+    "generation_request_id",
+    "amount",
+    "currency",
+]
 USER_FIELDS = ["created_at"]
 LISTING_FIELDS = [
     "id",

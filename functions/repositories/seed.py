@@ -24,7 +24,7 @@ from repositories.firestore_helpers import (
     TransactionRunner,
     to_model,
 )
-from schemas.documents import GenerationRecord, GenerationStatus
+from schemas.documents import CREDITS_OUT, GenerationRecord, GenerationStatus
 from schemas.store import SeededUser, StoredImage
 
 SEEDED = "seeded"  # the field that marks a document as the seeder's own
@@ -99,7 +99,7 @@ class SeedRepository:
                     continue
                 data = tx.to_dict() or {}
                 credits = int(data.get("credits", 0))
-                kept_net += credits if data.get("type") == "deduction" else -credits
+                kept_net += credits if data.get("type") in CREDITS_OUT else -credits
                 kept += 1
             for request in old_requests:
                 if request.id not in requests:

@@ -151,8 +151,8 @@ class TransactionRecord(_Record):
     granted_by: str | None = None  # grant: the admin (`admin_key` or a uid)
     reason: str | None = None  # grant: the operator's words
     pack_id: str | None = None  # purchase, purchase_refund: the credit pack
-    amount: int | None = None  # purchase: paid, in the currency's smallest unit
-    currency: str | None = None  # purchase: ISO 4217, lower case (as Stripe sends it)
+    amount: int | None = None  # purchase: paid; purchase_refund: refunded (smallest unit)
+    currency: str | None = None  # purchase, purchase_refund: ISO 4217, lower case, as Stripe
     session_id: str | None = None  # purchase, purchase_refund: the Checkout Session
     payment_intent: str | None = None  # purchase: Stripe's payment (charge.refunded names it)
     # purchase_refund: credits that could not be taken back because the balance was too low.
@@ -289,3 +289,23 @@ class GenerationOutcome(_Record):
         if self.cancelled:
             return GenerationStatus.CANCELLED
         return GenerationStatus.COMPLETED if self.succeeded else GenerationStatus.FAILED
+
+
+class GrantRecord(_Record):
+    """grants/{grantId}: the terms an operator's grant was made on, claimed in the transaction
+    that books it, so a grantId is used once across all users."""
+
+    id: str  # the caller's grantId
+    user_id: str
+    credits: int
+    reason: str
+    granted_by: str
+    created_at: UtcDatetime
+
+    def same_terms(self, other: GrantRecord) -> bool:
+        """Whether `other` asks for this very grant (a retry), whoever sends it and when."""
+        return (self.user_id, self.credits, self.reason) == (
+            other.user_id,
+            other.credits,
+            other.reason,
+        )

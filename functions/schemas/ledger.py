@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from schemas.documents import CreditPackRecord, GenerationRecord, TransactionRecord
+from schemas.documents import CreditPackRecord, GenerationRecord, GrantRecord, TransactionRecord
 
 
 def deduction_id(request_id: str) -> str:
@@ -102,10 +102,11 @@ def purchase(
 
 
 def purchase_refund(
-    bought: TransactionRecord, amount_refunded: int, credits: int, at: datetime
+    bought: TransactionRecord, amount_refunded: int, credits: int, money: int, at: datetime
 ) -> TransactionRecord:
     """Takes back `credits` of purchase `bought`, whose payment is refunded up to
-    `amount_refunded` (cumulative, in the currency's smallest unit)."""
+    `amount_refunded` (cumulative, in the currency's smallest unit); `money` is the part of it
+    this entry stands for (the report's revenue is net of it)."""
     session_id = bought.session_id or bought.id.removeprefix("purchase_")
     return TransactionRecord(
         id=purchase_refund_id(session_id, amount_refunded),
@@ -116,4 +117,20 @@ def purchase_refund(
         description=f"Purchase refunded ({amount_refunded} of {bought.amount} {bought.currency})",
         pack_id=bought.pack_id,
         session_id=session_id,
+        amount=money,
+        currency=bought.currency,
+    )
+
+
+def grant(record: GrantRecord) -> TransactionRecord:
+    """The ledger entry of an operator's grant; its description shows in any client's history."""
+    return TransactionRecord(
+        id=grant_id(record.id),
+        type="grant",
+        credits=record.credits,
+        user_id=record.user_id,
+        timestamp=record.created_at,
+        description=f"Credit grant: {record.reason}",
+        granted_by=record.granted_by,
+        reason=record.reason,
     )

@@ -65,6 +65,14 @@ class CreditStats(_Out):
     deduction_transactions: int
     refund_transactions: int
     average_credits_per_request: float
+    # Credits that came in (added after the fields above, which keep their meaning: deductions
+    # and refunds only; total_transactions counts those two types).
+    total_credits_granted: int = 0  # grant + welcome entries
+    total_credits_purchased: int = 0  # purchase entries
+    total_credits_purchase_refunded: int = 0  # purchase_refund entries (credits taken back)
+    # Money received per currency (ISO 4217, lower case) in its smallest unit: purchases minus
+    # the amounts of take-backs that carry one.
+    revenue: dict[str, int] = {}
 
 
 class UserStats(_Out):

@@ -255,3 +255,28 @@ class ReportQuery(BaseModel):
     @classmethod
     def _blank_is_latest(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+# A caller-chosen grant id: the grant's idempotency key (its entry is grant_<grantId>).
+GRANT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+MAX_GRANT_CREDITS = 1_000_000
+
+
+class GrantCreditsRequest(BaseModel):
+    """Body of grantCredits (admin): credits for one user, once per `grantId`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    userId: UserId
+    credits: Annotated[int, Field(strict=True, ge=1, le=MAX_GRANT_CREDITS)]
+    reason: Annotated[
+        str,
+        StringConstraints(
+            strict=True,
+            strip_whitespace=True,
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+        ),
+    ]
+    grantId: Annotated[str, StringConstraints(strict=True, pattern=GRANT_ID_PATTERN)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.documents import TransactionRecord, UserRecord
+from schemas.documents import GrantRecord, TransactionRecord, UserRecord
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,15 @@ class OpenedAccount:
     user: UserRecord  # as stored after this call
     created: bool  # this call made `users/{uid}`
     welcome_granted: bool  # the account holds its welcome entry (this call's or an earlier one)
+
+
+@dataclass(frozen=True)
+class GrantBooking:
+    """What booking an operator's grant did (repositories/credits.py)."""
+
+    grant: GrantRecord  # as stored: this call's terms, or those the grantId was first used with
+    created: bool  # False: the grantId was used before and nothing changed
+    balance: int  # the balance of the stored grant's user after this call
 
 
 # Set on a request that can never be settled normally; the sweeper does not look at it again.

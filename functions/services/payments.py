@@ -159,9 +159,13 @@ class PaymentService:
         owed = bought.credits * refunded // paid
         now = self._clock.now()
 
-        def plan(taken: int) -> TransactionRecord | None:
+        def plan(taken: int, refunded_before: int) -> TransactionRecord | None:
             take = owed - taken
-            return ledger.purchase_refund(bought, refunded, take, now) if take > 0 else None
+            if take <= 0:
+                return None
+            # The money this take-back stands for: what was refunded since the last one.
+            money = max(refunded - refunded_before, 0)
+            return ledger.purchase_refund(bought, refunded, take, money, now)
 
         return self._book(event, charge.id, lambda: self._credits.take_back(bought, plan))
 

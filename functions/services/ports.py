@@ -16,6 +16,7 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    GrantRecord,
     RequestRecord,
     TransactionRecord,
     UserRecord,
@@ -26,6 +27,7 @@ from schemas.report import StoredDay, WeeklyReport
 from schemas.store import (
     ApiKeyLimits,
     Booked,
+    GrantBooking,
     IdempotencyClaim,
     OpenedAccount,
     Replay,
@@ -200,10 +202,10 @@ class PurchaseLedger(CreditLedger, Protocol):
     def find_purchase(self, payment_intent: str) -> TransactionRecord | None: ...
 
     def take_back(
-        self, bought: TransactionRecord, plan: Callable[[int], TransactionRecord | None]
+        self, bought: TransactionRecord, plan: Callable[[int, int], TransactionRecord | None]
     ) -> Booked | None:
-        """In one transaction: `plan(credits taken back from bought so far)` -> the entry to book
-        (as `book` does), or None to book nothing."""
+        """In one transaction: `plan(credits taken back from bought so far, money refunded so
+        far)` -> the entry to book (as `book` does), or None to book nothing."""
         ...
 
 
@@ -217,6 +219,14 @@ class CheckoutGateway(Protocol):
     def create_session(self, params: dict[str, Any]) -> CheckoutSession:
         """A Stripe Checkout Session from Stripe's create parameters. Raises a 503 AppError
         when Stripe refuses or cannot be reached."""
+        ...
+
+
+class GrantLedger(Protocol):
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """Claims the grantId and books its entry and balance in one transaction; a grantId
+        used before books nothing and returns the stored grant (created False). NotFoundError
+        `account_not_found` for a user without an account."""
         ...
 
 

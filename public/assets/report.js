@@ -202,6 +202,10 @@ function renderTiles(gen, credit, users, anomaly) {
       `${formatNumber(users.new_users_count)} new · ${formatNumber(users.average_requests_per_user, 2)} requests/user`, null, 'tile-active-users'),
     tile('Net credits consumed', formatNumber(credit.net_credits_consumed),
       `${formatNumber(credit.total_credits_deducted)} deducted · ${formatNumber(credit.total_credits_refunded)} refunded`, null, 'tile-net-credits'),
+    tile('Credits in', formatNumber((credit.total_credits_granted ?? 0) + (credit.total_credits_purchased ?? 0)),
+      `${formatNumber(credit.total_credits_granted ?? 0)} granted · ${formatNumber(credit.total_credits_purchased ?? 0)} purchased · `
+        + `${formatNumber(credit.total_credits_purchase_refunded ?? 0)} taken back`, null, 'tile-credits-in'),
+    tile('Revenue', revenueText(credit.revenue), 'Purchases minus refunded amounts', null, 'tile-revenue'),
     tile('Anomaly score', formatNumber(anomaly.anomaly_score, 2),
       `${formatNumber(anomaly.total_anomalies)} anomal${anomaly.total_anomalies === 1 ? 'y' : 'ies'} detected`,
       severityBadge(anomaly.severity_level, 'severity-level'), 'tile-anomaly'));
@@ -342,7 +346,22 @@ function renderCreditStats(credit) {
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Metric'), h('th', { scope: 'col', class: 'num' }, 'Value'))),
     h('tbody', null, entries.map(([k, v]) => h('tr', null,
       h('th', { scope: 'row' }, humanize(k)),
-      h('td', { class: 'num' }, typeof v === 'number' ? formatNumber(v, 2) : JSON.stringify(v)))))));
+      h('td', { class: 'num' }, k === 'revenue' ? revenueText(v)
+        : typeof v === 'number' ? formatNumber(v, 2) : JSON.stringify(v)))))));
+}
+
+/** `{usd: 1999, eur: 450}` (each in its currency's smallest unit) -> "$19.99 · €4.50"; "—" when none. */
+function revenueText(revenue) {
+  const entries = Object.entries(revenue && typeof revenue === 'object' ? revenue : {});
+  if (!entries.length) return '—';
+  return entries.map(([currency, amount]) => {
+    try {
+      const format = new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() });
+      return format.format(Number(amount) / 10 ** format.resolvedOptions().maximumFractionDigits);
+    } catch {
+      return `${formatNumber(Number(amount))} ${currency}`; // not a currency Intl knows
+    }
+  }).join(' · ');
 }
 
 /** Flattens {userId: number | {k: v}} maps into columns; tolerant of either shape. */

@@ -75,6 +75,12 @@ class WeekAggregate:
         self.credits_refunded = 0
         self.deduction_count = 0
         self.refund_count = 0
+        # Credits from outside the money path; they are neither deductions nor refunds and
+        # make nobody active (see `add_transaction`).
+        self.credits_granted = 0  # grant and welcome entries
+        self.credits_purchased = 0  # purchase entries
+        self.credits_purchase_refunded = 0  # purchase_refund entries (what was taken back)
+        self.revenue: Counter[str] = Counter()  # currency -> smallest unit, net of take-backs
         self.user_credits: Counter[str] = Counter()
         self.user_day_credits: Counter[tuple[str, date]] = Counter()
         self.new_users_by_day: Counter[date] = Counter()
@@ -94,21 +100,38 @@ class WeekAggregate:
         return True
 
     def add_transaction(self, record: TransactionRecord) -> bool:
-        """Credit figures are net: a refund counts against the day it was booked on."""
+        """Credit figures are net: a refund counts against the day it was booked on. Money-in
+        entries (and their take-backs) only feed their own figures: consumption, the per-user
+        figures and who is active stay those of the money path."""
         if not self.window.contains(record.timestamp):
             return False
         if record.type == "deduction":
             self.credits_deducted += record.credits
             self.deduction_count += 1
             signed = record.credits
-        else:
+        elif record.type == "refund":
             self.credits_refunded += record.credits
             self.refund_count += 1
             signed = -record.credits
+        else:
+            self._add_money_in(record)
+            return True
         self.user_credits[record.user_id] += signed
         self.user_day_credits[(record.user_id, record.timestamp.date())] += signed
         self._active.add(record.user_id)
         return True
+
+    def _add_money_in(self, record: TransactionRecord) -> None:
+        if record.type in ("grant", "welcome"):
+            self.credits_granted += record.credits
+        elif record.type == "purchase":
+            self.credits_purchased += record.credits
+            if record.amount is not None and record.currency:
+                self.revenue[record.currency] += record.amount
+        elif record.type == "purchase_refund":
+            self.credits_purchase_refunded += record.credits
+            if record.amount is not None and record.currency:
+                self.revenue[record.currency] -= record.amount
 
     def add_user(self, record: UserRecord) -> bool:
         if record.created_at is None or not self.window.contains(record.created_at):
@@ -132,6 +155,11 @@ class WeekAggregate:
         self.credits_refunded += other.credits_refunded
         self.deduction_count += other.deduction_count
         self.refund_count += other.refund_count
+        self.credits_granted += other.credits_granted
+        self.credits_purchased += other.credits_purchased
+        self.credits_purchase_refunded += other.credits_purchase_refunded
+        for currency, amount in other.revenue.items():
+            self.revenue[currency] += amount
         for user_id, credits in other.user_credits.items():
             self.user_credits[user_id] += credits
         for user_day, credits in other.user_day_credits.items():

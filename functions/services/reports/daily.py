@@ -95,6 +95,10 @@ class DayRollup:
             "credits_refunded": agg.credits_refunded,
             "deduction_count": agg.deduction_count,
             "refund_count": agg.refund_count,
+            "credits_granted": agg.credits_granted,
+            "credits_purchased": agg.credits_purchased,
+            "credits_purchase_refunded": agg.credits_purchase_refunded,
+            "revenue": dict(sorted(agg.revenue.items())),
             "new_users": agg.new_users_count,
             "active_users": agg.active_users_count,
         }
@@ -124,6 +128,11 @@ class DayRollup:
         agg.credits_refunded = header["credits_refunded"]
         agg.deduction_count = header["deduction_count"]
         agg.refund_count = header["refund_count"]
+        # Absent from rollups stored before money came in: nothing was granted or bought then.
+        agg.credits_granted = int(header.get("credits_granted", 0))
+        agg.credits_purchased = int(header.get("credits_purchased", 0))
+        agg.credits_purchase_refunded = int(header.get("credits_purchase_refunded", 0))
+        agg.revenue.update({str(c): int(a) for c, a in (header.get("revenue") or {}).items()})
         if header["new_users"]:
             agg.new_users_by_day[day] = header["new_users"]
         for entry in users or []:

@@ -78,6 +78,10 @@ def _credit_stats(agg: WeekAggregate) -> CreditStats:
         deduction_transactions=agg.deduction_count,
         refund_transactions=agg.refund_count,
         average_credits_per_request=agg.average_credits_per_request,
+        total_credits_granted=agg.credits_granted,
+        total_credits_purchased=agg.credits_purchased,
+        total_credits_purchase_refunded=agg.credits_purchase_refunded,
+        revenue=dict(sorted(agg.revenue.items())),
     )
 
 

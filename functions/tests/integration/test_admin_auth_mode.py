@@ -45,6 +45,13 @@ ADMIN_FUNCTIONS: dict[str, tuple[Handler, str, Callable[[], dict[str, Any]]]] = 
     "listReports": (main.listReports, "GET", dict),
     "getReport": (main.getReport, "GET", dict),
     "sweepStuckGenerations": (main.sweepStuckGenerations, "POST", lambda: {"json_body": {}}),
+    "grantCredits": (
+        main.grantCredits,
+        "POST",
+        lambda: {
+            "json_body": {"userId": "arda", "credits": 5, "reason": "ci", "grantId": "ci-grant-01"}
+        },
+    ),
 }
 
 
@@ -109,6 +116,16 @@ def test_auth_required_on_the_emulator_serves_the_admin_key_and_claim(
     token = ADMIN_KEY if credential == "admin-key" else operator_token
     status, body = call_admin(name, bearer(token))
     assert status == 200, body
+
+
+@pytest.mark.parametrize("credential", ["admin-key", "admin-claim"])
+def test_a_grant_records_who_granted_it(db, auth_required, operator_token, credential):
+    """The admin key is `admin_key`; an operator signed in with the claim is its uid."""
+    token = ADMIN_KEY if credential == "admin-key" else operator_token
+    status, body = call_admin("grantCredits", bearer(token))
+    assert (status, body["granted"]) == (200, True), body
+    entry = db.document("users/arda/transactions/grant_ci-grant-01").get().to_dict()
+    assert entry["granted_by"] == ("admin_key" if credential == "admin-key" else OPERATOR)
 
 
 @pytest.mark.parametrize("name", list(ADMIN_FUNCTIONS))

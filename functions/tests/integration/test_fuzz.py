@@ -53,6 +53,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "sweepStuckGenerations": [],
     "createCheckoutSession": ["POST"],
     "stripeWebhook": ["POST"],
+    "grantCredits": ["POST"],
 }
 ADMIN_FUNCTIONS = {
     "listUsers",
@@ -61,6 +62,7 @@ ADMIN_FUNCTIONS = {
     "seed_database",
     "scheduleWeeklyReport",
     "sweepStuckGenerations",
+    "grantCredits",
 }
 STATUS_OF = {
     "validation": {400},
@@ -77,6 +79,7 @@ STATUS_OF = {
     "busy": {503},
     "unavailable": {503},
     "system": {500},
+    "conflict": {409},  # grantCredits: a grantId used with another body
 }
 LEAKS = ("Traceback", "Error(", 'File "', "site-packages", "/work/", "pydantic", ".py:")
 TERMINAL = {"completed", "failed"}
@@ -130,6 +133,17 @@ def value_for(name: str) -> st.SearchStrategy[Any]:
 
 
 fields = st.fixed_dictionaries({}, optional={name: value_for(name) for name in VALID})
+GRANT_VALID: dict[str, list[Any]] = {
+    "userId": USERS,
+    "credits": [1, 7, 1_000_000, 1_000_001, 0, "5", 2.0, True],
+    "reason": ["fuzz", "  padded  ", "x" * 200],
+    "grantId": ["fuzz-grant-01", "fuzz-grant-02", "short"],
+}
+# A mostly valid grant body: the same few grantIds with varying terms (repeats and conflicts).
+grant_bodies = st.fixed_dictionaries(
+    {n: st.one_of(st.sampled_from(v), st.sampled_from(v), texts) for n, v in GRANT_VALID.items()},
+    optional={"extra": any_json},
+)
 # A mostly valid create body: every field present, each valid with high probability.
 create_bodies = st.fixed_dictionaries(
     {n: value_for(n) for n in ("userId", "model", "style", "color", "size", "prompt")},
@@ -159,7 +173,9 @@ def query_value(value: Any) -> str:
 
 queries = fields.map(lambda f: {k: query_value(v) for k, v in f.items()})
 json_bytes = st.one_of(
-    st.builds(lambda v: json.dumps(v).encode(), st.one_of(fields, create_bodies, any_json)),
+    st.builds(
+        lambda v: json.dumps(v).encode(), st.one_of(fields, create_bodies, grant_bodies, any_json)
+    ),
     # raw UTF-8 (lone surrogates become invalid bytes)
     st.builds(
         lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass"),

@@ -193,6 +193,10 @@ def test_hand_built_week_has_exact_figures(db, make_container, hand_built_week):
         "deduction_transactions": 4,
         "refund_transactions": 1,
         "average_credits_per_request": 2.25,
+        "total_credits_granted": 0,
+        "total_credits_purchased": 0,
+        "total_credits_purchase_refunded": 0,
+        "revenue": {},
     }
     users = report["user_stats"]
     assert users["active_users"] == ["arda", "havanur"]

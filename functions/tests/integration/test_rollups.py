@@ -12,6 +12,7 @@ import pytest
 from google.cloud import firestore
 
 import main
+from schemas.documents import GrantRecord, TransactionRecord
 from services.seeding import reference_data
 from tests.support.http import _APP, call, make_request
 
@@ -268,6 +269,82 @@ def test_generated_history_with_late_facts_gives_the_same_report(db, make_contai
     assert comparable(report(week_start="2025-02-24")) == comparable(
         report("scan", week_start="2025-02-24")
     )
+
+
+def money_in(user: str, kind: str, entry_id: str, credits: int, at: datetime, **money: Any) -> Any:
+    return TransactionRecord.model_validate(
+        {
+            "id": entry_id,
+            "type": kind,
+            "credits": credits,
+            "user_id": user,
+            "timestamp": at,
+            "description": f"{kind} in a test",
+        }
+        | money
+    )
+
+
+def test_money_in_gives_the_same_figures_from_both_sources(db, make_container):
+    """Grants, welcome credits, purchases and a take-back booked as the functions book them
+    (container.credits): the rollups carry them, the scan agrees, the money path's figures stay
+    those of the requests."""
+    container = make_container()
+    settle_late(db, generate(db, seed=5, count=80))
+    without = report("scan")
+    credits = container.credits
+    tuesday = MONDAY + timedelta(days=1, hours=10)
+    container.credits.book_grant(
+        GrantRecord(
+            id="ops-grant-1",
+            user_id="arda",
+            credits=40,
+            reason="goodwill",
+            granted_by="admin_key",
+            created_at=tuesday,
+        )
+    )
+    credits.book(money_in("havanur", "welcome", "welcome_havanur", 10, tuesday))
+    usd = {"amount": 1999, "currency": "usd"}
+    credits.book(money_in("arda", "purchase", "purchase_cs_1", 200, tuesday, **usd))
+    at_midnight = datetime.combine(WEDNESDAY, datetime.min.time(), tzinfo=UTC)
+    credits.book(money_in("sarah_artist", "purchase", "purchase_cs_2", 50, at_midnight, **usd))
+    credits.book(
+        money_in(
+            "sarah_artist", "purchase", "purchase_cs_3", 50, at_midnight, amount=450, currency="eur"
+        )
+    )
+    credits.book(
+        money_in(
+            "arda", "purchase_refund", "purchase_refund_cs_1_1000", 100, at_midnight, **usd
+        ).model_copy(update={"amount": 1000})
+    )
+    # The week before: only the previous-week report sees it.
+    credits.book(money_in("arda", "grant", "grant_ops-grant-0", 5, MONDAY - timedelta(days=2)))
+
+    from_rollups, from_scan, again = report(), report("scan"), report()
+    assert comparable(from_rollups) == comparable(from_scan) == comparable(again)
+    figures = from_rollups["credit_stats"]
+    assert figures["total_credits_granted"] == 50
+    assert figures["total_credits_purchased"] == 300
+    assert figures["total_credits_purchase_refunded"] == 100
+    assert figures["revenue"] == {"eur": 450, "usd": 1999 + 1999 - 1000}
+    new = {
+        "total_credits_granted",
+        "total_credits_purchased",
+        "total_credits_purchase_refunded",
+        "revenue",
+    }
+    assert {k: v for k, v in figures.items() if k not in new} == {
+        k: v for k, v in without["credit_stats"].items() if k not in new
+    }
+    assert from_rollups["user_stats"] == without["user_stats"]
+    previous = report(week_start="2025-02-24")
+    assert comparable(previous) == comparable(report("scan", week_start="2025-02-24"))
+    assert previous["credit_stats"]["total_credits_granted"] == 5
+    stored = stored_day(db, WEDNESDAY)
+    assert stored["revenue"] == {"eur": 450, "usd": 999}
+    assert stored["credits_purchase_refunded"] == 100
 
 
 def test_a_corrected_day_is_picked_up_after_its_rollup_is_rerun(db, make_container):

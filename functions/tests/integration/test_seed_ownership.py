@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from google.cloud import firestore
 
 import main
+from schemas.documents import TransactionRecord
 from services.seeding import reference_data
 from tests.integration.conftest import add_user, balance, request_body, transactions
 from tests.support.http import call
@@ -83,6 +85,31 @@ def test_a_seed_users_own_requests_stay_and_its_ledger_stays_consistent(db, make
     request = db.collection("generation_requests").document(created["generationRequestId"]).get()
     assert request.exists and "seeded" not in (request.to_dict() or {})
     # The autouse fixture then checks initial - deductions + refunds == current for everyone.
+
+
+def test_a_seed_users_money_in_entries_stay_and_its_ledger_stays_consistent(db, make_container):
+    """Grants, purchases and take-backs are the seed user's own: they stay, and its opening
+    balance absorbs each by its sign (a take-back is credits out, like a deduction)."""
+    container = make_container()
+    body = {"userId": "havanur", "credits": 30, "reason": "kept", "grantId": "seed-kept-01"}
+    assert call(main.grantCredits, json_body=body)[0] == 200
+    at = datetime.now(UTC)
+    for kind, entry_id, credits in [
+        ("purchase", "purchase_cs_seed_1", 50),
+        ("purchase_refund", "purchase_refund_cs_seed_1_all", 20),
+    ]:
+        container.credits.book(
+            TransactionRecord(
+                id=entry_id, type=kind, credits=credits, user_id="havanur", timestamp=at
+            )
+        )
+
+    reseed(seed=3)
+
+    assert balance(db, "havanur") == reference_data.USERS["havanur"][1]
+    kept = {snap.id for snap in _transactions(db, "havanur")}
+    assert {"grant_seed-kept-01", "purchase_cs_seed_1", "purchase_refund_cs_seed_1_all"} <= kept
+    # The autouse fixture then checks initial + credits in - credits out == current.
 
 
 def test_a_user_the_seeder_does_not_own_is_left_alone(db, make_container):

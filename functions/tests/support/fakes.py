@@ -27,6 +27,7 @@ from core.errors import (
 from core.image_storage import download_url
 from core.webhook_http import WebhookResponse
 from core.webhook_signing import event_id
+from schemas import ledger
 from schemas.documents import (
     IN_FLIGHT,
     ApiKeyRecord,
@@ -35,6 +36,7 @@ from schemas.documents import (
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
+    GrantRecord,
     TransactionRecord,
     UserRecord,
     WebhookDelivery,
@@ -43,6 +45,7 @@ from schemas.documents import (
 from schemas.store import (
     ApiKeyLimits,
     Booked,
+    GrantBooking,
     IdempotencyClaim,
     OpenedAccount,
     Replay,
@@ -60,6 +63,7 @@ from services.ports import (
     CreditPackReader,
     GenerationQueue,
     GenerationStore,
+    GrantLedger,
     ImageStore,
     PurchaseLedger,
     ReportStore,
@@ -529,6 +533,7 @@ class FakeLedger:
     def __init__(self, balances: Mapping[str, int]) -> None:
         self.balances = dict(balances)
         self.entries: dict[str, TransactionRecord] = {}
+        self.grants: dict[str, GrantRecord] = {}
 
     def book(self, entry: TransactionRecord) -> Booked:
         if entry.user_id not in self.balances:
@@ -556,19 +561,31 @@ class FakeLedger:
         )
 
     def take_back(
-        self, bought: TransactionRecord, plan: Callable[[int], TransactionRecord | None]
+        self, bought: TransactionRecord, plan: Callable[[int, int], TransactionRecord | None]
     ) -> Booked | None:
         if bought.user_id not in self.balances:
             raise NotFoundError(f"No account for uid {bought.user_id}", error="account_not_found")
-        taken = sum(
-            e.credits + (e.shortfall or 0)
+        earlier = [
+            e
             for e in self.entries.values()
             if e.user_id == bought.user_id
             and e.type == "purchase_refund"
             and e.session_id == bought.session_id
+        ]
+        entry = plan(
+            sum(e.credits + (e.shortfall or 0) for e in earlier),
+            sum(e.amount or 0 for e in earlier),
         )
-        entry = plan(taken)
         return None if entry is None else self.book(entry)
+
+    def book_grant(self, grant: GrantRecord) -> GrantBooking:
+        """A grantId is claimed once across all users, with its entry, as credits.py does."""
+        stored = self.grants.get(grant.id)
+        if stored is not None:
+            return GrantBooking(stored, created=False, balance=self.balances[stored.user_id])
+        booked = self.book(ledger.grant(grant))
+        self.grants[grant.id] = grant
+        return GrantBooking(grant, created=True, balance=booked.balance)
 
 
 class FakeSlots:
@@ -675,6 +692,7 @@ _accounts: AccountReader = FakeAccounts(())
 _ledger: PurchaseLedger = FakeLedger({})
 _packs: CreditPackReader = FakeCatalog(Catalog(styles=[], colors=[], sizes=[]))
 _account_store: AccountStore = FakeAccountStore()
+_grants: GrantLedger = FakeLedger({})
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()

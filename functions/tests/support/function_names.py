@@ -27,5 +27,6 @@ HTTP_FUNCTIONS = frozenset(
         "revokeApiKey",
         "createCheckoutSession",
         "stripeWebhook",
+        "grantCredits",
     }
 )

@@ -76,6 +76,7 @@ def test_seed_disabled_answers_403_even_with_the_admin_key(logs):
                 "function": "seed_database",
                 "on_emulator": False,
                 "source_ip": "",  # werkzeug test requests carry no address
+                "by": "admin_key",  # authorized, then refused
             },
         )
     ]
@@ -112,6 +113,7 @@ def test_enabled_seed_runs_and_logs_its_counts_never_the_key(logs):
             {
                 "outcome": "ok",
                 "status": 200,
+                "by": "admin_key",
                 "counts": COUNTS,
                 "function": "seed_database",
                 "on_emulator": False,

@@ -71,7 +71,7 @@ def test_failed_authentication_is_logged_without_the_token(monkeypatch):
 
 
 def test_admin_open_on_emulator():
-    OpenAdminGuard().authorize(request_with(None))
+    assert OpenAdminGuard().authorize(request_with(None)) == "emulator"
 
 
 ADMIN_KEY = "k" * 31 + "!"  # 32 characters: the shortest key the guard accepts
@@ -96,7 +96,7 @@ def test_admin_key_shorter_than_32_characters_disables_admin_functions(key):
 
 
 def test_admin_key_accepted():
-    AdminGuard(ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}"))
+    assert AdminGuard(ADMIN_KEY).authorize(request_with(f"Bearer {ADMIN_KEY}")) == "admin_key"
 
 
 def claims_verifier(claims_by_token: dict[str, dict[str, Any]]):
@@ -121,7 +121,7 @@ VERIFY = claims_verifier(
 @pytest.mark.parametrize("key", [ADMIN_KEY, ""])
 def test_an_id_token_with_the_admin_claim_is_an_admin(key):
     """Also where no usable key is configured: the claim stands on its own."""
-    AdminGuard(key, VERIFY).authorize(request_with(f"Bearer {ADMIN_TOKEN}"))
+    assert AdminGuard(key, VERIFY).authorize(request_with(f"Bearer {ADMIN_TOKEN}")) == "ops"
 
 
 @pytest.mark.parametrize("token", [USER_TOKEN, TRUTHY_TOKEN, "x.unknown.jwt", "not-a-jwt"])

@@ -59,6 +59,18 @@ def history(seed: int, requests: int = 600) -> MemoryReportStore:
             store.transactions.append(entry | {"type": "refund", "timestamp": created + later})
     for user in users:
         store.users[user] = SPAN.start + timedelta(seconds=rng.randrange(0, span_seconds))
+    for n in range(requests // 10):  # credits coming in, and purchases taken back
+        at = SPAN.start + timedelta(seconds=rng.randrange(-86_400, span_seconds + 86_400))
+        entry = {
+            "user_id": rng.choice(users),
+            "credits": rng.choice([10, 50, 200]),
+            "timestamp": at,
+        }
+        kind = rng.choice(["grant", "welcome", "purchase", "purchase_refund"])
+        money = {"amount": rng.choice([499, 1999]), "currency": rng.choice(["usd", "eur"])}
+        if kind == "purchase" or (kind == "purchase_refund" and n % 2):
+            entry |= money  # some take-backs carry the refunded amount, some do not
+        store.transactions.append(entry | {"type": kind})
     return store
 
 
@@ -87,6 +99,8 @@ def figures(agg: WeekAggregate) -> dict[str, Any]:
             agg.deduction_count,
             agg.refund_count,
         ),
+        "money_in": (agg.credits_granted, agg.credits_purchased, agg.credits_purchase_refunded),
+        "revenue": dict(sorted(agg.revenue.items())),
         "active": agg.active_users,
     }
 
@@ -114,6 +128,7 @@ def test_merged_days_are_the_scanned_weeks(seed):
         merged.merge(stored_round_trip(rollup(store, day, later)).figures)
 
     assert merged.current.total_requests > 50  # the data is not trivially empty
+    assert merged.current.credits_granted > 0 and merged.current.revenue  # nor the money in
     for scan_week, rollup_week in zip(
         [scanned.current, *scanned.previous], [merged.current, *merged.previous], strict=True
     ):
@@ -300,3 +315,33 @@ def test_days_apart_are_streamed_apart_and_adjacent_days_together():
     svc.run_daily(WINDOW.end.date())
     scanned = {day for start, end in store.request_scans for day in days_of(WeekWindow(start, end))}
     assert scanned == recomputed
+
+
+def test_a_rollup_stored_before_money_came_in_reads_as_none_coming_in():
+    header, users = rollup(MemoryReportStore(), WINDOW.start.date(), WINDOW.end).to_stored()
+    for name in ("credits_granted", "credits_purchased", "credits_purchase_refunded", "revenue"):
+        del header[name]
+    back = DayRollup.from_stored(header, users).figures
+    assert (back.credits_granted, back.credits_purchased, back.credits_purchase_refunded) == (
+        0,
+        0,
+        0,
+    )
+    assert not back.revenue
+
+
+def test_money_in_round_trips_through_the_stored_form():
+    at = WINDOW.start + timedelta(hours=3)
+    store = MemoryReportStore(
+        transactions=[
+            {"user_id": "a", "type": "purchase", "credits": 200, "timestamp": at}
+            | {"amount": 1999, "currency": "usd"},
+            {"user_id": "a", "type": "purchase_refund", "credits": 100, "timestamp": at}
+            | {"amount": 1000, "currency": "usd"},
+            {"user_id": "b", "type": "welcome", "credits": 10, "timestamp": at},
+        ]
+    )
+    day = rollup(store, WINDOW.start.date(), WINDOW.end)
+    header, _ = day.to_stored()
+    assert header["revenue"] == {"usd": 999} and header["credits_granted"] == 10
+    assert figures(stored_round_trip(day).figures) == figures(day.figures)

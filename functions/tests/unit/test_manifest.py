@@ -26,6 +26,7 @@ ADMIN_FUNCTIONS = [
     "getReport",
     "listUsers",
     "sweepStuckGenerations",
+    "grantCredits",
 ]
 # Users act on their own requests; the admin key on every one.
 OWNER_OR_ADMIN_FUNCTIONS = ["cancelGenerationRequest"]
@@ -187,6 +188,7 @@ DECLARED_CAPACITY = {
     "stripeWebhook": INTERACTIVE,
     "recoverStuckGenerations": SWEEPER,
     "sweepStuckGenerations": SWEEPER,
+    "grantCredits": ADMIN_READ,
 }
 
 

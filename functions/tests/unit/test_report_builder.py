@@ -170,6 +170,10 @@ def test_credit_and_user_stats() -> None:
         "deduction_transactions": 4,
         "refund_transactions": 1,
         "average_credits_per_request": 1.5,
+        "total_credits_granted": 0,
+        "total_credits_purchased": 0,
+        "total_credits_purchase_refunded": 0,
+        "revenue": {},
     }
     assert report["user_stats"] == {
         "active_users_count": 2,
@@ -328,3 +332,34 @@ def test_requires_attention(severities: list[str], level: str, attention: bool) 
     _, anomaly_summary = summarize(_with(severities, level))
     assert anomaly_summary.requires_attention is attention
     assert sum(anomaly_summary.severity_breakdown.values()) == len(severities)
+
+
+def test_money_in_has_its_own_figures_and_changes_no_other() -> None:
+    """Grants, welcome credits, purchases and take-backs are neither deductions nor refunds, and
+    make nobody active: every figure the report had before stays as it was."""
+    before = _build()
+    series = _series()
+    for tx in [
+        _tx(25, 0, "grant", user="carol"),
+        _tx(10, 1, "welcome", user="carol"),
+        _tx(200, 2, "purchase", user="dave").model_copy(update={"amount": 1999, "currency": "usd"}),
+        _tx(50, 2, "purchase", user="dave").model_copy(update={"amount": 500, "currency": "eur"}),
+        _tx(100, 3, "purchase_refund", user="dave").model_copy(
+            update={"amount": 1000, "currency": "usd"}
+        ),
+        _tx(20, 3, "purchase_refund", user="dave"),  # a take-back without an amount
+        _tx(7, -2, "grant", user="carol"),  # the previous week
+    ]:
+        series.add_transaction(tx)
+    after = _build(series)
+    credits = after["credit_stats"]
+    assert credits["total_credits_granted"] == 35
+    assert credits["total_credits_purchased"] == 250
+    assert credits["total_credits_purchase_refunded"] == 120
+    assert credits["revenue"] == {"eur": 500, "usd": 999}
+    new = {"total_credits_granted", "total_credits_purchased", "total_credits_purchase_refunded"}
+    assert {k: v for k, v in credits.items() if k not in new | {"revenue"}} == {
+        k: v for k, v in before["credit_stats"].items() if k not in new | {"revenue"}
+    }
+    assert after["user_stats"] == before["user_stats"]
+    assert after["anomaly_analysis"] == before["anomaly_analysis"]

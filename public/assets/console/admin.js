@@ -1,11 +1,20 @@
-// The admin tools: seed the database and run the weekly report now.
+// The admin tools: seed the database, run the weekly report now, grant credits.
 import { api, showError, runWeeklyReport, ADMIN_TIMEOUT_MS } from '../api.js';
 import { h, replace, $, formatTime, formatNumber, humanize } from '../dom.js';
+import { state, pluralCredits } from './state.js';
+import { loadCredits } from './credits.js';
 
 const el = {
   seed: $('#seed-button'),
   report: $('#report-button'),
   result: $('#admin-result'),
+  grantForm: $('#grant-form'),
+  grantUser: $('#grant-user'),
+  grantUsers: $('#grant-user-list'),
+  grantCredits: $('#grant-credits'),
+  grantReason: $('#grant-reason'),
+  grantSubmit: $('#grant-submit'),
+  grantResult: $('#grant-result'),
 };
 
 // What seed_database does, exactly: it touches only documents it wrote itself (marked seeded).
@@ -82,3 +91,70 @@ export function initAdmin({ onSeeded }) {
   });
   el.report.addEventListener('click', () => runAdmin(el.report, 'Running weekly report', runReport));
 }
+
+// A submission's grantId, kept while the same grant is retried after no answer (a network error,
+// a timeout, a 5xx, a 429), so a retry whose first attempt did land credits nothing more.
+let pendingGrant = null; // {terms, grantId}
+
+function newGrantId() {
+  return `console_${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+function grantIdFor(body) {
+  const terms = JSON.stringify(body);
+  if (pendingGrant?.terms !== terms) pendingGrant = { terms, grantId: newGrantId() };
+  return pendingGrant.grantId;
+}
+
+function answered(err) {
+  return err?.status >= 400 && err.status < 500 && err.status !== 429;
+}
+
+async function submitGrant(event) {
+  event.preventDefault();
+  const body = {
+    userId: el.grantUser.value.trim(),
+    credits: Number(el.grantCredits.value),
+    reason: el.grantReason.value.trim(),
+  };
+  if (!body.userId || !Number.isInteger(body.credits) || body.credits < 1 || !body.reason) {
+    el.grantResult.dataset.state = 'error';
+    replace(el.grantResult, h('div', { class: 'error-text', role: 'alert' },
+      'Enter a user id, a whole number of credits (1 to 1,000,000) and a reason.'));
+    return;
+  }
+  const grantId = grantIdFor(body);
+  el.grantSubmit.disabled = true;
+  el.grantResult.dataset.state = 'running';
+  replace(el.grantResult, 'Granting…');
+  try {
+    const data = await api('grantCredits', { method: 'POST', body: { ...body, grantId }, admin: true });
+    pendingGrant = null;
+    el.grantResult.dataset.state = 'success';
+    const title = data.granted
+      ? `Granted ${pluralCredits(Number(data.credits) || 0)} to ${data.userId}.`
+      : `Already granted (grant ${data.grantId}): nothing more was credited.`;
+    replace(el.grantResult,
+      h('p', { class: 'admin-title' }, title),
+      h('dl', { class: 'kv' },
+        h('dt', null, 'Balance now'), h('dd', { 'data-testid': 'grant-balance' }, formatNumber(data.currentCredits)),
+        h('dt', null, 'Grant id'), h('dd', null, String(data.grantId))));
+    if (data.userId === state.userId) loadCredits({ reset: true });
+  } catch (err) {
+    if (answered(err)) pendingGrant = null;
+    el.grantResult.dataset.state = 'error';
+    replace(el.grantResult, showError(h('div', { class: 'error-text', role: 'alert' }), err, 'Grant failed: '));
+  } finally {
+    el.grantSubmit.disabled = false;
+  }
+}
+
+/** The listed users as suggestions, the acting one first. */
+function offerUsers() {
+  const ids = state.users.map((u) => u.userId);
+  if (state.userId) ids.sort((a, b) => (b === state.userId) - (a === state.userId));
+  replace(el.grantUsers, ids.map((id) => h('option', { value: id })));
+}
+
+el.grantForm.addEventListener('submit', submitGrant);
+el.grantUser.addEventListener('focus', offerUsers);

@@ -1,0 +1,39 @@
+"""grantCredits (admin): an operator's credits for one user, once per grantId."""
+
+from __future__ import annotations
+
+from flask import Request, Response
+
+from controllers.auth import AdminGuard
+from controllers.http import json_body, json_response, validate
+from schemas.requests import GrantCreditsRequest
+from services.grant_service import GrantService
+
+
+class GrantController:
+    def __init__(self, grants: GrantService, guard: AdminGuard) -> None:
+        self._grants = grants
+        self._guard = guard
+
+    def grant(self, request: Request) -> Response:
+        with self._guard.call(request, "grantCredits") as call:
+            body = validate(GrantCreditsRequest, json_body(request))
+            call.details = {"userId": body.userId, "grantId": body.grantId}
+            outcome = self._grants.grant(
+                user_id=body.userId,
+                credits=body.credits,
+                reason=body.reason,
+                grant_id=body.grantId,
+                granted_by=call.by,
+            )
+            call.counts = {"credits": outcome.grant.credits if outcome.granted else 0}
+        return json_response(
+            {
+                "success": True,
+                "grantId": outcome.grant.id,
+                "userId": outcome.grant.user_id,
+                "credits": outcome.grant.credits,
+                "currentCredits": outcome.balance,
+                "granted": outcome.granted,
+            }
+        )
