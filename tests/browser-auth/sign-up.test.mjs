@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import {
-  BASE_URL, SCREENSHOT_DIR, launchBrowser, signIn, signOut, tid, waitForCredits,
+  BASE_URL, SCREENSHOT_DIR, launchBrowser, signIn, signOut, signUp, tid, waitForCredits,
 } from '../lib/browser.mjs';
 
 const AUTH_HOST = process.env.FIREBASE_AUTH_EMULATOR_HOST || '127.0.0.1:9099';
@@ -60,16 +60,7 @@ async function verifyEmail(email) {
 test('a new user signs up, is asked to verify the e-mail, verifies it and gets the welcome credits once', async () => {
   const { context, page, calls, violations } = await openConsole('sign-up');
   const email = `signup-${randomUUID().slice(0, 8)}@example.com`;
-  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === false, tid('signup-button'));
-  await page.locator(tid('signin-email')).fill(email);
-  await page.locator(tid('signin-password')).fill(PASSWORD);
-  await page.locator(tid('signup-button')).click();
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel)?.textContent === want,
-    [tid('session-email'), email],
-  ).catch(async () => {
-    assert.fail(`sign-up as ${email} did not complete: "${await page.locator(tid('signin-error')).textContent()}"`);
-  });
+  await signUp(page, email, PASSWORD);
 
   // The console made the account itself: 0 credits, and the notice asks for the verification.
   const notice = page.locator(tid('welcome-notice'));

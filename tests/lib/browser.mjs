@@ -43,15 +43,24 @@ export const DEMO_PASSWORD = 'feraset-demo';
 
 /** Sign in through the console's form; waits until the session bar names `email`. */
 export async function signIn(page, email, password = DEMO_PASSWORD) {
-  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === false, tid('signin-button'));
+  await submitCredentials(page, email, password, 'signin-button', 'sign-in');
+}
+
+/** Sign up through the console's form ("Create account"); waits as signIn does. */
+export async function signUp(page, email, password) {
+  await submitCredentials(page, email, password, 'signup-button', 'sign-up');
+}
+
+async function submitCredentials(page, email, password, button, what) {
+  await page.waitForFunction((sel) => document.querySelector(sel)?.disabled === false, tid(button));
   await page.locator(tid('signin-email')).fill(email);
   await page.locator(tid('signin-password')).fill(password);
-  await page.locator(tid('signin-button')).click();
+  await page.locator(tid(button)).click();
   await page.waitForFunction(
     ([sel, want]) => document.querySelector(sel)?.textContent === want,
     [tid('session-email'), email],
   ).catch(async () => {
-    assert.fail(`sign-in as ${email} did not complete: "${await page.locator(tid('signin-error')).textContent()}"`);
+    assert.fail(`${what} as ${email} did not complete: "${await page.locator(tid('signin-error')).textContent()}"`);
   });
 }
 
