@@ -100,7 +100,8 @@ class CreditRepository:
             tx.create(grant_ref, grant.document())
             return GrantBooking(grant, created=True, balance=booked.balance)
 
-        return self._transactions.run(self._db, run, key=f"user:{grant.user_id}")
+        # Same-grantId calls contend on the grants document, whichever user they name.
+        return self._transactions.run(self._db, run, key=f"grant:{grant.id}")
 
 
 def _owner(tx: Transaction, user_ref: DocumentReference) -> UserRecord:

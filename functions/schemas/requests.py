@@ -162,6 +162,12 @@ class RevokeApiKeyRequest(BaseModel):
     ]
 
 
+class CreateAccountRequest(BaseModel):
+    """createAccount takes no options: an empty body or `{}`; any field is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class CheckoutRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -179,16 +179,28 @@ def test_create_account_needs_an_id_token_in_every_mode(headers, expected, requi
     assert store.users == {}
 
 
-def test_a_bad_body_is_refused_before_anything_is_made():
+@pytest.mark.parametrize("data", [b"{not json", b'{"userId": "arda"}', b"[]"])
+def test_a_bad_body_is_refused_before_anything_is_made(data):
+    """createAccount takes no options: anything but no body or `{}` is a 400."""
     store = FakeAccountStore()
     status, body = answer(
         controller(store).create_account,
         headers={"Authorization": "Bearer token-new"},
-        data=b"{not json",
+        data=data,
         content_type="application/json",
     )
     assert status == 400, body
     assert store.users == {}
+
+
+def test_an_empty_object_is_no_options():
+    status, body = answer(
+        controller(FakeAccountStore()).create_account,
+        headers={"Authorization": "Bearer token-new"},
+        data=b"{}",
+        content_type="application/json",
+    )
+    assert status == 201, body
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
