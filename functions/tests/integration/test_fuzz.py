@@ -53,6 +53,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "sweepStuckGenerations": [],
     "createCheckoutSession": ["POST"],
     "stripeWebhook": ["POST"],
+    "deleteGenerationRequest": ["POST"],  # valid ids are unknown: 404, nothing deleted
 }
 ADMIN_FUNCTIONS = {
     "listUsers",

@@ -28,6 +28,7 @@ POST_FUNCTIONS = [
     "createCheckoutSession",
     "stripeWebhook",
     "createAccount",
+    "deleteGenerationRequest",
 ]
 LIMIT = 64 * 1024
 VALID = json.dumps(request_body()).encode()
