@@ -229,8 +229,9 @@ test('deleting a completed request as havanur removes its picture and prompt', a
       prompt: 'A request to delete',
     }),
   });
-  assert.equal(made.status, 200, `createGenerationRequest answered ${made.status}: ${await made.text()}`);
-  const created = await made.json();
+  const text = await made.text(); // a fetch body is read once
+  assert.equal(made.status, 200, `createGenerationRequest answered ${made.status}: ${text}`);
+  const created = JSON.parse(text);
   assert.equal(created.status, 'completed');
   const id = created.generationRequestId;
 
