@@ -164,6 +164,8 @@ class Container:
             max_in_flight=self.settings.max_in_flight_per_user,
             max_pending_webhooks=self.settings.max_pending_webhooks_per_user,
             webhooks=self.webhook_notifier,
+            images=self.images,
+            retention=timedelta(days=self.settings.retention_days),
         )
         return GenerationController(
             service,

@@ -38,6 +38,12 @@ def cancelGenerationRequest(req: https_fn.Request) -> https_fn.Response:
 
 
 @https_fn.on_request(**capacity.INTERACTIVE)
+@endpoint(["POST"])
+def deleteGenerationRequest(req: https_fn.Request) -> https_fn.Response:
+    return container().generation_controller.delete(req)
+
+
+@https_fn.on_request(**capacity.INTERACTIVE)
 @endpoint(["GET"])
 def listGenerationRequests(req: https_fn.Request) -> https_fn.Response:
     return container().generation_controller.list_for_user(req)

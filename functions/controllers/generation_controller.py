@@ -1,5 +1,5 @@
 """createGenerationRequest, getGenerationStatus, listGenerationRequests,
-cancelGenerationRequest."""
+cancelGenerationRequest, deleteGenerationRequest."""
 
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ from core.errors import (
 )
 from core.logging import log_exception
 from core.webhook_urls import PRODUCTION, UrlPolicy
+from schemas.documents import GenerationRecord
 from schemas.requests import (
     WEBHOOK_POLICY,
     CancelRequest,
     CreateGenerationRequest,
+    DeleteGenerationRequest,
     StatusQuery,
     UserRequestsQuery,
 )
@@ -105,7 +107,7 @@ class GenerationController:
         except Exception as exc:
             log_exception("wait failed", exc, generationRequestId=request_id)
             return json_response(accepted, 202)
-        body = generation_status_body(record) | {"deductedCredits": accepted["deductedCredits"]}
+        body = self._status_body(record) | {"deductedCredits": accepted["deductedCredits"]}
         status = 200 if record.status.is_terminal else 202
         return json_response(body, status, preference_applied(wait))
 
@@ -123,13 +125,13 @@ class GenerationController:
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
         if wait is None:
-            return json_response(generation_status_body(record))
+            return json_response(self._status_body(record))
         if not record.status.is_terminal:  # a finished request needs no slot: nothing to wait for
             with self._waits.hold(record.user_id if uid is None else uid) as granted:
                 if not granted:
-                    return json_response(generation_status_body(record))
+                    return json_response(self._status_body(record))
                 record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
-        return json_response(generation_status_body(record), headers=preference_applied(wait))
+        return json_response(self._status_body(record), headers=preference_applied(wait))
 
     def cancel(self, request: Request) -> Response:
         uid, visible = self._owner_or_admin(request)
@@ -138,7 +140,7 @@ class GenerationController:
             record = self._service.cancel(parsed.generationRequestId, visible)
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
-        body = generation_status_body(record)
+        body = self._status_body(record)
         return json_response({"success": True, "refundedCredits": record.credits_deducted} | body)
 
     def _owner_or_admin(self, request: Request) -> tuple[str | None, Callable[[str], bool]]:
@@ -168,5 +170,27 @@ class GenerationController:
         if not records and (missing := self._without_account(uid)):
             raise missing
         return json_response(
-            {"success": True, "requests": [generation_summary_body(r) for r in records]}
+            {"success": True, "requests": [self._summary_body(r) for r in records]}
         )
+
+    def _status_body(self, record: GenerationRecord) -> dict[str, Any]:
+        """Every status body answered (plain, wait): the stored fields plus per-read extras."""
+        return generation_status_body(record) | self._service.retention_fields(record)
+
+    def _summary_body(self, record: GenerationRecord) -> dict[str, Any]:
+        """A list item: the summary plus the same per-read extras as a status body."""
+        return generation_summary_body(record) | self._service.retention_fields(record)
+
+    # --- deleteGenerationRequest ----------------------------------------------------------------
+    def delete(self, request: Request) -> Response:
+        """The owner deletes a finished request's picture and prompt (scope `generate`: it
+        changes data). Another user's request answers like an unknown one."""
+        uid = self._auth.authenticate(request, scope="generate")
+        parsed = validate(DeleteGenerationRequest, json_body(request))
+        try:
+            record = self._service.delete(
+                parsed.generationRequestId, lambda owner: self._auth.owns(uid, owner)
+            )
+        except NotFoundError as unknown:
+            raise self._without_account(uid) or unknown from None
+        return json_response({"success": True} | self._status_body(record))

@@ -79,6 +79,11 @@ CHECKOUT_RETURN_URL = params.StringParam("CHECKOUT_RETURN_URL", default="")
 # Credits a new account (made by createAccount) receives once its e-mail is verified; 0: none.
 WELCOME_CREDITS = params.IntParam("WELCOME_CREDITS", default=10)
 
+# --- Retention --------------------------------------------------------------------------------
+# Days a generated picture is kept after its request completed: status answers `imageExpiresAt`
+# and no `imageUrl` after it; the bucket's lifecycle rule (storage.lifecycle.json) deletes it.
+RETENTION_DAYS = params.IntParam("RETENTION_DAYS", default=30)
+
 
 # --- Anomaly thresholds of the weekly report -------------------------------------------------
 Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
@@ -191,6 +196,7 @@ class Settings(BaseModel):
     stripe_webhook_secret: str = ""
     checkout_return_url: str = "http://127.0.0.1:8888/"
     welcome_credits: int = Field(10, ge=0)
+    retention_days: int = Field(30, ge=1)
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -234,6 +240,7 @@ def load_settings() -> Settings:
         stripe_webhook_secret=STRIPE_WEBHOOK_SECRET.value.strip(),
         checkout_return_url=checkout_return_url(CHECKOUT_RETURN_URL.value, on_emulator),
         welcome_credits=WELCOME_CREDITS.value,
+        retention_days=RETENTION_DAYS.value,
     )
 
 

@@ -173,6 +173,17 @@ class NotCancellableError(AppError):
     default_message = "The generation request has already finished and cannot be cancelled"
 
 
+class DeleteInFlightError(AppError):
+    """The request is still queued or processing: it must be cancelled before it is deleted."""
+
+    status = 409
+    error_type = "conflict"
+    default_message = (
+        "The generation request is still queued or processing: cancel it first "
+        "(cancelGenerationRequest), then delete it"
+    )
+
+
 class PayloadTooLargeError(AppError):
     status = 413
     error_type = "payload_too_large"

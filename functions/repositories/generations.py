@@ -297,6 +297,23 @@ class GenerationRepository:
 
         return self._transaction(run, f"request:{request_id}")
 
+    # --- deleteGenerationRequest -----------------------------------------------------------
+    def mark_deleted(self, request_id: str, now: datetime) -> GenerationRecord | None:
+        """Remove a terminal request's prompt and picture fields and mark it `deleted`, once
+        (a deleted one is answered as it is); the record and its ledger entries stay. Answers
+        the request as it was before this call (its picture's path included), None when it is
+        missing; a request still in flight is answered unchanged."""
+
+        def run(tx: Transaction) -> GenerationRecord | None:
+            ref = self._requests.document(request_id)
+            record = _validated(ref.get(transaction=tx))
+            if record is None or not record.status.is_terminal or record.deleted:
+                return record
+            tx.update(ref, _DELETED_CHANGES | {"deleted_at": now, "updated_at": now})
+            return record
+
+        return self._transaction(run, f"request:{request_id}")
+
     def _owner_exists(self, request_id: str) -> bool:
         snap = self._requests.document(request_id).get()
         owner = (snap.to_dict() or {}).get("user_id") if snap.exists else None
@@ -315,6 +332,17 @@ class GenerationRepository:
     @property
     def _requests(self) -> firestore.CollectionReference:
         return self._db.collection(GENERATION_REQUESTS)
+
+
+# What deleteGenerationRequest removes: the prompt (kept a string, as clients expect one) and the
+# picture's URL, path and download token.
+_DELETED_CHANGES: dict[str, Any] = {
+    "deleted": True,
+    "prompt": "",
+    "image_url": None,
+    "image_path": None,
+    "image_token": None,
+}
 
 
 def _validated(snapshot: Any) -> GenerationRecord | None:

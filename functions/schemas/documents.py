@@ -134,6 +134,9 @@ class GenerationRecord(RequestRecord):
     # Where the terminal event is POSTed, and its delivery (set by the settling transaction).
     webhook_url: str | None = None
     webhook: WebhookDelivery | None = None
+    # deleteGenerationRequest: its picture and prompt removed, the record and ledger kept.
+    deleted: bool = False
+    deleted_at: UtcDatetime | None = None
 
 
 class TransactionRecord(_Record):

@@ -121,6 +121,10 @@ class CancelRequest(BaseModel):
     generationRequestId: DocumentId
 
 
+class DeleteGenerationRequest(CancelRequest):
+    """deleteGenerationRequest's body: the same one field as a cancel."""
+
+
 def _distinct(values: list[Scope]) -> list[Scope]:
     if len(set(values)) != len(values):
         raise PydanticCustomError("duplicate_scope", "each scope may be named only once")

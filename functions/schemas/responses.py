@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from schemas.documents import (
     ApiKeyRecord,
     Catalog,
     GenerationRecord,
+    GenerationStatus,
     TransactionRecord,
     UserRecord,
 )
@@ -126,3 +128,29 @@ def api_key_body(record: ApiKeyRecord) -> dict[str, Any]:
         "scopes": list(record.scopes),
         "expiresAt": to_rfc3339(record.expires_at),
     }
+
+
+# --- retention and deletion (issue 25) ---------------------------------------------------------
+def retention_body(record: GenerationRecord, retention: timedelta, now: datetime) -> dict[str, Any]:
+    """What a read at `now` says of the request's picture, kept `retention` after completion:
+    `imageExpiresAt` (null without a picture), and after it no `imageUrl` and `imageExpired`.
+    A deleted request (deleteGenerationRequest) has neither picture nor prompt."""
+    completed_at = record.completed_at
+    expires_at = None
+    if (
+        record.status is GenerationStatus.COMPLETED
+        and record.image_url is not None
+        and completed_at is not None
+        and not record.deleted
+    ):
+        aware = completed_at if completed_at.tzinfo else completed_at.replace(tzinfo=UTC)
+        expires_at = aware + retention
+    expired = expires_at is not None and now >= expires_at
+    body: dict[str, Any] = {
+        "imageExpiresAt": to_rfc3339(expires_at),
+        "imageExpired": expired,
+        "deleted": record.deleted,
+    }
+    if expired or record.deleted:
+        body["imageUrl"] = None
+    return body

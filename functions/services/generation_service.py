@@ -6,10 +6,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from core.clock import Clock
 from core.errors import (
+    ConfigurationError,
+    DeleteInFlightError,
     FieldError,
     NotCancellableError,
     NotFoundError,
@@ -19,11 +22,12 @@ from core.errors import (
 from core.logging import log_exception
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
-from schemas.responses import CreateGenerationResponse
+from schemas.responses import CreateGenerationResponse, retention_body
 from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
-from services.ports import GenerationQueue, GenerationStore
+from services.ports import GenerationQueue, GenerationStore, ImageStore
 from services.webhook_service import WebhookNotifier
+from services.worker_service import image_path
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
 # `Prefer: wait` polls after 50 ms, then twice as long each time, up to once a second.
@@ -50,6 +54,8 @@ class GenerationService:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         webhooks: WebhookNotifier | None = None,
+        images: ImageStore | None = None,
+        retention: timedelta = timedelta(days=30),
     ) -> None:
         self._catalog = catalog
         self._generations = generations
@@ -61,6 +67,8 @@ class GenerationService:
         self._sleep = sleep
         self._monotonic = monotonic
         self._webhooks = webhooks  # schedules a settled request's webhook event
+        self._images = images  # where deleteGenerationRequest removes a picture
+        self._retention = retention  # how long a picture is kept after completion
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
         """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
@@ -208,3 +216,30 @@ class GenerationService:
 
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
         return self._generations.list_for_user(user_id, limit)
+
+    # --- retention and deletion -------------------------------------------------------------
+    def retention_fields(self, record: GenerationRecord) -> dict[str, Any]:
+        """The picture's expiry as of now (`imageExpiresAt`, `imageExpired`, `deleted`, and a
+        null `imageUrl` once expired or deleted): computed on every read."""
+        return retention_body(record, self._retention, self._clock.now())
+
+    def delete(
+        self, request_id: str, visible: Callable[[str], bool] = lambda owner: True
+    ) -> GenerationRecord:
+        """Delete a terminal request's picture and prompt; the record and its ledger stay. In
+        flight: 409 (cancel it first); a repeat answers the deleted request again and removes
+        the picture again, so a run stopped between the two steps is finished by a repeat.
+        The record is marked first: from then on no read hands out the picture's URL."""
+        if self._images is None:
+            raise ConfigurationError("no image store is wired")
+        record = self.get(request_id, visible)
+        if not record.status.is_terminal:
+            raise DeleteInFlightError(
+                error="delete_in_flight",
+                extra={"generationRequestId": request_id, "status": record.status.value},
+            )
+        before = self._generations.mark_deleted(request_id, self._clock.now())
+        if before is None or not before.status.is_terminal:  # gone, or not what was read
+            return self.get(request_id, visible)
+        self._images.delete(before.image_path or image_path(before))
+        return self.get(request_id, visible)

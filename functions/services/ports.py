@@ -170,6 +170,10 @@ class GenerationStore(GenerationReader, Protocol):
         self, statuses: Collection[str], updated_before: datetime
     ) -> list[StuckCandidate]: ...
 
+    def mark_deleted(self, request_id: str, now: datetime) -> GenerationRecord | None:
+        """Terminal and not yet deleted: remove its prompt and picture fields, mark it deleted.
+        The request as it was before (None when missing); in flight: unchanged."""
+
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         """Set a request that cannot be settled aside; False when it was not in flight."""
 

@@ -12,6 +12,7 @@ import { initAdmin, clearAdminResult } from './console/admin.js';
 import { renderSession, initSignin, startSession } from './console/signin.js';
 import { renderBuyCredits } from './console/buy-credits.js';
 import './console/cancel.js'; // the request list's Cancel buttons
+import './console/delete.js'; // the request list's Delete buttons
 
 async function boot({ keepAdminResult = false } = {}) {
   state.envEpoch += 1;

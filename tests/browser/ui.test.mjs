@@ -219,6 +219,52 @@ test('cancelling a queued request as emma_photo refunds it and ends its polling'
   await page.close();
 });
 
+test('deleting a completed request as havanur removes its picture and prompt', async () => {
+  // A finished request of havanur's, made through the API (Prefer: wait answers it finished).
+  const made = await fetch(`${BASE_URL}/api/createGenerationRequest`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Prefer: 'wait=30' },
+    body: JSON.stringify({
+      userId: 'havanur', model: 'Model A', style: 'realistic', color: 'vibrant', size: '512x512',
+      prompt: 'A request to delete',
+    }),
+  });
+  const text = await made.text(); // a fetch body is read once
+  assert.equal(made.status, 200, `createGenerationRequest answered ${made.status}: ${text}`);
+  const created = JSON.parse(text);
+  assert.equal(created.status, 'completed');
+  const id = created.generationRequestId;
+
+  const page = await openPage('index.html'); // accepts the confirmation dialog
+  await selectUser(page, 'havanur');
+  const itemSel = `${tid('request-item')}[data-request-id="${id}"]`;
+  const item = page.locator(itemSel);
+  await page.locator(`${itemSel}[data-status="completed"]`).waitFor({ state: 'visible' });
+  await item.locator(tid('request-image')).waitFor({ state: 'attached' });
+  assert.match(await item.textContent(), /A request to delete/);
+  assert.equal(await page.locator(`${tid('request-item')}[data-status="queued"] ${tid('request-delete')}`).count(), 0,
+    'requests in flight have no Delete button');
+
+  const responded = page.waitForResponse((r) => r.url().includes('/deleteGenerationRequest') && r.request().method() === 'POST');
+  await item.locator(tid('request-delete')).click();
+  const response = await responded;
+  assert.equal(response.status(), 200, `deleteGenerationRequest answered ${response.status()}: ${await response.text()}`);
+  assert.deepEqual(response.request().postDataJSON(), { generationRequestId: id });
+  assert.equal((await response.json()).deleted, true);
+
+  await item.locator(tid('request-deleted')).waitFor({ state: 'visible' });
+  assert.equal(await item.locator('img').count(), 0, 'a deleted request shows no picture');
+  assert.doesNotMatch(await item.textContent(), /A request to delete/, 'nor its prompt');
+  assert.equal(await item.locator(tid('request-delete')).count(), 0, 'no Delete button once deleted');
+  assert.equal(await item.getAttribute('data-status'), 'completed', 'the record stays');
+  // A fresh read of the list (another page) shows it deleted too.
+  const again = await openPage('index.html');
+  await selectUser(again, 'havanur');
+  await again.locator(`${itemSel} ${tid('request-deleted')}`).waitFor({ state: 'visible' });
+  await again.close();
+  await page.close();
+});
+
 test('mike_creative (3 credits) asking for 1024x1792 sees the 402 message', async () => {
   const page = await openPage('index.html');
   await selectUser(page, 'mike_creative');

@@ -354,3 +354,23 @@ describe('signed-in user: no client writes', () => {
     await assertFails(setDoc(doc(asUser(ALICE), 'anything/else'), { x: 1 }));
   });
 });
+
+describe('a deleted generation request (deleteGenerationRequest)', () => {
+  // The function empties the prompt and clears the picture's fields; the owner still reads it
+  // (the console's live list shows it deleted), nobody else does, and nobody writes it.
+  const deleted = () => ({
+    ...requestDoc(ALICE), prompt: '', image_url: null, image_path: null, image_token: null,
+    deleted: true, deleted_at: now,
+  });
+
+  test('its owner still reads it, another user does not, nobody writes it', async () => {
+    await testEnv().withSecurityRulesDisabled(async (ctx) => {
+      await setDoc(doc(ctx.firestore(), 'generation_requests/req-alice-deleted'), deleted());
+    });
+    const snap = await assertSucceeds(getDoc(doc(asUser(ALICE), 'generation_requests/req-alice-deleted')));
+    if (snap.get('deleted') !== true || snap.get('prompt') !== '') throw new Error('not the deleted request');
+    await assertFails(getDoc(doc(asUser(BOB), 'generation_requests/req-alice-deleted')));
+    await assertFails(updateDoc(doc(asUser(ALICE), 'generation_requests/req-alice-deleted'),
+      { prompt: 'put back', deleted: false }));
+  });
+});

@@ -54,6 +54,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "createCheckoutSession": ["POST"],
     "stripeWebhook": ["POST"],
     "grantCredits": ["POST"],
+    "deleteGenerationRequest": ["POST"],  # valid ids are unknown: 404, nothing deleted
 }
 ADMIN_FUNCTIONS = {
     "listUsers",

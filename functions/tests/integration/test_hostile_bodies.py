@@ -29,6 +29,7 @@ POST_FUNCTIONS = [
     "stripeWebhook",
     "createAccount",
     "grantCredits",
+    "deleteGenerationRequest",
 ]
 LIMIT = 64 * 1024
 VALID = json.dumps(request_body()).encode()

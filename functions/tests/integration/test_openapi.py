@@ -219,3 +219,20 @@ def test_waited_generation_conforms() -> None:
     assert status.status_code == 200 and status.json()["status"] in TERMINAL
     refused = call(path, "POST", body=request_body(), headers={"Prefer": "wait=61"})
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_prefer"
+
+
+def test_delete_conforms() -> None:
+    """deleteGenerationRequest: a finished request's documented 200, twice, and the status and
+    list bodies of a deleted request."""
+    waited = call(
+        "/createGenerationRequest", "POST", body=request_body(), headers={"Prefer": "wait=30"}
+    )
+    request_id = waited.json()["generationRequestId"]
+    assert wait_terminal(request_id)["status"] in TERMINAL
+    ids = {"generationRequestId": request_id}
+    deleted = call("/deleteGenerationRequest", "POST", body=ids)
+    assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+    assert call("/deleteGenerationRequest", "POST", body=ids).json() == deleted.json()
+    assert call("/getGenerationStatus", "GET", query=ids).json()["deleted"] is True
+    assert call("/listGenerationRequests", "GET", query={"userId": "arda"}).status_code == 200
+    assert call("/deleteGenerationRequest", "GET").status_code == 405

@@ -325,6 +325,24 @@ class FakeGenerations:
             and r.id not in self.quarantined
         ]
 
+    def mark_deleted(self, request_id: str, now: datetime) -> GenerationRecord | None:
+        self.events.append("mark_deleted")
+        record = self.records.get(request_id)
+        if record is None or not record.status.is_terminal or record.deleted:
+            return record
+        self.records[request_id] = record.model_copy(
+            update={
+                "deleted": True,
+                "deleted_at": now,
+                "updated_at": now,
+                "prompt": "",
+                "image_url": None,
+                "image_path": None,
+                "image_token": None,
+            }
+        )
+        return record
+
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         record = self.records.get(request_id)
         if record is None or record.status not in IN_FLIGHT or request_id in self.quarantined:

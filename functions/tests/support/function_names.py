@@ -6,6 +6,7 @@ HTTP_FUNCTIONS = frozenset(
     {
         "createGenerationRequest",
         "cancelGenerationRequest",
+        "deleteGenerationRequest",
         "getGenerationStatus",
         "listGenerationRequests",
         "getUserCredits",

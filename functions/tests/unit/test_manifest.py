@@ -162,6 +162,7 @@ SWEEPER = (512, 1, 1, 0, 1, 300)
 DECLARED_CAPACITY = {
     "createGenerationRequest": WAITING,
     "cancelGenerationRequest": INTERACTIVE,
+    "deleteGenerationRequest": INTERACTIVE,
     "getGenerationStatus": WAITING,
     "listGenerationRequests": INTERACTIVE,
     "getUserCredits": INTERACTIVE,

@@ -33,6 +33,7 @@ function requestFromDoc(id, data) {
     created_at: isoOrNull(data.created_at),
     updated_at: isoOrNull(data.updated_at),
     completed_at: isoOrNull(data.completed_at),
+    deleted: data.deleted === true,
   };
 }
 

@@ -5,6 +5,8 @@ import { state, TERMINAL, pluralCredits, shortId } from './state.js';
 
 // A request can be cancelled (its credits refunded) until a worker finishes it.
 const CANCELLABLE = new Set(['queued', 'processing']);
+// generationRequestIds whose deletion (delete.js) is on its way.
+export const deleting = new Set();
 
 export const requestList = $('#request-list');
 export const requestsError = $('#requests-error');
@@ -56,6 +58,7 @@ export function statusPatch(id, data) {
     created_at: data.created_at,
     updated_at: data.updated_at,
     completed_at: data.completed_at ?? null,
+    deleted: data.deleted === true,
   };
 }
 
@@ -73,7 +76,8 @@ function renderRequest(r) {
     h('span', { class: `badge badge-${cssToken(status)}`, 'data-testid': 'request-status' }, humanize(status)),
     h('span', { class: 'request-params' }, [r.model, r.style, r.color, r.size].filter(Boolean).join(' · ')),
     h('time', { class: 'request-time', datetime: r.created_at || '' }, formatTime(r.created_at)),
-    CANCELLABLE.has(status) ? renderCancelButton(r.generationRequestId) : null),
+    CANCELLABLE.has(status) ? renderCancelButton(r.generationRequestId) : null,
+    TERMINAL.has(status) && !r.deleted ? renderDeleteButton(r.generationRequestId) : null),
   r.prompt ? h('p', { class: 'request-prompt' }, r.prompt) : null,
   h('div', { class: 'progress-row' },
     h('progress', {
@@ -81,9 +85,11 @@ function renderRequest(r) {
       'aria-label': `Progress of request ${shortId(r.generationRequestId)}`,
     }),
     h('span', { class: 'progress-text' }, `${formatNumber(progress, 0)}%`)),
-  status === 'completed' ? renderImage(r) : null,
+  r.deleted ? h('div', { class: 'request-result no-image', 'data-testid': 'request-deleted' }, 'Picture and prompt deleted')
+    : status === 'completed' ? renderImage(r) : null,
   r.error_message ? h('div', { class: 'request-error', 'data-testid': 'request-error' }, r.error_message) : null,
   r.cancel_error ? h('div', { class: 'request-error', role: 'alert', 'data-testid': 'request-cancel-error' }, r.cancel_error) : null,
+  r.delete_error ? h('div', { class: 'request-error', role: 'alert', 'data-testid': 'request-delete-error' }, r.delete_error) : null,
   h('div', { class: 'request-meta' },
     h('span', null, `ID ${r.generationRequestId}`),
     r.credits_deducted !== undefined && r.credits_deducted !== null ? h('span', null, pluralCredits(Number(r.credits_deducted))) : null,
@@ -102,6 +108,19 @@ function renderCancelButton(id) {
     'aria-busy': busy ? 'true' : null,
     disabled: busy,
   }, busy ? 'Cancelling…' : 'Cancel');
+}
+
+// Its clicks are handled by delete.js, on the list.
+function renderDeleteButton(id) {
+  const busy = deleting.has(id);
+  return h('button', {
+    type: 'button',
+    class: 'btn btn-ghost btn-small btn-cancel',
+    'data-testid': 'request-delete',
+    'aria-label': `Delete the picture and prompt of request ${shortId(id)}`,
+    'aria-busy': busy ? 'true' : null,
+    disabled: busy,
+  }, busy ? 'Deleting…' : 'Delete');
 }
 
 // A lazy thumbnail that opens the full image. No stored image (the seeded history never ran a
