@@ -143,6 +143,11 @@ class GenerationRepository:
             if not user.exists:
                 raise NotFoundError(f"User not found: {queued.user_id}", error="user_not_found")
             user_data = user.to_dict() or {}
+            if user_data.get("deleting_at") or user_data.get("deleted_at"):  # deleteAccount
+                raise NotFoundError(
+                    f"No account for uid {queued.user_id}: it was deleted",
+                    error="account_not_found",
+                )
             balance = int(user_data.get("current_credits") or 0)
             cost = queued.credits_deducted
             if balance < cost:

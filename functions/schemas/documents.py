@@ -81,6 +81,14 @@ class UserRecord(_Record):
     # Set by createAccount on the accounts it makes (WELCOME_CREDITS > 0), cleared by the
     # welcome grant: only such accounts ever get welcome credits (seeded users never do).
     welcome_due: bool = False
+    # deleteAccount: started (no new request is charged from then on), then done (personal data
+    # removed). Either one makes the account answer as missing (404 account_not_found).
+    deleting_at: UtcDatetime | None = None
+    deleted_at: UtcDatetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.deleting_at is not None or self.deleted_at is not None
 
 
 class RequestRecord(_Record):

@@ -426,6 +426,15 @@ class FakeImages:
         self.events.append("delete")
         self.deleted.append(path)
 
+    def remove(self, path: str) -> bool:
+        """True when `path` was saved and not removed yet."""
+        self.events.append("remove")
+        if self.fail:
+            raise ConnectionError("storage unreachable")
+        stored = any(saved[0] == path for saved in self.saved) and path not in self.deleted
+        self.deleted.append(path)
+        return stored
+
 
 class FakeCatalog:
     """The stored catalog (`catalog`, replaceable) and how many times it was read."""

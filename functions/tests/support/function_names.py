@@ -27,5 +27,7 @@ HTTP_FUNCTIONS = frozenset(
         "revokeApiKey",
         "createCheckoutSession",
         "stripeWebhook",
+        "deleteAccount",
+        "exportAccountData",
     }
 )

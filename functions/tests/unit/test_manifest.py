@@ -187,6 +187,8 @@ DECLARED_CAPACITY = {
     "stripeWebhook": INTERACTIVE,
     "recoverStuckGenerations": SWEEPER,
     "sweepStuckGenerations": SWEEPER,
+    "deleteAccount": (1024, 1, 4, 0, 5, 300),
+    "exportAccountData": (1024, 1, 4, 0, 5, 300),
 }
 
 
