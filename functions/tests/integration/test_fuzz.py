@@ -53,6 +53,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "sweepStuckGenerations": [],
     "createCheckoutSession": ["POST"],
     "stripeWebhook": ["POST"],
+    "deleteAccount": ["POST"],  # without a real ID token: 401 / 403, nothing deleted
+    "exportAccountData": ["GET", "POST"],
 }
 ADMIN_FUNCTIONS = {
     "listUsers",
