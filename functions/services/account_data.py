@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.clock import Clock
-from core.errors import UnauthenticatedError
-from core.logging import info, warn
+from core.errors import AppError, DeletionIncompleteError, UnauthenticatedError
+from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, TransactionRecord, UserRecord
 from schemas.store import MalformedRecord, StoredRequest
 from services.accounts import account_missing
@@ -97,12 +97,18 @@ class AccountDataService:
         self.require_recent_sign_in(auth_time)
         if self._store.begin_deletion(user_id, self._clock.now()) is None:
             raise account_missing(user_id)
-        cancelled = self._cancel_in_flight(user_id)
-        revoked = self._revoke_keys(user_id)
-        pictures = self._remove_requests_data(user_id)
-        self._store.delete_webhook_secret(user_id)
-        self._store.finish_deletion(user_id, self._clock.now())
-        self._auth_users.delete_user(user_id)  # last: until then a fresh token can resume
+        try:
+            cancelled = self._cancel_in_flight(user_id)
+            revoked = self._revoke_keys(user_id)
+            pictures = self._remove_requests_data(user_id)
+            self._store.delete_webhook_secret(user_id)
+            self._store.finish_deletion(user_id, self._clock.now())
+            self._auth_users.delete_user(user_id)  # last: until then a fresh token can resume
+        except AppError:
+            raise
+        except Exception as exc:  # Storage, Auth or Firestore failed: a repeat finishes
+            log_exception("account deletion stopped", exc, userId=user_id)
+            raise DeletionIncompleteError(error="deletion_incomplete") from None
         info(
             "account deleted",
             userId=user_id,

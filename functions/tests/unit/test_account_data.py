@@ -12,7 +12,7 @@ import pytest
 from controllers.account_data_controller import AccountDataController
 from controllers.auth import TokenRejected, UserAuthorizer
 from controllers.http import endpoint
-from core.errors import NotFoundError, UnauthenticatedError
+from core.errors import DeletionIncompleteError, NotFoundError, UnauthenticatedError
 from schemas.documents import (
     ApiKeyRecord,
     GenerationRecord,
@@ -158,7 +158,7 @@ def test_a_repeat_answers_zero_counts_and_changes_nothing():
 def test_a_run_stopped_before_the_auth_user_is_deleted_is_finished_by_a_repeat():
     w = World()
     w.auth.fail = True
-    with pytest.raises(ConnectionError):
+    with pytest.raises(DeletionIncompleteError):
         w.service.delete("u1", SIGNED_IN)
     assert "u1" in w.auth.uids and w.store.users["u1"].deleted_at == NOW
     w.auth.fail = False
@@ -180,8 +180,10 @@ def test_a_run_stopped_in_the_middle_of_the_pictures_is_finished_by_a_repeat():
         return real_remove(path)
 
     w.images.remove = remove_once  # type: ignore[method-assign]
-    with pytest.raises(ConnectionError):
+    with pytest.raises(DeletionIncompleteError) as stopped:
         w.service.delete("u1", SIGNED_IN)
+    assert (stopped.value.status, stopped.value.error) == (503, "deletion_incomplete")
+    assert "call deleteAccount again" in stopped.value.message
     assert w.store.users["u1"].deleted_at is None and w.store.users["u1"].deleting_at == NOW
     assert "u1" in w.auth.uids and "u1" in w.store.secrets
     assert w.generations.records["queued"].status is GenerationStatus.CANCELLED
