@@ -90,6 +90,14 @@ class UserRecord(_Record):
     def closed(self) -> bool:
         return self.deleting_at is not None or self.deleted_at is not None
 
+    def document(self) -> dict[str, Any]:
+        """Stored without the deletion markers until deleteAccount sets them."""
+        stored = super().document()
+        return {k: v for k, v in stored.items() if v is not None or k not in _DELETION_MARKERS}
+
+
+_DELETION_MARKERS = frozenset({"deleting_at", "deleted_at"})
+
 
 class RequestRecord(_Record):
     """Who asked for what, when, and where it stands: the part of a stored generation request
