@@ -33,14 +33,16 @@ async function identityToolkit(method, body) {
 async function newAccount() {
   const email = `delete-${randomUUID().slice(0, 8)}@example.com`;
   const signedUp = await identityToolkit('signUp', { email, password: PASSWORD, returnSecureToken: true });
-  assert.equal(signedUp.status, 200, await signedUp.text());
-  const { idToken, localId } = await signedUp.json();
+  const answer = await signedUp.text();
+  assert.equal(signedUp.status, 200, answer);
+  const { idToken, localId } = JSON.parse(answer);
   const created = await fetch(`${BASE_URL}/api/createAccount`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${idToken}` },
     body: '{}',
   });
-  assert.equal(created.status, 201, await created.text());
+  const account = await created.text();
+  assert.equal(created.status, 201, account);
   return { email, uid: localId };
 }
 
