@@ -12,6 +12,9 @@ export {
   reload,
   signOut,
   onAuthStateChanged,
+  // deleteAccount's fresh sign-in (console/account-data.js)
+  EmailAuthProvider,
+  reauthenticateWithCredential,
 } from 'firebase/auth';
 export {
   getFirestore,

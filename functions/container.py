@@ -3,6 +3,7 @@ Tests build their own `Container` with fakes or emulator clients."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from firebase_admin import auth
 from google.cloud import firestore
 
 from controllers.account_controller import AccountController
+from controllers.account_data_controller import AccountDataController
 from controllers.admin_controller import AdminController
 from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
@@ -43,6 +45,7 @@ from emulator.admin import OpenAdminGuard
 from emulator.host_lock import HostLockedTransactions
 from emulator.storage import emulator_images
 from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
+from repositories.account_data import AccountDataRepository
 from repositories.accounts import AccountRepository
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
@@ -54,6 +57,7 @@ from repositories.seed import SeedRepository
 from repositories.slots import SlotRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from services.account_data import AccountDataService
 from services.accounts import AccountService
 from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
@@ -100,6 +104,8 @@ class Container:
     # How Stripe's API is reached (a stripe.HTTPClient); None: the library's default, the
     # network. Tests give a recording client, the one stand-in for Stripe.
     stripe_http_client: Any = None
+    # deleteAccount's last step; defaults to firebase_admin.auth (an AuthUsers).
+    auth_users: Any = None
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -292,6 +298,26 @@ class Container:
             seed_enabled=self.settings.seed_enabled,
         )
 
+    # --- deleteAccount and exportAccountData ------------------------------------------------
+    @cached_property
+    def account_data_controller(self) -> AccountDataController:
+        service = AccountDataService(
+            AccountDataRepository(self.db, self.transactions),
+            self.generations,
+            self.queue,
+            self.api_keys,
+            self.webhook_deliveries,
+            self._image_store,
+            self.auth_users or FirebaseAuthUsers(),
+            self.clock,
+        )
+        return AccountDataController(service, self.user_auth)
+
+    def _image_store(self) -> ImageStore:
+        if self.images is None:
+            raise ConfigurationError("no image store is wired")
+        return self.images
+
     @cached_property
     def report_controller(self) -> ReportController:
         service = ReportService(
@@ -337,6 +363,15 @@ def _account_active(uid: str) -> bool:
     except auth.UserNotFoundError:
         return False
     return not user.disabled
+
+
+class FirebaseAuthUsers:
+    """Firebase Auth users, as deleteAccount removes them."""
+
+    def delete_user(self, user_id: str) -> None:
+        # A missing user was deleted by an earlier run, or never there.
+        with contextlib.suppress(auth.UserNotFoundError):
+            auth.delete_user(user_id, app=firebase_app())
 
 
 @cache

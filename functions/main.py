@@ -97,6 +97,19 @@ def rotateWebhookSecret(req: https_fn.Request) -> https_fn.Response:
     return container().webhook_controller.rotate_secret(req)
 
 
+# --- the signed-in user's own data: deleteAccount, exportAccountData ---------------------------
+@https_fn.on_request(**capacity.ACCOUNT_DATA)
+@endpoint(["POST"])
+def deleteAccount(req: https_fn.Request) -> https_fn.Response:
+    return container().account_data_controller.delete_account(req)
+
+
+@https_fn.on_request(**capacity.ACCOUNT_DATA)
+@endpoint(["GET", "POST"])
+def exportAccountData(req: https_fn.Request) -> https_fn.Response:
+    return container().account_data_controller.export_account_data(req)
+
+
 @https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_READ)
 @endpoint(["GET"], admin_origins=_admin_origins)
 def listUsers(req: https_fn.Request) -> https_fn.Response:

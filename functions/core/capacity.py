@@ -61,6 +61,10 @@ ADMIN_READ = _capacity(MemoryOption.MB_512, 4, max_instances=2, timeout_sec=60)
 # seed_database: many writes in per-user transactions; two at once would only contend.
 ADMIN_SEED = _capacity(MemoryOption.MB_512, 1, max_instances=1, timeout_sec=300)
 
+# deleteAccount and exportAccountData: walk all of one user's requests and ledger in pages
+# (deletion also Storage, per picture); rare, so few instances, and time for a long history.
+ACCOUNT_DATA = _capacity(MemoryOption.GB_1, 4, max_instances=5, timeout_sec=300)
+
 # The reports and rollups: stream and aggregate in memory, one at a time, for as long as a
 # scheduled function may run.
 REPORT = _capacity(MemoryOption.GB_1, 1, max_instances=1, timeout_sec=540)

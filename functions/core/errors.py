@@ -149,6 +149,18 @@ class BackendUnavailableError(RetryLaterError):
     retry_after = 5
 
 
+class DeletionIncompleteError(RetryLaterError):
+    """deleteAccount stopped at a step that failed; the steps done stay done, and calling again
+    finishes the rest."""
+
+    error_type = "unavailable"
+    default_message = (
+        "The account deletion stopped before it finished; call deleteAccount again (with a "
+        "fresh sign-in) to finish it"
+    )
+    retry_after = 5
+
+
 class ConflictError(AppError):
     """A record that must be created once already exists (never contention: not retried)."""
 

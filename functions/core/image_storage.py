@@ -77,3 +77,12 @@ class CloudStorageImages:
             pass  # nothing left to remove
         except Exception as exc:
             warn("image not deleted", path=path, error=type(exc).__name__)
+
+    def remove(self, path: str) -> bool:
+        """Delete the object: True when it existed, False when there was none; any other
+        failure raises (deleteAccount stops, and its repeat tries again)."""
+        try:
+            self._bucket.blob(path).delete(timeout=UPLOAD_TIMEOUT_SECONDS)
+        except gexc.NotFound:
+            return False
+        return True

@@ -37,6 +37,7 @@ class AccountRepository:
             if user is None:
                 user = new_user
             grant = welcome is not None and user.welcome_due and not entry_exists
+            grant = grant and not user.closed  # a deleted account gets nothing
             changes: dict[str, Any] = {}
             if welcome is not None and grant:
                 changes = {

@@ -34,6 +34,7 @@ from repositories.idempotency import IdempotencyStore
 from repositories.webhooks import PENDING_WEBHOOKS
 from schemas import ledger
 from schemas.documents import (
+    DELETED_REQUEST_CHANGES,
     IN_FLIGHT,
     GenerationOutcome,
     GenerationRecord,
@@ -143,6 +144,11 @@ class GenerationRepository:
             if not user.exists:
                 raise NotFoundError(f"User not found: {queued.user_id}", error="user_not_found")
             user_data = user.to_dict() or {}
+            if user_data.get("deleting_at") or user_data.get("deleted_at"):  # deleteAccount
+                raise NotFoundError(
+                    f"No account for uid {queued.user_id}: it was deleted",
+                    error="account_not_found",
+                )
             balance = int(user_data.get("current_credits") or 0)
             cost = queued.credits_deducted
             if balance < cost:
@@ -309,7 +315,7 @@ class GenerationRepository:
             record = _validated(ref.get(transaction=tx))
             if record is None or not record.status.is_terminal or record.deleted:
                 return record
-            tx.update(ref, _DELETED_CHANGES | {"deleted_at": now, "updated_at": now})
+            tx.update(ref, DELETED_REQUEST_CHANGES | {"deleted_at": now, "updated_at": now})
             return record
 
         return self._transaction(run, f"request:{request_id}")
@@ -332,17 +338,6 @@ class GenerationRepository:
     @property
     def _requests(self) -> firestore.CollectionReference:
         return self._db.collection(GENERATION_REQUESTS)
-
-
-# What deleteGenerationRequest removes: the prompt (kept a string, as clients expect one) and the
-# picture's URL, path and download token.
-_DELETED_CHANGES: dict[str, Any] = {
-    "deleted": True,
-    "prompt": "",
-    "image_url": None,
-    "image_path": None,
-    "image_token": None,
-}
 
 
 def _validated(snapshot: Any) -> GenerationRecord | None:

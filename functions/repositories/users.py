@@ -15,7 +15,9 @@ class UserRepository:
         self._db = db
 
     def get(self, user_id: str) -> UserRecord | None:
-        return to_model(self._db.collection(USERS).document(user_id).get(), UserRecord)
+        """The account, or None when it does not exist or is being (or was) deleted."""
+        user = to_model(self._db.collection(USERS).document(user_id).get(), UserRecord)
+        return None if user is None or user.closed else user
 
     def list_all(self, limit: int = 500) -> list[UserRecord]:
         query = self._db.collection(USERS).order_by("__name__").limit(limit)

@@ -81,6 +81,22 @@ class UserRecord(_Record):
     # Set by createAccount on the accounts it makes (WELCOME_CREDITS > 0), cleared by the
     # welcome grant: only such accounts ever get welcome credits (seeded users never do).
     welcome_due: bool = False
+    # deleteAccount: started (no new request is charged from then on), then done (personal data
+    # removed). Either one makes the account answer as missing (404 account_not_found).
+    deleting_at: UtcDatetime | None = None
+    deleted_at: UtcDatetime | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.deleting_at is not None or self.deleted_at is not None
+
+    def document(self) -> dict[str, Any]:
+        """Stored without the deletion markers until deleteAccount sets them."""
+        stored = super().document()
+        return {k: v for k, v in stored.items() if v is not None or k not in _DELETION_MARKERS}
+
+
+_DELETION_MARKERS = frozenset({"deleting_at", "deleted_at"})
 
 
 class RequestRecord(_Record):
@@ -134,9 +150,21 @@ class GenerationRecord(RequestRecord):
     # Where the terminal event is POSTed, and its delivery (set by the settling transaction).
     webhook_url: str | None = None
     webhook: WebhookDelivery | None = None
-    # deleteGenerationRequest: its picture and prompt removed, the record and ledger kept.
+    # deleteGenerationRequest or deleteAccount: its picture and prompt removed, the record and
+    # ledger kept.
     deleted: bool = False
     deleted_at: UtcDatetime | None = None
+
+
+# What deleting a request's data writes (besides `deleted_at`): the prompt emptied (clients
+# expect a string), the picture's URL, path and download token gone.
+DELETED_REQUEST_CHANGES: dict[str, Any] = {
+    "deleted": True,
+    "prompt": "",
+    "image_url": None,
+    "image_path": None,
+    "image_token": None,
+}
 
 
 class TransactionRecord(_Record):

@@ -154,3 +154,23 @@ def retention_body(record: GenerationRecord, retention: timedelta, now: datetime
     if expired or record.deleted:
         body["imageUrl"] = None
     return body
+
+
+# --- exportAccountData -------------------------------------------------------------------------
+def account_profile_body(user: UserRecord) -> dict[str, Any]:
+    """users/{uid} as its owner downloads it (exportAccountData)."""
+    return {
+        "userId": user.id,
+        "name": user.name,
+        "email": user.email,
+        "current_credits": user.current_credits,
+        "initial_credits": user.initial_credits,
+        "total_images_generated": user.total_images_generated,
+        "is_active": user.is_active,
+        "created_at": to_rfc3339(user.created_at),
+    }
+
+
+def exported_request_body(record: GenerationRecord) -> dict[str, Any]:
+    """A request in the export: its listing body plus where its webhook event went."""
+    return generation_summary_body(record) | {"webhookUrl": record.webhook_url}

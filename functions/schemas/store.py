@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.documents import GrantRecord, TransactionRecord, UserRecord
+from schemas.documents import GenerationRecord, GrantRecord, TransactionRecord, UserRecord
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,15 @@ class StoredImage:
     url: str
     path: str
     token: str
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """One of a user's requests as deleteAccount and exportAccountData walk them
+    (repositories/account_data.py)."""
+
+    id: str
+    record: GenerationRecord | None  # None: the stored document does not validate
+    image_path: str | None  # where its picture was stored, if anywhere yet
+    webhook_pending: bool  # its webhook event is still due
+    scrubbed: bool  # an earlier deleteAccount run removed its personal data

@@ -68,6 +68,11 @@ class AccountService:
         if caller.email_verified and self._welcome_credits > 0:
             welcome = ledger.welcome(caller.uid, self._welcome_credits, now)
         opened = self._store.open(new_user, welcome)
+        if opened.user.closed:  # deleteAccount ran: the uid has no account any more
+            raise NotFoundError(
+                f"No account for uid {caller.uid}: it was deleted (deleteAccount)",
+                error="account_not_found",
+            )
         pending = opened.user.welcome_due and not opened.welcome_granted
         return AccountResult(
             opened.user,

@@ -35,6 +35,7 @@ from schemas.store import (
     SlotLease,
     StaleDelivery,
     StoredImage,
+    StoredRequest,
     StuckCandidate,
 )
 
@@ -73,6 +74,10 @@ class ImageStore(Protocol):
 
     def delete(self, path: str) -> None:
         """Remove the object at `path` if it exists; best effort, never raises."""
+
+    def remove(self, path: str) -> bool:
+        """Remove the object at `path`: True when it existed, False when there was none.
+        Raises when the store could not be asked (deleteAccount must not skip a picture)."""
 
 
 class UserStore(Protocol):
@@ -315,3 +320,35 @@ class SeedStore(Protocol):
 
     def attach_images(self, images: Mapping[str, StoredImage]) -> int:
         """Record each request's stored image (by request id); how many were recorded."""
+
+
+# --- deleteAccount and exportAccountData -------------------------------------------------------
+class AccountDataStore(Protocol):
+    """Everything stored for one uid (repositories/account_data.py); every write idempotent."""
+
+    def profile(self, user_id: str) -> UserRecord | None:
+        """users/{uid} as stored, deleted or not."""
+
+    def begin_deletion(self, user_id: str, now: datetime) -> UserRecord | None:
+        """Mark the account `deleting_at` (no new charge from then on); None when missing."""
+
+    def in_flight_ids(self, user_id: str) -> list[str]: ...
+
+    def requests(self, user_id: str) -> Iterable[StoredRequest]:
+        """Every request of the user (read in pages)."""
+
+    def scrub_request(self, request_id: str, now: datetime) -> None:
+        """Empty the prompt and null the picture and webhook URL fields."""
+
+    def ledger(self, user_id: str) -> Iterable[TransactionRecord]:
+        """The whole ledger, oldest first (read in pages)."""
+
+    def delete_webhook_secret(self, user_id: str) -> None: ...
+
+    def finish_deletion(self, user_id: str, now: datetime) -> None:
+        """Empty name and e-mail, `is_active: false`, `deleted_at` (the first run's)."""
+
+
+class AuthUsers(Protocol):
+    def delete_user(self, user_id: str) -> None:
+        """Delete the Firebase Auth user; one that does not exist is fine."""

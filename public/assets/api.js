@@ -143,7 +143,9 @@ export async function api(name, { method = 'GET', query, body, headers = {}, adm
     const message = data ? messageFromBody(response.status, data)
       : `Unexpected non-JSON response (HTTP ${response.status}) from ${name}.`;
     const err = new ApiError({ status: response.status, body: data, url, message });
-    if (!admin && (response.status === 401 || response.status === 403)) authFailureHandler?.(err);
+    // recent_sign_in_required: the caller asks for the password itself (console/account-data.js).
+    const reauth = data?.error === 'recent_sign_in_required';
+    if (!admin && !reauth && (response.status === 401 || response.status === 403)) authFailureHandler?.(err);
     throw err;
   }
   if (data === null) {

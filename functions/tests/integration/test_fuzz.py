@@ -55,6 +55,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "stripeWebhook": ["POST"],
     "grantCredits": ["POST"],
     "deleteGenerationRequest": ["POST"],  # valid ids are unknown: 404, nothing deleted
+    "deleteAccount": ["POST"],  # without a real ID token: 401 / 403, nothing deleted
+    "exportAccountData": ["GET", "POST"],
 }
 ADMIN_FUNCTIONS = {
     "listUsers",

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from firebase_admin import auth
 
+from container import firebase_app
 from tests.integration.conftest import FUNCTIONS_BASE, request_body
 from tests.integration.test_bad_input import snapshot
 from tests.support import stripe_events
@@ -30,6 +32,8 @@ POST_FUNCTIONS = [
     "createAccount",
     "grantCredits",
     "deleteGenerationRequest",
+    "deleteAccount",
+    "exportAccountData",
 ]
 LIMIT = 64 * 1024
 VALID = json.dumps(request_body()).encode()
@@ -173,3 +177,15 @@ def test_hostile_body_with_an_id_token_makes_no_account(db, signed_up, case):
     assert body["error_type"] in ("validation", "payload_too_large"), body
     assert snapshot(db) == before
     assert not db.collection("users").document(uid).get().exists
+
+
+@pytest.mark.parametrize("case", [c for c in BODIES if c not in ("empty", "whitespace")])
+def test_hostile_body_with_an_id_token_deletes_nothing(db, signed_up, case):
+    """deleteAccount parses its (optional) body before the first step: a hostile one is a
+    clean 4xx and the Auth user is still there."""
+    uid, token = signed_up
+    before = snapshot(db)
+    body = assert_clean_4xx(post("deleteAccount", BODIES[case], bearer(token)))
+    assert body["error_type"] in ("validation", "payload_too_large"), body
+    assert snapshot(db) == before
+    assert auth.get_user(uid, app=firebase_app()).uid == uid

@@ -53,6 +53,7 @@ from schemas.store import (
     SlotLease,
     StaleDelivery,
     StoredImage,
+    StoredRequest,
     StuckCandidate,
 )
 from services.ports import (
@@ -448,6 +449,15 @@ class FakeImages:
         self.events.append("delete")
         self.deleted.append(path)
 
+    def remove(self, path: str) -> bool:
+        """True when `path` was saved and not removed yet."""
+        self.events.append("remove")
+        if self.fail:
+            raise ConnectionError("storage unreachable")
+        stored = any(saved[0] == path for saved in self.saved) and path not in self.deleted
+        self.deleted.append(path)
+        return stored
+
 
 class FakeCatalog:
     """The stored catalog (`catalog`, replaceable) and how many times it was read."""
@@ -714,3 +724,79 @@ _grants: GrantLedger = FakeLedger({})
 _seed: SeedStore = FakeSeedStore()
 _slots: SlotStore = FakeSlots()
 _reports: ReportStore = MemoryReportStore()
+
+
+# --- deleteAccount and exportAccountData -------------------------------------------------------
+class FakeAccountData:
+    """What repositories/account_data.py does, over a FakeGenerations' records and UserRecords;
+    `secrets` holds the webhook secrets; `calls` logs the steps in order."""
+
+    def __init__(self, generations: FakeGenerations, *users: UserRecord) -> None:
+        self.generations = generations
+        self.users = {user.id: user for user in users}
+        self.secrets: set[str] = set()
+        self.ledgers: dict[str, list[TransactionRecord]] = {}
+        self.scrubbed: set[str] = set()
+        self.calls: list[str] = []
+
+    def profile(self, user_id: str) -> UserRecord | None:
+        return self.users.get(user_id)
+
+    def begin_deletion(self, user_id: str, now: datetime) -> UserRecord | None:
+        self.calls.append("begin")
+        user = self.users.get(user_id)
+        if user is not None and user.deleting_at is None:
+            user = self.users[user_id] = user.model_copy(update={"deleting_at": now})
+        return user
+
+    def in_flight_ids(self, user_id: str) -> list[str]:
+        records = self.generations.records.values()
+        return [r.id for r in records if r.user_id == user_id and r.status in IN_FLIGHT]
+
+    def requests(self, user_id: str) -> Iterable[StoredRequest]:
+        for record in list(self.generations.records.values()):
+            if record.user_id == user_id:
+                pending = record.webhook is not None and record.webhook.state == "pending"
+                yield StoredRequest(
+                    record.id, record, record.image_path, pending, record.id in self.scrubbed
+                )
+
+    def scrub_request(self, request_id: str, now: datetime) -> None:
+        self.calls.append(f"scrub {request_id}")
+        record = self.generations.records[request_id]
+        self.generations.records[request_id] = record.model_copy(
+            update={"prompt": "", "image_url": None, "image_path": None, "webhook_url": None}
+        )
+        self.scrubbed.add(request_id)
+
+    def ledger(self, user_id: str) -> Iterable[TransactionRecord]:
+        return list(self.ledgers.get(user_id, []))
+
+    def delete_webhook_secret(self, user_id: str) -> None:
+        self.calls.append("secret")
+        self.secrets.discard(user_id)
+
+    def finish_deletion(self, user_id: str, now: datetime) -> None:
+        self.calls.append("finish")
+        user = self.users[user_id]
+        self.users[user_id] = user.model_copy(
+            update={
+                "name": "",
+                "email": "",
+                "is_active": False,
+                "deleted_at": user.deleted_at or now,
+            }
+        )
+
+
+class FakeAuthUsers:
+    """Firebase Auth users by uid; `fail` makes delete_user raise (a run stopped before it)."""
+
+    def __init__(self, *uids: str) -> None:
+        self.uids = set(uids)
+        self.fail = False
+
+    def delete_user(self, user_id: str) -> None:
+        if self.fail:
+            raise ConnectionError("auth backend unreachable")
+        self.uids.discard(user_id)

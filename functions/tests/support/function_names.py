@@ -29,5 +29,7 @@ HTTP_FUNCTIONS = frozenset(
         "createCheckoutSession",
         "stripeWebhook",
         "grantCredits",
+        "deleteAccount",
+        "exportAccountData",
     }
 )

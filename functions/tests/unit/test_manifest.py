@@ -190,6 +190,8 @@ DECLARED_CAPACITY = {
     "recoverStuckGenerations": SWEEPER,
     "sweepStuckGenerations": SWEEPER,
     "grantCredits": ADMIN_READ,
+    "deleteAccount": (1024, 1, 4, 0, 5, 300),
+    "exportAccountData": (1024, 1, 4, 0, 5, 300),
 }
 
 

@@ -9,6 +9,7 @@ import { stopAllPolling } from './polling.js';
 import { stopWatching } from './live.js';
 import { resetApiKeys, loadApiKeys } from './api-keys.js';
 import { ensureAccount, resetAccount } from './account.js';
+import { resetAccountData } from './account-data.js';
 
 const el = {
   card: $('#signin-card'),
@@ -29,6 +30,7 @@ const el = {
   actingAsUid: $('#acting-as-uid'),
   adminCard: $('#admin-card'),
   keysCard: $('#api-keys-card'),
+  dataCard: $('#account-data-card'),
 };
 
 const SIGNIN_ERRORS = {
@@ -59,6 +61,8 @@ export function renderSession() {
   el.adminCard.hidden = Boolean(session) && !session.admin;
   // A user's own API keys: signed in only (no key acts for an anonymous caller).
   el.keysCard.hidden = !session;
+  // Download or delete the account: signed in only.
+  el.dataCard.hidden = !session;
 }
 
 export function showAuthPrompt(err, refused403 = 'refused this user (HTTP 403)') {
@@ -86,7 +90,7 @@ async function applySession(user) {
     state.session = { uid: user.uid, email: user.email || user.uid, admin };
     hideAuthPrompt();
     announce(`Signed in as ${state.session.email}.`);
-    if (state.session.uid !== previousUid) resetAccount();
+    if (state.session.uid !== previousUid) { resetAccount(); resetAccountData(); }
     renderSession();
     await ensureAccount(); // makes the account on the first sign-in; the same answer after
     if (seq !== sessionSeq) return;
@@ -97,6 +101,7 @@ async function applySession(user) {
     }
     state.session = null;
     resetAccount();
+    resetAccountData();
   }
   if ((state.session?.uid ?? null) !== previousUid) resetApiKeys();
   renderSession();
