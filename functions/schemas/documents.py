@@ -98,6 +98,8 @@ class RequestRecord(_Record):
 
 
 WebhookState = Literal["pending", "delivered", "failed"]
+# Who cancelled a request: its owner, an admin, or its Cancel-After deadline.
+CancelReason = Literal["user", "admin", "deadline"]
 
 
 class WebhookDelivery(BaseModel):
@@ -134,6 +136,14 @@ class GenerationRecord(RequestRecord):
     # Where the terminal event is POSTed, and its delivery (set by the settling transaction).
     webhook_url: str | None = None
     webhook: WebhookDelivery | None = None
+    # Cancel-After: cancelled and refunded if not completed by then (None: no deadline), and
+    # who cancelled a cancelled request (set by the settle).
+    cancel_at: UtcDatetime | None = None
+    cancel_reason: CancelReason | None = None
+
+    def past_deadline(self, now: datetime) -> bool:
+        """Still in flight at or after its Cancel-After deadline: to be cancelled now."""
+        return self.status in IN_FLIGHT and self.cancel_at is not None and self.cancel_at <= now
 
 
 class TransactionRecord(_Record):
@@ -279,6 +289,7 @@ class GenerationOutcome(_Record):
     image_path: str | None = None
     error_message: str | None = None
     cancelled: bool = False
+    cancel_reason: CancelReason | None = None  # with `cancelled`
 
     @property
     def succeeded(self) -> bool:
