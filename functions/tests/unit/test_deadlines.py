@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controllers.cancel_after import parse_cancel_after
+from controllers.http import CORS_HEADERS
 from core.errors import ValidationError
 from schemas.documents import Catalog, GenerationRecord, GenerationStatus
 from schemas.responses import generation_status_body, webhook_event
@@ -226,3 +227,8 @@ def test_the_sweeper_cancels_requests_past_their_deadline_only():
     assert [request_id for request_id, _ in generations.settled] == ["req-1"]
     assert generations.records["req-1"].cancel_reason == "deadline"
     assert generations.users["arda"] == 4
+
+
+def test_browsers_may_send_the_header():
+    allowed = CORS_HEADERS["Access-Control-Allow-Headers"].split(",")
+    assert "Cancel-After" in [h.strip() for h in allowed]
