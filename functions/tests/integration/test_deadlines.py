@@ -167,10 +167,12 @@ def test_a_result_after_the_deadline_is_discarded(db, make_container, who):
     or a status read meanwhile, cancels it; the picture it stored is removed."""
     container = make_container()
     request_id = create()
+    deadline = datetime.now(UTC) + timedelta(seconds=1)
+    expire(db, request_id, deadline)  # the worker starts before it
     generate = container.simulator.generate
 
     def deadline_passes(record: GenerationRecord) -> ModelRun:
-        expire(db, request_id)
+        time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.1)
         if who == "reader":
             assert status_of(request_id, None)[1]["status"] == "cancelled"
         return generate(record)
