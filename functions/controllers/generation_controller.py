@@ -9,6 +9,7 @@ from typing import Any
 from flask import Request, Response
 
 from controllers.auth import AdminGuard, UserAuthorizer
+from controllers.cancel_after import CANCEL_AFTER_HEADER, parse_cancel_after
 from controllers.http import json_body, json_response, params, validate
 from controllers.prefer import PREFER_HEADER, parse_wait, preference_applied
 from core.errors import (
@@ -20,7 +21,7 @@ from core.errors import (
 )
 from core.logging import log_exception
 from core.webhook_urls import PRODUCTION, UrlPolicy
-from schemas.documents import GenerationRecord
+from schemas.documents import CancelReason, GenerationRecord
 from schemas.requests import (
     WEBHOOK_POLICY,
     CancelRequest,
@@ -83,8 +84,10 @@ class GenerationController:
         parsed = validate(CreateGenerationRequest, json_body(request), self._validation_context)
         self._auth.require_owner(uid, parsed.userId)
         wait = prefer_wait(request)
+        key = idempotency_key(request)
+        cancel_after = parse_cancel_after(request.headers.getlist(CANCEL_AFTER_HEADER))
         try:
-            result = self._service.create(parsed, idempotency_key(request))
+            result = self._service.create(parsed, key, cancel_after)
         except NotFoundError as missing:
             # the charging transaction read no user: for a signed-in caller, their own account
             if uid is not None and missing.error == "user_not_found":
@@ -134,18 +137,21 @@ class GenerationController:
         return json_response(self._status_body(record), headers=preference_applied(wait))
 
     def cancel(self, request: Request) -> Response:
-        uid, visible = self._owner_or_admin(request)
+        uid, visible, reason = self._owner_or_admin(request)
         parsed = validate(CancelRequest, json_body(request))
         try:
-            record = self._service.cancel(parsed.generationRequestId, visible)
+            record = self._service.cancel(parsed.generationRequestId, visible, reason)
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
         body = self._status_body(record)
         return json_response({"success": True, "refundedCredits": record.credits_deducted} | body)
 
-    def _owner_or_admin(self, request: Request) -> tuple[str | None, Callable[[str], bool]]:
+    def _owner_or_admin(
+        self, request: Request
+    ) -> tuple[str | None, Callable[[str], bool], CancelReason]:
         """A user may act on its own requests, the admin on every one; else the user's 401.
-        The user's uid (None for the admin or an anonymous caller) and what it may see."""
+        The user's uid (None for the admin or an anonymous caller), what it may see, and who
+        acts (`user` or `admin`)."""
         try:
             uid = self._auth.authenticate(request, scope="generate")
         except UnauthenticatedError as unauthenticated:
@@ -153,8 +159,8 @@ class GenerationController:
                 self._admin.authorize(request)
             except AppError:
                 raise unauthenticated from None
-            return None, lambda owner: True
-        return uid, lambda owner: self._auth.owns(uid, owner)
+            return None, lambda owner: True, "admin"
+        return uid, lambda owner: self._auth.owns(uid, owner), "user"
 
     def _without_account(self, uid: str | None) -> NotFoundError | None:
         """404 `account_not_found` when a signed-in caller has no account, else None."""

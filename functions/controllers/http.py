@@ -33,7 +33,9 @@ from core.logging import log_exception
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Authorization, Idempotency-Key, Prefer",
+    "Access-Control-Allow-Headers": (
+        "Content-Type, Authorization, Idempotency-Key, Prefer, Cancel-After"
+    ),
     "Access-Control-Max-Age": "3600",
     # A page may read the `Prefer: wait` answer header (controllers/prefer.py).
     "Access-Control-Expose-Headers": "Preference-Applied",

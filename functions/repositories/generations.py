@@ -7,7 +7,7 @@ owner's balance and the idempotency record always change together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic
@@ -46,6 +46,7 @@ from schemas.store import QUARANTINED, IdempotencyClaim, MalformedRecord, Replay
 
 OWNER_MISSING = "owner_missing"
 CANCELLED_REASON = "Cancelled by the user"
+DEADLINE_REASON = "Cancelled at its Cancel-After deadline"
 
 
 class GenerationRepository:
@@ -91,6 +92,13 @@ class GenerationRepository:
             )
         return found
 
+    def find_past_deadline(self, statuses: Collection[str], now: datetime) -> list[str]:
+        """Ids of requests in `statuses` whose Cancel-After deadline is not after `now`."""
+        query = self._requests.where(
+            filter=firestore.FieldFilter("status", "in", list(statuses))
+        ).where(filter=firestore.FieldFilter("cancel_at", "<=", now))
+        return [snap.id for snap in query.select(["status"]).stream(**request_deadline())]
+
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         """Take an unsettleable request (its document does not validate) out of the in-flight
         states for an operator, giving back its owner's fair-use slot; no refund until someone
@@ -122,9 +130,11 @@ class GenerationRepository:
         *,
         max_in_flight: int,
         max_pending_webhooks: int,
+        cancel_after: timedelta | None = None,
     ) -> GenerationRecord | Replay:
         """Charge `queued.credits_deducted` to its owner and store the request, or replay the
-        answer stored for the claim's key.
+        answer stored for the claim's key. With `cancel_after`, the request's deadline
+        (`cancel_at`) is that long after its stored creation time.
 
         The time is read inside each attempt, so stored times start at the winning attempt.
         At most `max_in_flight` of the user's requests are in flight: the user's `in_flight`
@@ -179,7 +189,10 @@ class GenerationRepository:
                         extra={"maxPendingWebhooks": max_pending_webhooks},
                     )
                 changes[PENDING_WEBHOOKS] = pending + 1
-            record = queued.model_copy(update={"created_at": now, "updated_at": now})
+            stamped: dict[str, Any] = {"created_at": now, "updated_at": now}
+            if cancel_after is not None:
+                stamped["cancel_at"] = now + cancel_after
+            record = queued.model_copy(update=stamped)
             tx.update(user_ref, changes | {"updated_at": now})
             tx.create(self._requests.document(record.id), record.document())
             self._book(tx, ledger.deduction(record, now))
@@ -274,10 +287,12 @@ class GenerationRepository:
                     "image_url": None,
                     "error_message": outcome.error_message,
                 }
+                if outcome.cancelled:
+                    changes["cancel_reason"] = outcome.cancel_reason or "user"
                 if owner_exists:
                     # create() fails the commit if the refund already exists: a second refund
                     # of the same request is impossible by construction, on top of the guard.
-                    reason = CANCELLED_REASON if outcome.cancelled else outcome.error_message
+                    reason = _refund_reason(outcome)
                     self._book(tx, ledger.refund(record, reason or "", now))
                     user_changes |= {
                         "current_credits": firestore.Increment(record.credits_deducted),
@@ -338,6 +353,12 @@ class GenerationRepository:
     @property
     def _requests(self) -> firestore.CollectionReference:
         return self._db.collection(GENERATION_REQUESTS)
+
+
+def _refund_reason(outcome: GenerationOutcome) -> str:
+    if not outcome.cancelled:
+        return outcome.error_message or ""
+    return DEADLINE_REASON if outcome.cancel_reason == "deadline" else CANCELLED_REASON
 
 
 def _validated(snapshot: Any) -> GenerationRecord | None:

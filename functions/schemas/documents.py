@@ -114,6 +114,8 @@ class RequestRecord(_Record):
 
 
 WebhookState = Literal["pending", "delivered", "failed"]
+# Who cancelled a request: its owner, an admin, or its Cancel-After deadline.
+CancelReason = Literal["user", "admin", "deadline"]
 
 
 class WebhookDelivery(BaseModel):
@@ -154,6 +156,14 @@ class GenerationRecord(RequestRecord):
     # ledger kept.
     deleted: bool = False
     deleted_at: UtcDatetime | None = None
+    # Cancel-After: cancelled and refunded if not completed by then (None: no deadline), and
+    # who cancelled a cancelled request (set by the settle).
+    cancel_at: UtcDatetime | None = None
+    cancel_reason: CancelReason | None = None
+
+    def past_deadline(self, now: datetime) -> bool:
+        """Still in flight at or after its Cancel-After deadline: to be cancelled now."""
+        return self.status in IN_FLIGHT and self.cancel_at is not None and self.cancel_at <= now
 
 
 # What deleting a request's data writes (besides `deleted_at`): the prompt emptied (clients
@@ -310,6 +320,7 @@ class GenerationOutcome(_Record):
     image_path: str | None = None
     error_message: str | None = None
     cancelled: bool = False
+    cancel_reason: CancelReason | None = None  # with `cancelled`
 
     @property
     def succeeded(self) -> bool:

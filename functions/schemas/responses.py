@@ -36,6 +36,9 @@ def generation_status_body(record: GenerationRecord) -> dict[str, Any]:
         "updated_at": to_rfc3339(record.updated_at),
         "completed_at": to_rfc3339(record.completed_at),
         "webhook": webhook_body(record),
+        # Cancel-After: the deadline, and who cancelled a cancelled request
+        "cancelAt": to_rfc3339(record.cancel_at),
+        "cancelReason": record.cancel_reason if record.status.value == "cancelled" else None,
     }
 
 

@@ -20,7 +20,13 @@ from core.errors import (
     ValidationError,
 )
 from core.logging import log_exception
-from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
+from schemas.documents import (
+    IN_FLIGHT,
+    CancelReason,
+    GenerationOutcome,
+    GenerationRecord,
+    GenerationStatus,
+)
 from schemas.requests import CreateGenerationRequest
 from schemas.responses import CreateGenerationResponse, retention_body
 from schemas.store import IdempotencyClaim, Replay
@@ -70,10 +76,17 @@ class GenerationService:
         self._images = images  # where deleteGenerationRequest removes a picture
         self._retention = retention  # how long a picture is kept after completion
 
-    def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
+    def create(
+        self,
+        request: CreateGenerationRequest,
+        idempotency_key: str | None,
+        cancel_after: timedelta | None = None,
+    ) -> CreateResult:
         """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
         (402), fair-use cap (429), with a webhookUrl the undelivered-events cap (429); the user
-        is read once, in the charging transaction."""
+        is read once, in the charging transaction. `cancel_after` (Cancel-After) sets the
+        request's deadline from its stored creation time; it is part of what an
+        Idempotency-Key identifies, and a replay keeps the first deadline."""
         cost = self._cost(request)
         now = self._clock.now()
         queued = GenerationRecord(
@@ -89,11 +102,14 @@ class GenerationService:
         accepted = CreateGenerationResponse(generationRequestId=queued.id, deductedCredits=cost)
         claim = None
         if idempotency_key is not None:
+            identity = request.model_dump(exclude_none=True)
+            if cancel_after is not None:  # absent without the header: earlier hashes still hold
+                identity["Cancel-After"] = int(cancel_after.total_seconds())
             claim = IdempotencyClaim.for_request(
                 # without unset optional fields: a body's hash does not change when one is added
                 request.userId,
                 idempotency_key,
-                request.model_dump(exclude_none=True),
+                identity,
                 accepted.model_dump(),
             )
         created = self._generations.charge_and_create(
@@ -102,6 +118,7 @@ class GenerationService:
             claim,
             max_in_flight=self._max_in_flight,
             max_pending_webhooks=self._max_pending_webhooks,
+            cancel_after=cancel_after,
         )
         if isinstance(created, Replay):
             return CreateResult(created.status_code, created.response)
@@ -167,7 +184,24 @@ class GenerationService:
             raise NotFoundError(
                 f"Generation request not found: {request_id}", error="generation_not_found"
             )
-        return record
+        return self._enforce_deadline(record)
+
+    def _enforce_deadline(self, record: GenerationRecord) -> GenerationRecord:
+        """A request still in flight past its deadline is cancelled and refunded now (the same
+        guarded settle as a user's cancel), so no read ever shows it in flight."""
+        if not record.past_deadline(self._clock.now()):
+            return record
+        cancelled = self._generations.settle(
+            record.id,
+            GenerationOutcome(cancelled=True, cancel_reason="deadline"),
+            self._clock.now(),
+            from_statuses=IN_FLIGHT,
+        )
+        if cancelled is None:  # settled by someone else since the read: it is terminal now
+            return self._generations.get(record.id) or record
+        self._queue.cancel(record.id)  # best effort: a late task finds it settled
+        self._settled(cancelled)
+        return cancelled
 
     def wait_until_terminal(
         self,
@@ -176,7 +210,8 @@ class GenerationService:
         visible: Callable[[str], bool] = lambda owner: True,
     ) -> GenerationRecord:
         """The request once it is terminal, or as it stands after `seconds` (the last read at
-        the deadline, never after); polls back off from 50 ms to 1 s. 404 like `get`."""
+        the deadline, never after); polls back off from 50 ms to 1 s, and wake at the request's
+        Cancel-After deadline (the read then cancels it). 404 like `get`."""
         deadline = self._monotonic() + seconds
         delay = WAIT_FIRST_POLL_SECONDS
         while True:
@@ -184,19 +219,26 @@ class GenerationService:
             remaining = deadline - self._monotonic()
             if record.status.is_terminal or remaining <= 0:
                 return record
+            if record.cancel_at is not None:
+                until_cancel = (record.cancel_at - self._clock.now()).total_seconds()
+                remaining = min(remaining, max(until_cancel, 0.0))
             self._sleep(min(delay, remaining))
             delay = min(delay * 2, WAIT_MAX_POLL_SECONDS)
 
     def cancel(
-        self, request_id: str, visible: Callable[[str], bool] = lambda owner: True
+        self,
+        request_id: str,
+        visible: Callable[[str], bool] = lambda owner: True,
+        reason: CancelReason = "user",
     ) -> GenerationRecord:
         """Cancel a queued or processing request and refund it, once: a repeat answers the
-        cancelled request again; a finished one is 409; unknown or not visible is 404."""
+        cancelled request again; a finished one is 409; unknown or not visible is 404.
+        `reason` says who cancels (`user` or `admin`)."""
         record = self.get(request_id, visible)
         if record.status in IN_FLIGHT:
             cancelled = self._generations.settle(
                 request_id,
-                GenerationOutcome(cancelled=True),
+                GenerationOutcome(cancelled=True, cancel_reason=reason),
                 self._clock.now(),
                 from_statuses=IN_FLIGHT,
             )
@@ -215,7 +257,8 @@ class GenerationService:
             self._webhooks.settled(record)
 
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
-        return self._generations.list_for_user(user_id, limit)
+        """The user's latest requests (those past their deadline cancelled first, as `get`)."""
+        return [self._enforce_deadline(r) for r in self._generations.list_for_user(user_id, limit)]
 
     # --- retention and deletion -------------------------------------------------------------
     def retention_fields(self, record: GenerationRecord) -> dict[str, Any]:

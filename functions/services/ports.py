@@ -150,8 +150,10 @@ class GenerationStore(GenerationReader, Protocol):
         *,
         max_in_flight: int,
         max_pending_webhooks: int,
+        cancel_after: timedelta | None = None,
     ) -> GenerationRecord | Replay:
-        """Charge and store `queued` (stamped with `clock()`), or replay the claim's answer."""
+        """Charge and store `queued` (stamped with `clock()`, its deadline `cancel_after` from
+        then), or replay the claim's answer."""
 
     def start_processing(
         self, request_id: str, now: datetime, image_token: str
@@ -178,6 +180,9 @@ class GenerationStore(GenerationReader, Protocol):
     def mark_deleted(self, request_id: str, now: datetime) -> GenerationRecord | None:
         """Terminal and not yet deleted: remove its prompt and picture fields, mark it deleted.
         The request as it was before (None when missing); in flight: unchanged."""
+
+    def find_past_deadline(self, statuses: Collection[str], now: datetime) -> list[str]:
+        """Ids of requests in `statuses` whose deadline (`cancel_at`) is not after `now`."""
 
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         """Set a request that cannot be settled aside; False when it was not in flight."""

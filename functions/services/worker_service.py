@@ -28,6 +28,7 @@ class WorkResult(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"  # a model failure: a business outcome, acknowledged, refunded
     SUPERSEDED = "superseded"  # another delivery, a cancel or the sweeper settled it first
+    EXPIRED = "expired"  # past its Cancel-After deadline: cancelled and refunded, not run/kept
     MALFORMED = "malformed"  # the stored request does not validate: left for the sweeper
 
 
@@ -49,6 +50,7 @@ class SweepResult:
     quarantined: int = 0  # cannot be settled (malformed): marked for an operator
     skipped: int = 0  # an error on this item: logged, retried on the next sweep
     webhooks_requeued: int = 0  # webhook deliveries left pending, scheduled again
+    deadline_cancelled: int = 0  # in flight past their Cancel-After deadline: cancelled now
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -72,7 +74,9 @@ class GenerationWorker:
         self._webhooks = webhooks  # schedules a settled request's webhook event
 
     def process(self, request_id: str) -> WorkResult:
-        """Infrastructure errors propagate (the task is retried); everything else is settled."""
+        """Infrastructure errors propagate (the task is retried); everything else is settled.
+        A request past its Cancel-After deadline, before it starts or before its result is
+        settled, is cancelled and refunded instead (its result discarded)."""
         try:
             record = self._generations.start_processing(
                 request_id, self._clock.now(), image_token=str(uuid.uuid4())
@@ -86,7 +90,11 @@ class GenerationWorker:
             return WorkResult.MALFORMED  # a retry cannot fix it; the sweeper quarantines it
         if record is None:
             return WorkResult.SKIPPED
+        if record.past_deadline(self._clock.now()):  # before the model runs
+            return self._expire(request_id, None)
         outcome = self._store(record, self._simulator.generate(record))
+        if record.past_deadline(self._clock.now()):
+            return self._expire(request_id, outcome)
         settled = self._generations.settle(
             request_id, outcome, self._clock.now(), from_statuses={GenerationStatus.PROCESSING}
         )
@@ -95,6 +103,26 @@ class GenerationWorker:
             return WorkResult.SUPERSEDED
         self._settled(settled)
         return WorkResult.COMPLETED if outcome.succeeded else WorkResult.FAILED
+
+    def _expire(self, request_id: str, outcome: GenerationOutcome | None) -> WorkResult:
+        """Cancel the request at its deadline (guarded: once, whoever gets there first)."""
+        cancelled = self._cancel_at_deadline(request_id)
+        if outcome is not None:
+            self._discard(request_id, outcome)
+        return WorkResult.EXPIRED if cancelled else WorkResult.SUPERSEDED
+
+    def _cancel_at_deadline(self, request_id: str) -> bool:
+        settled = self._generations.settle(
+            request_id,
+            GenerationOutcome(cancelled=True, cancel_reason="deadline"),
+            self._clock.now(),
+            from_statuses=IN_FLIGHT,
+        )
+        if settled is None:
+            return False
+        self._settled(settled)
+        info("cancelled at its deadline", generationRequestId=request_id)
+        return True
 
     def _store(self, record: GenerationRecord, run: ModelRun) -> GenerationOutcome:
         """The image is stored before the settle: a completed request always has its PNG. A
@@ -121,6 +149,15 @@ class GenerationWorker:
         now = self._clock.now()
         result = SweepResult()
         cutoff = now - timedelta(seconds=timeouts.processing_seconds)
+        try:
+            for request_id in self._generations.find_past_deadline(IN_FLIGHT, now):
+                try:
+                    result.deadline_cancelled += self._cancel_at_deadline(request_id)
+                except Exception as exc:
+                    result.skipped += 1
+                    log_exception("deadline not enforced", exc, generationRequestId=request_id)
+        except Exception as exc:
+            log_exception("requests past their deadline not looked up", exc)
         for candidate in self._generations.find_stuck(IN_FLIGHT, cutoff):
             result.examined += 1
             try:

@@ -1,7 +1,8 @@
 """Property-based fuzzing of every HTTP function over real HTTP (the Functions emulator).
 
 Hypothesis generates batches of requests (methods, content types, JSON and non-JSON bodies,
-unicode / huge / `/`-containing values, query strings, Idempotency-Key and other headers); each
+unicode / huge / `/`-containing values, query strings, Idempotency-Key, Cancel-After and other
+headers); each
 batch is sent through a small thread pool. Properties: no 5xx, every error is the documented
 envelope, no internals leak, CORS headers everywhere (admin functions: none for an unlisted
 origin), and afterwards the ledger invariant holds.
@@ -230,11 +231,16 @@ content_types = st.one_of(
 idempotency_keys = st.one_of(
     st.sampled_from(["fuzz-key-1", "fuzz-key-2", ""]), st.text(alphabet=printable, max_size=300)
 )
+cancel_afters = st.one_of(
+    st.sampled_from(["5s", "30s", "5m", "1h", "1h30m", "24h", "4s", "25h", "0", "-1", "1.5m", ""]),
+    st.text(alphabet=printable, max_size=40),
+)
 headers = st.fixed_dictionaries(
     {},
     optional={
         "Content-Type": content_types,
         "Idempotency-Key": idempotency_keys,
+        "Cancel-After": cancel_afters,
         "Authorization": st.text(alphabet=printable, max_size=60).map(lambda t: f"Bearer {t}"),
         "X-Forwarded-For": st.text(alphabet=printable, max_size=30),
         "Accept": st.sampled_from(["*/*", "text/html", "application/xml"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -158,6 +159,21 @@ def test_chunked_body_over_the_limit_is_413(db, name):
         response = send(name, chunks())
     assert response.status_code == 413, response.text[:300]
     assert response.json()["error_type"] == "payload_too_large"
+    assert snapshot(db) == before
+
+
+CANCEL_AFTERS = ["25h", "4s", "-5s", "1e3s", "5s,5s", "0x10s", "5 s", "ä5s", "9" * 2000 + "s"]
+
+
+@pytest.mark.parametrize("value", CANCEL_AFTERS)
+def test_hostile_cancel_after_is_a_clean_4xx_and_changes_nothing(db, value):
+    """A valid body with a bad Cancel-After: 400 before anything is charged."""
+    before = snapshot(db)
+    header: Any = {"Cancel-After": value.encode("latin-1")}  # sent as these bytes
+    body = assert_clean_4xx(post("createGenerationRequest", VALID, header))
+    if body["error_type"] != "unauthenticated":  # with auth required, the 401 comes first
+        assert body["error"] == "invalid_cancel_after", body
+        assert body["details"][0]["field"] == "Cancel-After"
     assert snapshot(db) == before
 
 

@@ -175,6 +175,7 @@ class Charge:
     claim: IdempotencyClaim | None
     max_in_flight: int
     max_pending_webhooks: int
+    cancel_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -232,8 +233,11 @@ class FakeGenerations:
         *,
         max_in_flight: int,
         max_pending_webhooks: int,
+        cancel_after: timedelta | None = None,
     ) -> GenerationRecord | Replay:
-        self.charges.append(Charge(queued, clock, claim, max_in_flight, max_pending_webhooks))
+        self.charges.append(
+            Charge(queued, clock, claim, max_in_flight, max_pending_webhooks, cancel_after)
+        )
         if claim is not None and claim.doc_id in self.idempotency.answers:
             return self.idempotency.answers[claim.doc_id]
         owner, cost = queued.user_id, queued.credits_deducted
@@ -250,6 +254,8 @@ class FakeGenerations:
             raise TooManyPendingWebhooksError(error="too_many_pending_webhooks")
         now = clock()
         record = queued.model_copy(update={"created_at": now, "updated_at": now})
+        if cancel_after is not None:
+            record = record.model_copy(update={"cancel_at": now + cancel_after})
         self.users[owner] -= cost
         self.records[record.id] = record
         if claim is not None:
@@ -305,6 +311,8 @@ class FakeGenerations:
             "updated_at": now,
             "completed_at": now,
         }
+        if outcome.cancelled:
+            changes["cancel_reason"] = outcome.cancel_reason or "user"
         if record.webhook_url is not None:
             changes["webhook"] = WebhookDelivery(
                 state="pending", event_id=event_id(record.id), updated_at=now
@@ -343,6 +351,13 @@ class FakeGenerations:
             }
         )
         return record
+
+    def find_past_deadline(self, statuses: Collection[str], now: datetime) -> list[str]:
+        return [
+            r.id
+            for r in self.records.values()
+            if r.status in statuses and r.cancel_at is not None and r.cancel_at <= now
+        ]
 
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         record = self.records.get(request_id)

@@ -56,6 +56,7 @@ def test_failures_are_isolated_counted_and_queued_requests_wait_without_a_task_l
         "quarantined": 1,
         "skipped": 1,
         "webhooks_requeued": 0,  # no webhook queue wired
+        "deadline_cancelled": 0,
     }
     assert settled_ids(repo) == ["old-queued", "processing"]
     assert repo.quarantined == ["broken"]
