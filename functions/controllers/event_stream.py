@@ -17,6 +17,7 @@ from typing import Any
 from flask import Request, Response
 
 from core import capacity
+from core.errors import NotFoundError
 from core.logging import info, log_exception
 from schemas.documents import GenerationRecord
 
@@ -133,6 +134,8 @@ class StatusStream:
         except GeneratorExit:
             info("status stream closed by the client", generationRequestId=request_id)
             raise
+        except NotFoundError:
+            info("status stream: the request is gone", generationRequestId=request_id)
         except Exception as exc:
             # Already streaming: no error answer is possible. End; the client reconnects.
             log_exception("status stream read failed", exc, generationRequestId=request_id)
