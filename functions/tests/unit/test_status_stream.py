@@ -6,12 +6,17 @@ The same over real HTTP on the emulators: tests/integration/test_status_stream.p
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
+from flask import Flask, request
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.serving import make_server
 
 from controllers.auth import TokenRejected, UserAuthorizer
 from controllers.event_stream import (
@@ -272,7 +277,12 @@ def test_any_accept_header_is_a_yes_or_a_no(accept):
 
 # --- the controller: refusals as JSON, before the stream -------------------------------------
 class Harness:
-    def __init__(self, *records: GenerationRecord, require_auth: bool = False) -> None:
+    def __init__(
+        self,
+        *records: GenerationRecord,
+        require_auth: bool = False,
+        stream: StatusStream | None = None,
+    ) -> None:
         self.clock = FakeTime()
         self.generations = FakeGenerations(*records)
         wall = ManualClock(NOW)
@@ -295,7 +305,8 @@ class Harness:
             waits=waits,
             accounts=FakeAccounts(["arda", "havanur"]),
             streams=stream_slots,
-            status_stream=StatusStream(
+            status_stream=stream
+            or StatusStream(
                 StreamTimings(max_seconds=3), sleep=self.clock.sleep, monotonic=self.clock.monotonic
             ),
         )
@@ -452,3 +463,30 @@ def test_the_timeout_covers_the_longest_stream_with_margin():
 def test_a_stream_lease_outlives_any_stream_that_holds_it():
     assert capacity.STREAM_LEASE_SECONDS >= capacity.WAITING["timeout_sec"] > LONGEST_STREAM
     assert capacity.MAX_STREAMS_PER_USER == 4
+
+
+# --- a real server: a client that goes away frees its slot ------------------------------------
+def test_a_client_that_disconnects_frees_its_slot_on_a_real_server():
+    """werkzeug's server, as gunicorn does, closes the body when a write to a client that went
+    away fails: the next keepalive finds out and the slot is given back."""
+    # real time, quick keepalives
+    stream = StatusStream(StreamTimings(max_seconds=30, keepalive_seconds=0.05))
+    harness = Harness(record(GenerationStatus.QUEUED), stream=stream)
+    app = Flask("stream-test")
+    app.add_url_rule("/", view_func=lambda: harness.handler(request), methods=["GET"])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/?generationRequestId=r1"
+        response = requests.get(url, headers=SSE, stream=True, timeout=5)
+        lines = response.iter_lines(decode_unicode=True)
+        assert next(lines) == "retry: 3000"
+        assert next(line for line in lines if line.startswith("data:"))
+        assert harness.slots.held("arda") == 1
+        response.close()  # the client goes away mid-stream
+        give_up = time.monotonic() + 5
+        while harness.slots.held("arda") and time.monotonic() < give_up:
+            time.sleep(0.02)
+        assert harness.slots.held("arda") == 0
+    finally:
+        server.shutdown()
