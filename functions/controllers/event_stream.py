@@ -83,10 +83,11 @@ class StatusStream:
         body_of: Callable[[GenerationRecord], dict[str, Any]],
         seen: str | None,
         release: Callable[[], None],
+        first_body: dict[str, Any] | None = None,
     ) -> Response:
-        """The streaming answer. `first` was read before (so errors answered as JSON), `read`
-        reads again, `release` gives back the stream's slot, however the stream ends."""
-        events = self.events(first, read, body_of, seen, release)
+        """The streaming answer. `first` (and its body) was read before, so errors answered as
+        JSON; `read` reads again, `release` gives back the stream's slot, however it ends."""
+        events = self.events(first, read, body_of, seen, release, first_body)
         response = Response(events, mimetype=EVENT_STREAM, headers=STREAM_HEADERS)
         response.call_on_close(release)  # also when the body is never iterated
         return response
@@ -98,6 +99,7 @@ class StatusStream:
         body_of: Callable[[GenerationRecord], dict[str, Any]],
         seen: str | None,
         release: Callable[[], None],
+        first_body: dict[str, Any] | None = None,
     ) -> Iterator[str]:
         """`retry:`, then a `status` event now (unless `seen` is its id) and on every change, a
         keepalive comment when nothing was written for a while; ends after a terminal event or
@@ -109,7 +111,7 @@ class StatusStream:
             started = last_write = now()
             end = started + t.max_seconds
             delay = t.first_poll_seconds
-            body = body_of(record)
+            body = body_of(record) if first_body is None else first_body
             while True:
                 if event_id(body) != seen:
                     seen = event_id(body)

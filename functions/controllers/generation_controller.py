@@ -160,11 +160,13 @@ class GenerationController:
         slot here) happens before the first byte, so refusals answer JSON like the plain call.
         A terminal request is one event and takes no slot; one the client has seen is a 204,
         which tells an EventSource to stop reconnecting."""
-        seen = last_event_id(request)
+        seen, body = last_event_id(request), self._status_body(record)
         if record.status.is_terminal:
-            if seen == event_id(self._status_body(record)):
+            if seen == event_id(body):
                 return Response(status=204)
-            return self._status_stream.response(record, read, self._status_body, seen, _nothing)
+            return self._status_stream.response(
+                record, read, self._status_body, seen, _nothing, body
+            )
         release = _nothing
         if self._streams is not None:
             try:
@@ -176,7 +178,9 @@ class GenerationController:
                 raise TooManyStreamsError(extra={"maxStreams": self._streams.limit})
             release = taken
         try:
-            return self._status_stream.response(record, read, self._status_body, seen, release)
+            return self._status_stream.response(
+                record, read, self._status_body, seen, release, body
+            )
         except BaseException:
             release()
             raise
