@@ -21,13 +21,14 @@ from controllers.admin_controller import AdminController
 from controllers.api_key_controller import ApiKeyController, key_resolver
 from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.catalog_controller import CatalogController
+from controllers.event_stream import StatusStream, StreamTimings
 from controllers.generation_controller import GenerationController
 from controllers.grant_controller import GrantController
 from controllers.payments_controller import PaymentsController
 from controllers.report_controller import ReportController
 from controllers.webhook_controller import WebhookController
 from controllers.worker_controller import WorkerController
-from core.capacity import WAIT_LEASE_SECONDS
+from core.capacity import MAX_STREAMS_PER_USER, STREAM_LEASE_SECONDS, WAIT_LEASE_SECONDS
 from core.clock import Clock, SystemClock
 from core.config import Settings, load_settings
 from core.errors import ConfigurationError
@@ -50,7 +51,7 @@ from repositories.accounts import AccountRepository
 from repositories.api_keys import ApiKeyRepository
 from repositories.catalog import CatalogRepository
 from repositories.credits import CreditRepository
-from repositories.firestore_helpers import WAIT_LEASES, TransactionRunner
+from repositories.firestore_helpers import STREAM_LEASES, WAIT_LEASES, TransactionRunner
 from repositories.generations import GenerationRepository
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository
@@ -106,6 +107,8 @@ class Container:
     stripe_http_client: Any = None
     # deleteAccount's last step; defaults to firebase_admin.auth (an AuthUsers).
     auth_users: Any = None
+    # How long a status stream lasts, keeps alive and reads (tests shorten them).
+    stream_timings: StreamTimings = field(default_factory=StreamTimings)
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -180,6 +183,8 @@ class Container:
             webhook_policy=self.webhook_policy,
             waits=self.wait_slots,
             accounts=self.users,
+            streams=self.stream_slots,
+            status_stream=StatusStream(self.stream_timings),
         )
 
     @cached_property
@@ -191,6 +196,17 @@ class Container:
             kind="wait",
             limit=self.settings.max_concurrent_waits_per_user,
             lease=timedelta(seconds=WAIT_LEASE_SECONDS),
+        )
+
+    @cached_property
+    def stream_slots(self) -> ConcurrencySlots:
+        """Status streams open at once per user, counted in Firestore (every instance)."""
+        return ConcurrencySlots(
+            SlotRepository(self.db, STREAM_LEASES),
+            self.clock,
+            kind="stream",
+            limit=MAX_STREAMS_PER_USER,
+            lease=timedelta(seconds=STREAM_LEASE_SECONDS),
         )
 
     @cached_property

@@ -3,6 +3,7 @@ cancelGenerationRequest, deleteGenerationRequest."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,12 +11,15 @@ from flask import Request, Response
 
 from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.cancel_after import CANCEL_AFTER_HEADER, parse_cancel_after
+from controllers.event_stream import StatusStream, event_id, last_event_id, wants_event_stream
 from controllers.http import json_body, json_response, params, validate
 from controllers.prefer import PREFER_HEADER, parse_wait, preference_applied
 from core.errors import (
     AppError,
+    BackendUnavailableError,
     FieldError,
     NotFoundError,
+    TooManyStreamsError,
     UnauthenticatedError,
     ValidationError,
 )
@@ -67,6 +71,8 @@ class GenerationController:
         *,
         waits: ConcurrencySlots,
         accounts: AccountReader | None = None,
+        streams: ConcurrencySlots | None = None,
+        status_stream: StatusStream | None = None,
     ) -> None:
         self._service = service
         # Asked only on a 404 or an empty list, so that a signed-in caller without an account
@@ -78,6 +84,9 @@ class GenerationController:
         # (the open emulator mode) the user the request is for. Beyond them: no wait.
         self._waits = waits
         self._validation_context = {WEBHOOK_POLICY: webhook_policy}
+        # Open status streams per user, counted like waits (None: unbounded, unit tests only).
+        self._streams = streams
+        self._status_stream = status_stream or StatusStream()
 
     def create(self, request: Request) -> Response:
         uid = self._auth.authenticate(request, scope="generate")
@@ -127,6 +136,10 @@ class GenerationController:
             record = self._service.get(query.generationRequestId, visible=visible)
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
+        if wants_event_stream(request):
+            owner = record.user_id if uid is None else uid
+            read = functools.partial(self._service.get, record.id, visible)
+            return self._stream(record, read, owner, request)
         if wait is None:
             return json_response(self._status_body(record))
         if not record.status.is_terminal:  # a finished request needs no slot: nothing to wait for
@@ -135,6 +148,42 @@ class GenerationController:
                     return json_response(self._status_body(record))
                 record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
         return json_response(self._status_body(record), headers=preference_applied(wait))
+
+    def _stream(
+        self,
+        record: GenerationRecord,
+        read: Callable[[], GenerationRecord],
+        owner: str,
+        request: Request,
+    ) -> Response:
+        """The status as Server-Sent Events. Everything that can refuse (the read above, the
+        slot here) happens before the first byte, so refusals answer JSON like the plain call.
+        A terminal request is one event and takes no slot; one the client has seen is a 204,
+        which tells an EventSource to stop reconnecting."""
+        seen, body = last_event_id(request), self._status_body(record)
+        if record.status.is_terminal:
+            if seen == event_id(body):
+                return Response(status=204)
+            return self._status_stream.response(
+                record, read, self._status_body, seen, _nothing, body
+            )
+        release = _nothing
+        if self._streams is not None:
+            try:
+                taken = self._streams.take(owner)
+            except Exception as exc:
+                log_exception("stream slot store failed", exc, generationRequestId=record.id)
+                raise BackendUnavailableError() from None
+            if taken is None:
+                raise TooManyStreamsError(extra={"maxStreams": self._streams.limit})
+            release = taken
+        try:
+            return self._status_stream.response(
+                record, read, self._status_body, seen, release, body
+            )
+        except BaseException:
+            release()
+            raise
 
     def cancel(self, request: Request) -> Response:
         uid, visible, reason = self._owner_or_admin(request)
@@ -180,7 +229,8 @@ class GenerationController:
         )
 
     def _status_body(self, record: GenerationRecord) -> dict[str, Any]:
-        """Every status body answered (plain, wait): the stored fields plus per-read extras."""
+        """Every status body answered (plain, wait, stream, cancel, delete): the stored fields
+        plus per-read extras."""
         return generation_status_body(record) | self._service.retention_fields(record)
 
     def _summary_body(self, record: GenerationRecord) -> dict[str, Any]:
@@ -200,3 +250,7 @@ class GenerationController:
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
         return json_response({"success": True} | self._status_body(record))
+
+
+def _nothing() -> None:
+    """No slot to give back."""

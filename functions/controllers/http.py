@@ -33,8 +33,9 @@ from core.logging import log_exception
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    # Last-Event-ID: a browser's EventSource resends it when it reconnects to a status stream.
     "Access-Control-Allow-Headers": (
-        "Content-Type, Authorization, Idempotency-Key, Prefer, Cancel-After"
+        "Content-Type, Authorization, Idempotency-Key, Prefer, Cancel-After, Last-Event-ID"
     ),
     "Access-Control-Max-Age": "3600",
     # A page may read the `Prefer: wait` answer header (controllers/prefer.py).

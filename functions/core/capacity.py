@@ -44,12 +44,24 @@ INTERACTIVE = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_
 # The longest `Prefer: wait=N` a create or status call may hold its answer for.
 MAX_WAIT_SECONDS = 60
 
+# The longest a status stream (`Accept: text/event-stream`) stays open; the client reconnects.
+STREAM_MAX_SECONDS = 120
+
 # createGenerationRequest and getGenerationStatus: interactive, but the timeout also covers the
-# charge, a whole wait and one last read (tests/unit/test_prefer_wait.py checks the sum).
-WAITING = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=120)
+# charge, a whole wait and one last read (tests/unit/test_prefer_wait.py checks the sum), and a
+# whole status stream with its slot taken and given back (tests/unit/test_status_stream.py).
+WAITING = _capacity(MemoryOption.MB_512, THREADS, max_instances=20, timeout_sec=180)
 # A waiting call's lease on one of its user's wait slots: no call outlives the function's
 # timeout, so an older lease is a crashed holder's and may be taken over.
 WAIT_LEASE_SECONDS = WAITING["timeout_sec"]
+
+# Status streams open at once per user (more: 429 too_many_streams), held as leases like waits.
+MAX_STREAMS_PER_USER = 4
+STREAM_LEASE_SECONDS = WAITING["timeout_sec"]
+# A comment line this often keeps proxies from closing an idle stream; `retry:` tells the
+# client how long to wait before it reconnects.
+STREAM_KEEPALIVE_SECONDS = 15
+STREAM_RETRY_MILLISECONDS = 3000
 
 # health: touches nothing, so the least memory.
 PROBE = _capacity(MemoryOption.MB_256, THREADS, max_instances=5, timeout_sec=10)

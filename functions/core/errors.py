@@ -226,6 +226,15 @@ class TooManyPendingWebhooksError(AppError):
     retry_after = 60
 
 
+class TooManyStreamsError(AppError):
+    """The user already has the maximum number of status streams open."""
+
+    status = 429
+    error_type = "too_many_streams"
+    default_message = "Too many status streams open; close one or retry when one has ended"
+    retry_after = 10
+
+
 class TooManyApiKeysError(AppError):
     """The user already has the maximum number of active API keys (one must be revoked first)."""
 

@@ -37,6 +37,7 @@ USAGE_DAILY = "usage_daily"  # daily usage rollups (repositories/reports.py)
 API_KEYS = "api_keys"
 API_KEY_OWNERS = "api_key_owners"
 WAIT_LEASES = "wait_leases"  # per-user `Prefer: wait` slots (repositories/slots.py)
+STREAM_LEASES = "stream_leases"  # per-user open status streams (the same repository)
 
 
 def to_model[M: BaseModel](snapshot: DocumentSnapshot, model: type[M]) -> M | None:

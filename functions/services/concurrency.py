@@ -3,7 +3,7 @@ process and instance (the leases live in a shared SlotStore)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -23,6 +23,10 @@ class ConcurrencySlots:
         self._kind = kind
         self._limit = limit
         self._lease = lease
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     @contextmanager
     def hold(self, owner: str) -> Iterator[bool]:
@@ -46,3 +50,26 @@ class ConcurrencySlots:
                     self._store.release(lease)
                 except Exception as exc:
                     warn("slot store failed", kind=kind, action="release", exception=repr(exc))
+
+    def take(self, owner: str) -> Callable[[], None] | None:
+        """One of `owner`'s slots for a holder that outlives a block (a stream): the function
+        that gives it back (call it when done; later calls do nothing), or None when all are
+        held. A failing store raises: the caller decides what that means."""
+        now = self._clock.now()
+        lease = self._store.take(owner, self._limit, now, now + self._lease)
+        if lease is None:
+            info("all slots held", kind=self._kind, user_id=owner, limit=self._limit)
+            return None
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            try:
+                self._store.release(lease)
+            except Exception as exc:
+                warn("slot store failed", kind=self._kind, action="release", exception=repr(exc))
+
+        return release

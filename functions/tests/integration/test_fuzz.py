@@ -80,6 +80,7 @@ STATUS_OF = {
     "payload_too_large": {413},
     "unsupported_media_type": {415},
     "too_many_in_flight": {429},
+    "too_many_streams": {429},
     "busy": {503},
     "unavailable": {503},
     "system": {500},
@@ -243,7 +244,11 @@ headers = st.fixed_dictionaries(
         "Cancel-After": cancel_afters,
         "Authorization": st.text(alphabet=printable, max_size=60).map(lambda t: f"Bearer {t}"),
         "X-Forwarded-For": st.text(alphabet=printable, max_size=30),
-        "Accept": st.sampled_from(["*/*", "text/html", "application/xml"]),
+        # text/event-stream: refusals before a status stream must still be the JSON envelope
+        "Accept": st.sampled_from(
+            ["*/*", "text/html", "application/xml", "text/event-stream", "text/event-stream, */*"]
+        ),
+        "Last-Event-ID": st.text(alphabet=printable, max_size=80),
     },
 )
 
@@ -303,6 +308,10 @@ def check(request: FuzzRequest, response: requests.Response) -> Iterator[str]:
     elif allow_origin != "*":
         yield f"{status} without CORS headers"
     if request.method == "HEAD" or status == 204:
+        return
+    if response.headers.get("Content-Type", "").startswith("text/event-stream"):
+        if status != 200 or not response.text.startswith("retry: "):
+            yield f"{status} event stream that is not one: {response.text[:200]!r}"
         return
     leaked = [marker for marker in LEAKS if marker in response.text]
     if leaked:

@@ -233,7 +233,7 @@ def test_cors(function):
     assert preflight.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
     assert (
         preflight.headers["Access-Control-Allow-Headers"]
-        == "Content-Type, Authorization, Idempotency-Key, Prefer, Cancel-After"
+        == "Content-Type, Authorization, Idempotency-Key, Prefer, Cancel-After, Last-Event-ID"
     )
     assert preflight.headers["Access-Control-Max-Age"] == "3600"
     answer = requests.get(url(function), timeout=30)

@@ -204,7 +204,8 @@ def test_generation_flow_conforms() -> None:
 
 
 def test_waited_generation_conforms() -> None:
-    """`Prefer: wait`: the documented 200 of a create, a status read and a refused header."""
+    """`Prefer: wait`: the documented 200 of a create, a status read and a refused header;
+    and the status stream of the finished request."""
     path = "/createGenerationRequest"
     waited = call(path, "POST", body=request_body(), headers={"Prefer": "wait=30"})
     assert waited.status_code == 200, waited.text
@@ -217,6 +218,16 @@ def test_waited_generation_conforms() -> None:
         headers={"Prefer": "wait=1"},
     )
     assert status.status_code == 200 and status.json()["status"] in TERMINAL
+    stream = call(
+        "/getGenerationStatus",
+        "GET",
+        query={"generationRequestId": request_id},
+        headers={"Accept": "text/event-stream"},
+    )  # a finished request: its one event, then the end
+    assert stream.status_code == 200 and stream.headers["content-type"][0].startswith(
+        "text/event-stream"
+    )
+    assert stream.content.decode().count("event: status\n") == 1
     refused = call(path, "POST", body=request_body(), headers={"Prefer": "wait=61"})
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_prefer"
 

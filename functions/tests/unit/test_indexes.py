@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from repositories.firestore_helpers import WAIT_LEASES
+from repositories.firestore_helpers import STREAM_LEASES, WAIT_LEASES
 from schemas.documents import SlotLeaseRecord
 
 INDEXES = Path(__file__).resolve().parents[3] / "firestore.indexes.json"
@@ -30,6 +30,15 @@ def test_leftover_wait_leases_are_deleted_by_a_ttl_policy():
     assert "expires_at" in SlotLeaseRecord.model_fields
     assert {
         "collectionGroup": WAIT_LEASES,
+        "fieldPath": "expires_at",
+        "ttl": True,
+        "indexes": [],
+    } in ttl_policies()
+
+
+def test_leftover_stream_leases_are_deleted_by_a_ttl_policy():
+    assert {
+        "collectionGroup": STREAM_LEASES,
         "fieldPath": "expires_at",
         "ttl": True,
         "indexes": [],

@@ -154,7 +154,7 @@ CAPACITY_FIELDS = (
     "timeoutSeconds",
 )
 INTERACTIVE = (512, 1, 8, 0, 20, 60)
-WAITING = (512, 1, 8, 0, 20, 120)  # interactive, with room for `Prefer: wait` (60 s)
+WAITING = (512, 1, 8, 0, 20, 180)  # room for `Prefer: wait` (60 s) and a status stream (120 s)
 ADMIN_READ = (512, 1, 4, 0, 2, 60)
 REPORT = (1024, 1, 1, 0, 1, 540)
 SWEEPER = (512, 1, 1, 0, 1, 300)
