@@ -53,6 +53,7 @@ from repositories.seed import SeedRepository
 from repositories.slots import SlotRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from schemas.responses import QUEUE_POSITION_CAP
 from services.accounts import AccountService
 from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 from services.catalog_service import CatalogService
@@ -98,6 +99,7 @@ class Container:
     # How Stripe's API is reached (a stripe.HTTPClient); None: the library's default, the
     # network. Tests give a recording client, the one stand-in for Stripe.
     stripe_http_client: Any = None
+    queue_position_cap: int = QUEUE_POSITION_CAP  # `queuePosition` counts up to it (tests: fewer)
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -162,6 +164,7 @@ class Container:
             max_in_flight=self.settings.max_in_flight_per_user,
             max_pending_webhooks=self.settings.max_pending_webhooks_per_user,
             webhooks=self.webhook_notifier,
+            queue_position_cap=self.queue_position_cap,
         )
         return GenerationController(
             service,

@@ -20,6 +20,7 @@ from core.errors import (
 )
 from core.logging import log_exception
 from core.webhook_urls import PRODUCTION, UrlPolicy
+from schemas.documents import GenerationRecord
 from schemas.requests import (
     WEBHOOK_POLICY,
     CancelRequest,
@@ -105,7 +106,7 @@ class GenerationController:
         except Exception as exc:
             log_exception("wait failed", exc, generationRequestId=request_id)
             return json_response(accepted, 202)
-        body = generation_status_body(record) | {"deductedCredits": accepted["deductedCredits"]}
+        body = self._status_body(record) | {"deductedCredits": accepted["deductedCredits"]}
         status = 200 if record.status.is_terminal else 202
         return json_response(body, status, preference_applied(wait))
 
@@ -123,13 +124,20 @@ class GenerationController:
         except NotFoundError as unknown:
             raise self._without_account(uid) or unknown from None
         if wait is None:
-            return json_response(generation_status_body(record))
+            return json_response(self._status_body(record))
         if not record.status.is_terminal:  # a finished request needs no slot: nothing to wait for
             with self._waits.hold(record.user_id if uid is None else uid) as granted:
                 if not granted:
-                    return json_response(generation_status_body(record))
+                    return json_response(self._status_body(record))
                 record = self._service.wait_until_terminal(query.generationRequestId, wait, visible)
-        return json_response(generation_status_body(record), headers=preference_applied(wait))
+        return json_response(self._status_body(record), headers=preference_applied(wait))
+
+    def _status_body(self, record: GenerationRecord) -> dict[str, Any]:
+        """The status body as every status read answers it (plain, waited, streamed): the
+        record's fields plus what is read per answer."""
+        return generation_status_body(record) | {
+            "queuePosition": self._service.queue_position(record),
+        }
 
     def cancel(self, request: Request) -> Response:
         uid, visible = self._owner_or_admin(request)

@@ -19,7 +19,7 @@ from core.errors import (
 from core.logging import log_exception
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.requests import CreateGenerationRequest
-from schemas.responses import CreateGenerationResponse
+from schemas.responses import QUEUE_POSITION_CAP, CreateGenerationResponse, queue_position_body
 from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
 from services.ports import GenerationQueue, GenerationStore
@@ -50,6 +50,7 @@ class GenerationService:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         webhooks: WebhookNotifier | None = None,
+        queue_position_cap: int = QUEUE_POSITION_CAP,
     ) -> None:
         self._catalog = catalog
         self._generations = generations
@@ -61,6 +62,7 @@ class GenerationService:
         self._sleep = sleep
         self._monotonic = monotonic
         self._webhooks = webhooks  # schedules a settled request's webhook event
+        self._queue_position_cap = queue_position_cap
 
     def create(self, request: CreateGenerationRequest, idempotency_key: str | None) -> CreateResult:
         """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
@@ -160,6 +162,20 @@ class GenerationService:
                 f"Generation request not found: {request_id}", error="generation_not_found"
             )
         return record
+
+    def queue_position(self, record: GenerationRecord) -> int | str | None:
+        """`queuePosition` of a queued request: how many queued requests (every user's) were
+        created before it, up to the cap, "<cap>+" beyond; None when it is not queued, or when
+        the count fails (logged: the position is a hint, never a reason to fail a status read)."""
+        if record.status is not GenerationStatus.QUEUED:
+            return None
+        cap = self._queue_position_cap
+        try:
+            ahead = self._generations.queued_ahead(record.id, record.created_at, cap + 1)
+        except Exception as exc:
+            log_exception("queue position count failed", exc, generationRequestId=record.id)
+            return None
+        return queue_position_body(ahead, cap)
 
     def wait_until_terminal(
         self,

@@ -254,6 +254,7 @@ def service(mocker):
     fake = mocker.Mock(spec=GenerationService)
     fake.create.return_value = CreateResult(202, dict(ACCEPTED))
     fake.get.return_value = record(GenerationStatus.QUEUED)
+    fake.queue_position.return_value = None
     return fake
 
 

@@ -114,6 +114,7 @@ def service(mocker):
     fake.create.return_value = CreateResult(202, dict(ACCEPTED))
     fake.get.return_value = record(GenerationStatus.QUEUED)
     fake.wait_until_terminal.return_value = record(GenerationStatus.COMPLETED)
+    fake.queue_position.return_value = None
     return fake
 
 
