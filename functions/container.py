@@ -58,6 +58,7 @@ from repositories.seed import SeedRepository
 from repositories.slots import SlotRepository
 from repositories.users import UserRepository
 from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from schemas.responses import QUEUE_POSITION_CAP
 from services.account_data import AccountDataService
 from services.accounts import AccountService
 from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
@@ -109,6 +110,7 @@ class Container:
     auth_users: Any = None
     # How long a status stream lasts, keeps alive and reads (tests shorten them).
     stream_timings: StreamTimings = field(default_factory=StreamTimings)
+    queue_position_cap: int = QUEUE_POSITION_CAP  # `queuePosition` counts up to it (tests: fewer)
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -175,6 +177,7 @@ class Container:
             webhooks=self.webhook_notifier,
             images=self.images,
             retention=timedelta(days=self.settings.retention_days),
+            queue_position_cap=self.queue_position_cap,
         )
         return GenerationController(
             service,

@@ -231,7 +231,11 @@ class GenerationController:
     def _status_body(self, record: GenerationRecord) -> dict[str, Any]:
         """Every status body answered (plain, wait, stream, cancel, delete): the stored fields
         plus per-read extras."""
-        return generation_status_body(record) | self._service.retention_fields(record)
+        return (
+            generation_status_body(record)
+            | self._service.retention_fields(record)
+            | {"queuePosition": self._service.queue_position(record)}
+        )
 
     def _summary_body(self, record: GenerationRecord) -> dict[str, Any]:
         """A list item: the summary plus the same per-read extras as a status body."""

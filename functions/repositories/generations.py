@@ -36,6 +36,7 @@ from schemas import ledger
 from schemas.documents import (
     DELETED_REQUEST_CHANGES,
     IN_FLIGHT,
+    OWNER_MISSING,
     GenerationOutcome,
     GenerationRecord,
     GenerationStatus,
@@ -44,7 +45,6 @@ from schemas.documents import (
 )
 from schemas.store import QUARANTINED, IdempotencyClaim, MalformedRecord, Replay, StuckCandidate
 
-OWNER_MISSING = "owner_missing"
 CANCELLED_REASON = "Cancelled by the user"
 DEADLINE_REASON = "Cancelled at its Cancel-After deadline"
 
@@ -73,6 +73,14 @@ class GenerationRepository:
             for snap in query.stream(**request_deadline())
             if (r := to_model(snap, GenerationRecord))
         ]
+
+    def queued_ahead(self, request_id: str, created_at: datetime, limit: int) -> int:
+        """How many queued requests (every user's) come before this one in (created_at, id)
+        order: one count aggregation that counts, and so reads, at most `limit` index entries."""
+        query = queued_before(self._requests, request_id, created_at).limit(limit)
+        # one row of one result (typed as a flat list of results, which it is not)
+        rows: Any = query.count(alias="ahead").get(**request_deadline())
+        return int(rows[0][0].value)
 
     def find_stuck(
         self, statuses: Collection[str], updated_before: datetime
@@ -359,6 +367,20 @@ def _refund_reason(outcome: GenerationOutcome) -> str:
     if not outcome.cancelled:
         return outcome.error_message or ""
     return DEADLINE_REASON if outcome.cancel_reason == "deadline" else CANCELLED_REASON
+
+
+def queued_before(
+    requests: firestore.CollectionReference, request_id: str, created_at: datetime
+) -> firestore.Query:
+    """The queued requests ordered before `request_id` (created at `created_at`): by creation
+    time, ties broken by document id, so that requests created in the same microsecond still
+    get distinct positions. Served by the (status, created_at) index of firestore.indexes.json."""
+    return (
+        requests.where(filter=firestore.FieldFilter("status", "==", GenerationStatus.QUEUED.value))
+        .order_by("created_at")
+        .order_by("__name__")
+        .end_before({"created_at": created_at, "__name__": request_id})
+    )
 
 
 def _validated(snapshot: Any) -> GenerationRecord | None:

@@ -35,6 +35,10 @@ class GenerationStatus(StrEnum):
 # Charged and not yet settled: holds one of its owner's fair-use slots. A tuple, not a set, so
 # that a stored status of any type (a malformed document) can be tested against it.
 IN_FLIGHT = (GenerationStatus.QUEUED, GenerationStatus.PROCESSING)
+# Settled with a refund of everything the request cost (unless its owner was gone).
+REFUNDED = (GenerationStatus.FAILED, GenerationStatus.CANCELLED)
+# `settle_problem` of a request settled without an owner document: nothing was refunded.
+OWNER_MISSING = "owner_missing"
 
 _PROGRESS = {
     GenerationStatus.PENDING: 0.0,

@@ -7,7 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from schemas.documents import CreditPackRecord, GenerationRecord, GrantRecord, TransactionRecord
+from schemas.documents import (
+    OWNER_MISSING,
+    REFUNDED,
+    CreditPackRecord,
+    GenerationRecord,
+    GrantRecord,
+    TransactionRecord,
+)
 
 
 def deduction_id(request_id: str) -> str:
@@ -28,6 +35,14 @@ def refund(request: GenerationRecord, reason: str, at: datetime) -> TransactionR
     """Everything `request` cost, given back (a failed request)."""
     description = f"Refund: {reason}" if reason else "Refund"
     return _entry("refund", refund_id(request.id), request, at, description)
+
+
+def refunded_credits(request: GenerationRecord) -> int:
+    """What `refund(request)` booked, read off the record alone: all it cost once it failed or
+    was cancelled, 0 otherwise or when it was settled without an owner to refund."""
+    if request.status not in REFUNDED or request.settle_problem == OWNER_MISSING:
+        return 0
+    return request.credits_deducted
 
 
 def _entry(

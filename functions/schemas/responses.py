@@ -16,6 +16,7 @@ from schemas.documents import (
     TransactionRecord,
     UserRecord,
 )
+from schemas.ledger import refunded_credits
 
 
 class CreateGenerationResponse(BaseModel):
@@ -39,7 +40,20 @@ def generation_status_body(record: GenerationRecord) -> dict[str, Any]:
         # Cancel-After: the deadline, and who cancelled a cancelled request
         "cancelAt": to_rfc3339(record.cancel_at),
         "cancelReason": record.cancel_reason if record.status.value == "cancelled" else None,
+        # what the request cost: a pure function of the record, no ledger read
+        "creditsCharged": record.credits_deducted,
+        "creditsRefunded": refunded_credits(record),
     }
+
+
+# A queued request's `queuePosition` counts at most this many requests ahead of it.
+QUEUE_POSITION_CAP = 1000
+
+
+def queue_position_body(ahead: int, cap: int = QUEUE_POSITION_CAP) -> int | str:
+    """`queuePosition` for `ahead` queued requests before this one: the number up to `cap`
+    (`cap` itself included, an exact count), the string "<cap>+" beyond it."""
+    return ahead if ahead <= cap else f"{cap}+"
 
 
 def webhook_body(record: GenerationRecord) -> dict[str, Any] | None:
@@ -62,6 +76,7 @@ def webhook_event(record: GenerationRecord) -> dict[str, Any]:
     carries the same event)."""
     data = generation_status_body(record)
     del data["webhook"]
+    data["queuePosition"] = None  # as getGenerationStatus answers it: a settled one is not queued
     return {
         "type": f"generation.{record.status.value}",
         "timestamp": to_rfc3339(record.completed_at),

@@ -28,7 +28,12 @@ from schemas.documents import (
     GenerationStatus,
 )
 from schemas.requests import CreateGenerationRequest
-from schemas.responses import CreateGenerationResponse, retention_body
+from schemas.responses import (
+    QUEUE_POSITION_CAP,
+    CreateGenerationResponse,
+    queue_position_body,
+    retention_body,
+)
 from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
 from services.ports import GenerationQueue, GenerationStore, ImageStore
@@ -62,6 +67,7 @@ class GenerationService:
         webhooks: WebhookNotifier | None = None,
         images: ImageStore | None = None,
         retention: timedelta = timedelta(days=30),
+        queue_position_cap: int = QUEUE_POSITION_CAP,
     ) -> None:
         self._catalog = catalog
         self._generations = generations
@@ -75,6 +81,7 @@ class GenerationService:
         self._webhooks = webhooks  # schedules a settled request's webhook event
         self._images = images  # where deleteGenerationRequest removes a picture
         self._retention = retention  # how long a picture is kept after completion
+        self._queue_position_cap = queue_position_cap
 
     def create(
         self,
@@ -202,6 +209,20 @@ class GenerationService:
         self._queue.cancel(record.id)  # best effort: a late task finds it settled
         self._settled(cancelled)
         return cancelled
+
+    def queue_position(self, record: GenerationRecord) -> int | str | None:
+        """`queuePosition` of a queued request: how many queued requests (every user's) were
+        created before it, up to the cap, "<cap>+" beyond; None when it is not queued, or when
+        the count fails (logged: the position is a hint, never a reason to fail a status read)."""
+        if record.status is not GenerationStatus.QUEUED:
+            return None
+        cap = self._queue_position_cap
+        try:
+            ahead = self._generations.queued_ahead(record.id, record.created_at, cap + 1)
+        except Exception as exc:
+            log_exception("queue position count failed", exc, generationRequestId=record.id)
+            return None
+        return queue_position_body(ahead, cap)
 
     def wait_until_terminal(
         self,

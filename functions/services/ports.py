@@ -142,6 +142,10 @@ class GenerationStore(GenerationReader, Protocol):
 
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]: ...
 
+    def queued_ahead(self, request_id: str, created_at: datetime, limit: int) -> int:
+        """How many queued requests (every user's) were created before this one (ties: by id),
+        counting at most `limit`."""
+
     def charge_and_create(
         self,
         queued: GenerationRecord,

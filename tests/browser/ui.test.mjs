@@ -179,6 +179,9 @@ test('cancelling a queued request as emma_photo refunds it and ends its polling'
   const itemSel = `${tid('request-item')}[data-request-id="${id}"]`;
   const item = page.locator(itemSel);
   await page.locator(`${itemSel}[data-status="queued"]`).waitFor({ state: 'visible' });
+  // Polled, a queued request shows getGenerationStatus's queuePosition.
+  await page.waitForFunction((sel) => /^Queued — position \d+$/.test(document.querySelector(sel)?.textContent),
+    `${itemSel} ${tid('request-status')}`);
   const cancel = item.locator(tid('request-cancel'));
   await cancel.waitFor({ state: 'visible' });
   assert.equal((await cancel.textContent()).trim(), 'Cancel');

@@ -21,6 +21,7 @@ import schemathesis
 import yaml
 from google.cloud import firestore
 from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from schemathesis.core.transport import Response
 
@@ -247,3 +248,27 @@ def test_delete_conforms() -> None:
     assert call("/getGenerationStatus", "GET", query=ids).json()["deleted"] is True
     assert call("/listGenerationRequests", "GET", query={"userId": "arda"}).status_code == 200
     assert call("/deleteGenerationRequest", "GET").status_code == 405
+
+
+def test_a_queued_status_conforms(make_container: Any) -> None:
+    """A request held queued (created in-process, no task): its status answer, `queuePosition`
+    an integer, validated against the document; the cap's string form by the schema alone."""
+    import main
+    from tests.support.http import call as call_in_process
+
+    make_container()
+    for _ in range(2):
+        status, created = call_in_process(main.createGenerationRequest, json_body=request_body())
+        assert status == 202, created
+    answer = call(
+        "/getGenerationStatus", "GET", query={"generationRequestId": created["generationRequestId"]}
+    )
+    assert (answer.json()["status"], answer.json()["queuePosition"]) == ("queued", 1)
+
+    document = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    position = document["components"]["schemas"]["QueuePosition"]
+    valid = [0, 1, 1000, "1000+", None]
+    invalid = [-1, 1001, "999+", "1000", 1.5]
+    assert [Draft202012Validator(position).is_valid(v) for v in valid + invalid] == [True] * len(
+        valid
+    ) + [False] * len(invalid)

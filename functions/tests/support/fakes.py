@@ -209,6 +209,8 @@ class FakeGenerations:
         self.settled: list[tuple[str, GenerationOutcome]] = []  # the ones that applied
         self.settle_errors: dict[str, Exception] = {}
         self.quarantined: list[str] = []
+        self.queue_counts: list[tuple[str, int]] = []  # queued_ahead calls: (id, limit)
+        self.queue_count_error: Exception | None = None  # makes queued_ahead raise
 
     def put(self, record: GenerationRecord) -> None:
         """Store `record` as it is (what another writer would leave)."""
@@ -224,6 +226,14 @@ class FakeGenerations:
     def list_for_user(self, user_id: str, limit: int) -> list[GenerationRecord]:
         mine = [r for r in self.records.values() if r.user_id == user_id]
         return sorted(mine, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def queued_ahead(self, request_id: str, created_at: datetime, limit: int) -> int:
+        self.queue_counts.append((request_id, limit))
+        if self.queue_count_error is not None:
+            raise self.queue_count_error
+        key = (created_at, request_id)
+        queued = [r for r in self.records.values() if r.status is GenerationStatus.QUEUED]
+        return min(sum((r.created_at, r.id) < key for r in queued), limit)
 
     def charge_and_create(
         self,

@@ -255,6 +255,7 @@ def service(mocker):
     fake.create.return_value = CreateResult(202, dict(ACCEPTED))
     fake.get.return_value = record(GenerationStatus.QUEUED)
     fake.retention_fields.return_value = {}  # the per-read extras: tested on their own
+    fake.queue_position.return_value = None
     return fake
 
 

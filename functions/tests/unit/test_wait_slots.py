@@ -115,6 +115,7 @@ def service(mocker):
     fake.get.return_value = record(GenerationStatus.QUEUED)
     fake.retention_fields.return_value = {}  # the per-read extras: tested on their own
     fake.wait_until_terminal.return_value = record(GenerationStatus.COMPLETED)
+    fake.queue_position.return_value = None
     return fake
 
 

@@ -133,8 +133,13 @@ def test_the_event_is_typed_stamped_and_carries_the_status_body(status):
         "lastStatusCode": 500,
         "lastError": None,
     }
-    assert event["data"] == {k: v for k, v in status_body.items() if k != "webhook"}
+    # getGenerationStatus's body, whose per-read queuePosition is null once settled
+    assert event["data"] == {k: v for k, v in status_body.items() if k != "webhook"} | {
+        "queuePosition": None
+    }
     assert event["data"]["generationRequestId"] == "req-1"
+    assert event["data"]["creditsCharged"] == 1
+    assert event["data"]["creditsRefunded"] == (0 if status == "completed" else 1)
     # every attempt carries the same event: the delivery's own progress is not part of it
     assert webhook_event(settled_record(status)) == event
 

@@ -59,12 +59,21 @@ export function statusPatch(id, data) {
     updated_at: data.updated_at,
     completed_at: data.completed_at ?? null,
     deleted: data.deleted === true,
+    queuePosition: data.queuePosition ?? null,
   };
+}
+
+// A status answer's `queuePosition` as shown: a count (0 = next), or "1000+" past the cap. The
+// live listener reads Firestore, which has no position: signed in, a queued request says "Queued".
+function queuePositionText(value) {
+  if (Number.isInteger(value) && value >= 0) return String(value);
+  return typeof value === 'string' && /^\d+\+$/.test(value) ? value : null;
 }
 
 function renderRequest(r) {
   const status = r.status || 'unknown';
   const progress = Math.max(0, Math.min(100, Number(r.progress) || 0));
+  const position = status === 'queued' ? queuePositionText(r.queuePosition) : null;
   return h('li', {
     class: `request status-${cssToken(status)}`,
     'data-testid': 'request-item',
@@ -73,7 +82,10 @@ function renderRequest(r) {
     'data-created': normaliseIso(r.created_at),
   },
   h('div', { class: 'request-head' },
-    h('span', { class: `badge badge-${cssToken(status)}`, 'data-testid': 'request-status' }, humanize(status)),
+    h('span', {
+      class: `badge badge-${cssToken(status)}`, 'data-testid': 'request-status',
+      title: position === null ? null : `${position} queued requests ahead of it`,
+    }, position === null ? humanize(status) : `Queued — position ${position}`),
     h('span', { class: 'request-params' }, [r.model, r.style, r.color, r.size].filter(Boolean).join(' · ')),
     h('time', { class: 'request-time', datetime: r.created_at || '' }, formatTime(r.created_at)),
     CANCELLABLE.has(status) ? renderCancelButton(r.generationRequestId) : null,
