@@ -4,6 +4,7 @@ HTTP for the main flow): the account once, its welcome credits once its e-mail i
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,17 @@ def new_email() -> str:
 
 def create_account(token: str) -> tuple[int, Any]:
     return call(main.createAccount, headers=bearer(token))
+
+
+def create_account_as_a_client(token: str) -> tuple[int, Any]:
+    """A racing call, retried on 503 `busy` (nothing written) as a client would: without the
+    host lock the emulator can give a call up to contention."""
+    for _ in range(10):
+        status, body = create_account(token)
+        if status != 503:
+            return status, body
+        time.sleep(0.5)
+    return status, body
 
 
 def users_named(db: firestore.Client, uid: str) -> int:
@@ -134,7 +146,7 @@ def test_ten_concurrent_calls_make_one_account_and_at_most_one_grant(
         verify_email(token, email)
         token = sign_in_email(email)
     with ThreadPoolExecutor(10) as pool:
-        answers = list(pool.map(lambda _: create_account(token), range(10)))
+        answers = list(pool.map(lambda _: create_account_as_a_client(token), range(10)))
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] * 9 + [201], answers
     expected = 10 if verified else 0
@@ -154,7 +166,7 @@ def test_concurrent_calls_after_verification_grant_once(db, make_container, host
     verify_email(token, email)
     token = sign_in_email(email)
     with ThreadPoolExecutor(10) as pool:
-        answers = list(pool.map(lambda _: create_account(token), range(10)))
+        answers = list(pool.map(lambda _: create_account_as_a_client(token), range(10)))
     assert [status for status, _ in answers] == [200] * 10, answers
     assert all(body["currentCredits"] == 10 and body["welcomeGranted"] for _, body in answers)
     assert balance(db, uid) == 10
