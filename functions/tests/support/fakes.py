@@ -109,6 +109,22 @@ class ManualClock:
         self.current += delta
 
 
+class FakeTime:
+    """monotonic() and sleep() on a clock that only sleep() moves (polls and streams)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 # --- queues ------------------------------------------------------------------------------------
 class FakeQueue:
     """A task queue (generation or webhook): `enqueued` and `cancelled` ids, in order. Every

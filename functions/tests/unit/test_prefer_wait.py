@@ -28,7 +28,14 @@ from services.generation_service import (
     CreateResult,
     GenerationService,
 )
-from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, FakeSlots, ManualClock
+from tests.support.fakes import (
+    FakeCatalog,
+    FakeGenerations,
+    FakeQueue,
+    FakeSlots,
+    FakeTime,
+    ManualClock,
+)
 from tests.support.http import call, make_request
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
@@ -113,22 +120,6 @@ def test_any_header_is_a_wait_none_or_a_400(values: list[str]) -> None:
 
 
 # --- the service's poll -----------------------------------------------------------------------
-class FakeTime:
-    """monotonic() and sleep() on a clock that only sleep() moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds > 0
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def record(
     status: GenerationStatus, request_id: str = "r1", owner: str = "arda"
 ) -> GenerationRecord:

@@ -42,6 +42,7 @@ from tests.support.fakes import (
     FakeGenerations,
     FakeQueue,
     FakeSlots,
+    FakeTime,
     ManualClock,
 )
 from tests.support.http import make_request
@@ -49,22 +50,6 @@ from tests.support.http import make_request
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 SSE = {"Accept": "text/event-stream"}
 DEFAULT_TIMINGS = StreamTimings()
-
-
-class FakeTime:
-    """monotonic() and sleep() on a clock that only sleep() moves."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds > 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def record(status: GenerationStatus, request_id: str = "r1", owner: str = "arda", at: float = 0):
