@@ -8,7 +8,7 @@ from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_response, optional_json_body, params, validate
 from core.errors import NotFoundError
 from schemas.documents import UserRecord
-from schemas.requests import CreateAccountRequest, CreditsQuery, UserIdQuery
+from schemas.requests import CreditsQuery, NoOptions, UserIdQuery
 from schemas.responses import transaction_body, user_data_body
 from services.accounts import AccountService, SignedInUser, account_missing
 from services.ports import UserStore
@@ -34,7 +34,7 @@ class AccountController:
         every later one (200); its welcome credits once the token says the e-mail is verified.
         An ID token in every mode: an API key cannot make accounts."""
         claims = self._auth.identify_claims(request)
-        validate(CreateAccountRequest, optional_json_body(request))  # no options
+        validate(optional_json_body(request))  # no options
         result = self._accounts.open(
             SignedInUser(
                 uid=str(claims.get("uid", "")),

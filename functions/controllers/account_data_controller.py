@@ -8,8 +8,9 @@ import re
 from flask import Request, Response
 
 from controllers.auth import UserAuthorizer
-from controllers.http import json_response, optional_json_body
+from controllers.http import json_response, optional_json_body, validate
 from core.clock import to_rfc3339
+from schemas.requests import NoOptions
 from schemas.responses import account_profile_body, exported_request_body, transaction_body
 from services.account_data import AccountDataService
 
@@ -25,7 +26,7 @@ class AccountDataController:
     def delete_account(self, request: Request) -> Response:
         """Delete the caller's account; the token must come from a sign-in within 5 minutes."""
         claims = self._auth.identify_claims(request)
-        optional_json_body(request)  # takes no options, but a body must be valid JSON
+        validate(NoOptions, optional_json_body(request))  # no options
         result = self._service.delete(str(claims.get("uid", "")), claims.get("auth_time"))
         body = {
             "success": True,
@@ -41,7 +42,7 @@ class AccountDataController:
         """One JSON document: the profile, every request, the whole ledger (a download)."""
         uid = self._auth.identify(request)
         if request.method == "POST":
-            optional_json_body(request)
+            validate(NoOptions, optional_json_body(request))
         export = self._service.export(uid)
         body = {
             "success": True,

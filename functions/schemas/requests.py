@@ -166,8 +166,9 @@ class RevokeApiKeyRequest(BaseModel):
     ]
 
 
-class CreateAccountRequest(BaseModel):
-    """createAccount takes no options: an empty body or `{}`; any field is refused."""
+class NoOptions(BaseModel):
+    """The body of a function that takes no options (createAccount, deleteAccount,
+    exportAccountData): empty or `{}`; any field is refused."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -107,3 +107,14 @@ def running_receiver(host: str = "127.0.0.1") -> Iterator[Receiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# Computed at each read from the clock (retention): no part of a signed event, which every
+# attempt sends unchanged.
+READ_TIME_FIELDS = frozenset({"imageExpiresAt", "imageExpired", "deleted"})
+
+
+def as_event_data(status: dict[str, Any]) -> dict[str, Any]:
+    """What a webhook event's `data` holds of a getGenerationStatus body: all of it but the
+    delivery state (`webhook`) and the read-time fields."""
+    return {k: v for k, v in status.items() if k != "webhook" and k not in READ_TIME_FIELDS}
