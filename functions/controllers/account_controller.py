@@ -34,7 +34,7 @@ class AccountController:
         every later one (200); its welcome credits once the token says the e-mail is verified.
         An ID token in every mode: an API key cannot make accounts."""
         claims = self._auth.identify_claims(request)
-        validate(optional_json_body(request))  # no options
+        validate(NoOptions, optional_json_body(request))  # no options
         result = self._accounts.open(
             SignedInUser(
                 uid=str(claims.get("uid", "")),
