@@ -36,3 +36,23 @@ def processing_record(**overrides: Any) -> GenerationRecord:
         "updated_at": at,
     }
     return GenerationRecord.model_validate(request_options() | fields | overrides)
+
+
+def status_record(
+    status: GenerationStatus,
+    created_at: datetime,
+    request_id: str = "r1",
+    owner: str = "arda",
+    updated_at: datetime | None = None,
+) -> GenerationRecord:
+    """A request as a status read finds it (a picture URL once completed)."""
+    fields: dict[str, Any] = {
+        "id": request_id,
+        "user_id": owner,
+        "prompt": "p",
+        "credits_deducted": 1,
+        "image_url": "https://img/r1.png" if status is GenerationStatus.COMPLETED else None,
+        "created_at": created_at,
+        "updated_at": updated_at or created_at,
+    }
+    return GenerationRecord.model_validate(request_options(status=status.value) | fields)

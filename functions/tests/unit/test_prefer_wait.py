@@ -37,6 +37,7 @@ from tests.support.fakes import (
     ManualClock,
 )
 from tests.support.http import call, make_request
+from tests.support.records import status_record
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -123,20 +124,7 @@ def test_any_header_is_a_wait_none_or_a_400(values: list[str]) -> None:
 def record(
     status: GenerationStatus, request_id: str = "r1", owner: str = "arda"
 ) -> GenerationRecord:
-    return GenerationRecord(
-        id=request_id,
-        user_id=owner,
-        model="Model A",
-        style="anime",
-        color="neon",
-        size="512x512",
-        prompt="p",
-        status=status,
-        credits_deducted=1,
-        image_url="https://img/r1.png" if status is GenerationStatus.COMPLETED else None,
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return status_record(status, NOW, request_id, owner)
 
 
 class ScriptedRequests(FakeGenerations):

@@ -46,6 +46,7 @@ from tests.support.fakes import (
     ManualClock,
 )
 from tests.support.http import make_request
+from tests.support.records import status_record
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 SSE = {"Accept": "text/event-stream"}
@@ -53,20 +54,7 @@ DEFAULT_TIMINGS = StreamTimings()
 
 
 def record(status: GenerationStatus, request_id: str = "r1", owner: str = "arda", at: float = 0):
-    return GenerationRecord(
-        id=request_id,
-        user_id=owner,
-        model="Model A",
-        style="anime",
-        color="neon",
-        size="512x512",
-        prompt="p",
-        status=status,
-        credits_deducted=1,
-        image_url="https://img/r1.png" if status is GenerationStatus.COMPLETED else None,
-        created_at=NOW,
-        updated_at=NOW + timedelta(seconds=at),
-    )
+    return status_record(status, NOW, request_id, owner, NOW + timedelta(seconds=at))
 
 
 class ScriptedRequests(FakeGenerations):
