@@ -77,6 +77,7 @@ from services.ports import (
     WebhookSender,
 )
 from tests.support.memory_reports import MemoryReportStore
+from tests.support.records import status_record
 
 type Logged = tuple[str, str, dict[str, Any]]  # (level, message, fields)
 
@@ -394,6 +395,31 @@ class FakeGenerations:
 
 
 # --- webhooks ----------------------------------------------------------------------------------
+class ScriptedRequests(FakeGenerations):
+    """A request document whose status changes at given (fake) times; None: it is gone. Each
+    status is stored as updated `at` seconds after `created_at`."""
+
+    def __init__(
+        self,
+        clock: FakeTime,
+        changes: dict[float, GenerationStatus | None],
+        created_at: datetime,
+    ) -> None:
+        super().__init__()
+        self._clock = clock
+        self._changes = sorted(changes.items())
+        self._created_at = created_at
+        self.reads: list[float] = []
+
+    def get(self, request_id: str) -> GenerationRecord | None:
+        self.reads.append(self._clock.now)
+        at, status = [(at, s) for at, s in self._changes if at <= self._clock.now][-1]
+        if status is None:
+            return None
+        updated_at = self._created_at + timedelta(seconds=at)
+        return status_record(status, self._created_at, request_id, updated_at=updated_at)
+
+
 class FakeDeliveries:
     """The webhook delivery state of the requests held by a FakeGenerations."""
 

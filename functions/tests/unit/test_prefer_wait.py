@@ -30,11 +30,11 @@ from services.generation_service import (
 )
 from tests.support.fakes import (
     FakeCatalog,
-    FakeGenerations,
     FakeQueue,
     FakeSlots,
     FakeTime,
     ManualClock,
+    ScriptedRequests,
 )
 from tests.support.http import call, make_request
 from tests.support.records import status_record
@@ -127,24 +127,9 @@ def record(
     return status_record(status, NOW, request_id, owner)
 
 
-class ScriptedRequests(FakeGenerations):
-    """A request document whose status changes at given (fake) times; None: it is gone."""
-
-    def __init__(self, clock: FakeTime, changes: dict[float, GenerationStatus | None]) -> None:
-        super().__init__()
-        self._clock = clock
-        self._changes = sorted(changes.items())
-        self.reads: list[float] = []
-
-    def get(self, request_id: str) -> GenerationRecord | None:
-        self.reads.append(self._clock.now)
-        status = [s for at, s in self._changes if at <= self._clock.now][-1]
-        return None if status is None else record(status, request_id)
-
-
 def waiting_service(changes: dict[float, GenerationStatus | None]):
     clock = FakeTime()
-    requests = ScriptedRequests(clock, changes)
+    requests = ScriptedRequests(clock, changes, NOW)
     wall_clock = ManualClock(NOW)
     service = GenerationService(
         CatalogService(FakeCatalog(Catalog(styles=[], colors=[], sizes=[])), wall_clock),

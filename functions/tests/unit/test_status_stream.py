@@ -44,6 +44,7 @@ from tests.support.fakes import (
     FakeSlots,
     FakeTime,
     ManualClock,
+    ScriptedRequests,
 )
 from tests.support.http import make_request
 from tests.support.records import status_record
@@ -55,21 +56,6 @@ DEFAULT_TIMINGS = StreamTimings()
 
 def record(status: GenerationStatus, request_id: str = "r1", owner: str = "arda", at: float = 0):
     return status_record(status, NOW, request_id, owner, NOW + timedelta(seconds=at))
-
-
-class ScriptedRequests(FakeGenerations):
-    """Requests whose status changes at given (fake) times; None: gone."""
-
-    def __init__(self, clock: FakeTime, changes: dict[float, GenerationStatus | None]) -> None:
-        super().__init__()
-        self._clock = clock
-        self._changes = sorted(changes.items())
-        self.reads: list[float] = []
-
-    def get(self, request_id: str) -> GenerationRecord | None:
-        self.reads.append(self._clock.now)
-        at, status = [(at, s) for at, s in self._changes if at <= self._clock.now][-1]
-        return None if status is None else record(status, request_id, at=at)
 
 
 def parse(chunks: list[str]) -> list[dict[str, Any]]:
@@ -106,7 +92,7 @@ def run_stream(
 ) -> tuple[list[str], FakeTime, ScriptedRequests, Released]:
     """Drain a stream over scripted changes; its chunks, clock, reads and slot release."""
     clock = FakeTime()
-    requests = ScriptedRequests(clock, changes)
+    requests = ScriptedRequests(clock, changes, NOW)
     stream = StatusStream(timings, sleep=clock.sleep, monotonic=clock.monotonic)
     released = Released()
 
@@ -200,7 +186,7 @@ def test_a_read_failing_midway_ends_the_stream_and_gives_the_slot_back():
 def test_closing_the_stream_midway_gives_the_slot_back():
     """What a server does when the client went away: close() the body, GeneratorExit inside."""
     clock = FakeTime()
-    requests = ScriptedRequests(clock, {0: GenerationStatus.QUEUED})
+    requests = ScriptedRequests(clock, {0: GenerationStatus.QUEUED}, NOW)
     stream = StatusStream(sleep=clock.sleep, monotonic=clock.monotonic)
     released = Released()
     first = requests.get("r1")
