@@ -1,15 +1,20 @@
-"""createAccount's one transaction: `users/{uid}` made at most once, the welcome entry booked at
-most once, both under the user's key."""
+"""createAccount's one atomic commit: `users/{uid}` made at most once, the welcome entry booked
+at most once, both under the user's key."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.transaction import Transaction
 
-from core.errors import ConflictError
-from repositories.firestore_helpers import TRANSACTIONS, USERS, TransactionRunner, to_model
+from repositories.firestore_helpers import (
+    TRANSACTIONS,
+    USERS,
+    TransactionRunner,
+    read_all,
+    to_model,
+    unchanged_since,
+)
 from schemas.documents import TransactionRecord, UserRecord
 from schemas.ledger import welcome_id
 from schemas.store import OpenedAccount
@@ -24,15 +29,18 @@ class AccountRepository:
         """Creates `new_user` unless its document exists, then books `welcome` (if given) when
         the stored user is `welcome_due` and has no welcome entry yet, clearing the flag.
 
-        Both documents are read first and written with create(), so concurrent calls make one
-        account and one entry; a create() that loses a race is run again and finds them.
+        Both documents are read first (one round trip) and written with create() (an existing
+        user: an update guarded by its update time) in one commit, so concurrent calls make one
+        account and one entry; a write that loses a race is run again and finds them.
         """
         user_ref = self._db.collection(USERS).document(new_user.id)
         entry_ref = user_ref.collection(TRANSACTIONS).document(welcome_id(new_user.id))
 
-        def run(tx: Transaction) -> OpenedAccount:
-            user = to_model(user_ref.get(transaction=tx), UserRecord)
-            entry_exists = entry_ref.get(transaction=tx).exists
+        def attempt() -> OpenedAccount:
+            user_snap, entry = read_all(self._db, [user_ref, entry_ref])
+            user = to_model(user_snap, UserRecord)
+            entry_exists = entry.exists
+            batch = self._db.batch()
             created = user is None
             if user is None:
                 user = new_user
@@ -44,17 +52,15 @@ class AccountRepository:
                     "current_credits": user.current_credits + welcome.credits,
                     "welcome_due": False,
                 }
-                tx.create(entry_ref, welcome.document())
+                batch.create(entry_ref, welcome.document())
                 user = user.model_copy(update=changes)
                 changes["updated_at"] = welcome.timestamp
             if created:
-                tx.create(user_ref, user.document() | {"updated_at": user.created_at})
+                batch.create(user_ref, user.document() | {"updated_at": user.created_at})
             elif changes:
-                tx.update(user_ref, changes)
+                batch.update(user_ref, changes, option=unchanged_since(self._db, user_snap))
+            if len(batch) > 0:
+                batch.commit()
             return OpenedAccount(user, created=created, welcome_granted=grant or entry_exists)
 
-        key = f"user:{new_user.id}"
-        try:
-            return self._transactions.run(self._db, run, key=key)
-        except ConflictError:  # another call created one of them first: read what it stored
-            return self._transactions.run(self._db, run, key=key)
+        return self._transactions.run_guarded(attempt, f"user:{new_user.id}", retry_exists=True)

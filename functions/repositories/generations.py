@@ -1,7 +1,9 @@
 """generation_requests and their ledger entries: every money-moving write.
 
-Each public method is one Firestore transaction, so a request, its deduction or refund, the
-owner's balance and the idempotency record always change together or not at all.
+Each public write is one atomic commit, so a request, its deduction or refund, the owner's
+balance and the idempotency record always change together or not at all: reads, then one batch
+guarded by the update time of what decided it (TransactionRunner.run_guarded, one round trip
+fewer than a transaction), retried when that changed in between.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import pydantic
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.batch import WriteBatch
 from google.cloud.firestore_v1.transaction import Transaction
 
 from core.errors import (
@@ -28,7 +31,9 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USERS,
     TransactionRunner,
+    read_all,
     to_model,
+    unchanged_since,
 )
 from repositories.idempotency import IdempotencyStore
 from repositories.webhooks import PENDING_WEBHOOKS
@@ -110,7 +115,8 @@ class GenerationRepository:
     def quarantine(self, request_id: str, reason: str, now: datetime) -> bool:
         """Take an unsettleable request (its document does not validate) out of the in-flight
         states for an operator, giving back its owner's fair-use slot; no refund until someone
-        decides. True when it was still in flight."""
+        decides. True when it was still in flight. Kept a transaction (rare; it reads the owner,
+        and a guarded commit would need settle's NotFound fallback for an owner deleted between)."""
 
         def run(tx: Transaction) -> bool:
             ref = self._requests.document(request_id)
@@ -144,21 +150,26 @@ class GenerationRepository:
         answer stored for the claim's key. With `cancel_after`, the request's deadline
         (`cancel_at`) is that long after its stored creation time.
 
-        The time is read inside each attempt, so stored times start at the winning attempt.
+        One read (the user, with a claim also its key's record) and one commit guarded by the
+        user's update time, retried when the user changed in between; the time is read inside
+        each attempt, so stored times start at the winning attempt.
         At most `max_in_flight` of the user's requests are in flight: the user's `in_flight`
         counter is moved here and by `settle`, exactly once each. Likewise at most
         `max_pending_webhooks` webhook events are undelivered (`pending_webhooks`, moved here
         and when the delivery ends: repositories/webhooks.py).
         """
 
-        def run(tx: Transaction) -> GenerationRecord | Replay:
+        user_ref = self._db.collection(USERS).document(queued.user_id)
+
+        def attempt() -> GenerationRecord | Replay:
             now = clock()
-            if claim is not None:
-                replay = self.idempotency.check(tx, claim, queued.user_id, now)
+            if claim is None:
+                user, key_record = user_ref.get(), None
+            else:  # the user and the key's record in one round trip
+                user, key_record = read_all(self._db, [user_ref, self.idempotency.ref(claim)])
+                replay = self.idempotency.check(key_record, claim, queued.user_id, now)
                 if replay is not None:
                     return replay
-            user_ref = self._db.collection(USERS).document(queued.user_id)
-            user = user_ref.get(transaction=tx)
             if not user.exists:
                 raise NotFoundError(f"User not found: {queued.user_id}", error="user_not_found")
             user_data = user.to_dict() or {}
@@ -201,14 +212,22 @@ class GenerationRepository:
             if cancel_after is not None:
                 stamped["cancel_at"] = now + cancel_after
             record = queued.model_copy(update=stamped)
-            tx.update(user_ref, changes | {"updated_at": now})
-            tx.create(self._requests.document(record.id), record.document())
-            self._book(tx, ledger.deduction(record, now))
-            if claim is not None:
-                self.idempotency.claim(tx, claim, record.user_id, record.id, now)
+            batch = self._db.batch()
+            batch.update(
+                user_ref, changes | {"updated_at": now}, option=unchanged_since(self._db, user)
+            )
+            batch.create(self._requests.document(record.id), record.document())
+            self._book(batch, ledger.deduction(record, now))
+            if claim is not None and key_record is not None:
+                self.idempotency.claim(batch, key_record, claim, record.user_id, record.id, now)
+            batch.commit()
             return record
 
-        return self._transaction(run, f"user:{queued.user_id}")
+        # A same-key charge that commits first makes the claim's create() fail: the next
+        # attempt reads its record and answers as a replay.
+        return self._transactions.run_guarded(
+            attempt, f"user:{queued.user_id}", retry_exists=claim is not None
+        )
 
     # --- worker and sweeper: guarded state transitions ---------------------------------------
     def start_processing(
@@ -217,9 +236,10 @@ class GenerationRepository:
         """queued|processing -> processing (attempts + 1); None when missing or terminal.
         `image_token` is stored unless the request already has one (an earlier delivery's)."""
 
-        def run(tx: Transaction) -> GenerationRecord | None:
-            ref = self._requests.document(request_id)
-            snap = ref.get(transaction=tx)
+        ref = self._requests.document(request_id)
+
+        def attempt() -> GenerationRecord | None:
+            snap = ref.get()
             if (snap.to_dict() or {}).get("status") not in IN_FLIGHT:
                 return None  # missing, terminal or quarantined: nothing to do
             record = _validated(snap)
@@ -230,10 +250,10 @@ class GenerationRepository:
                 "updated_at": now,
                 "image_token": record.image_token or image_token,
             }
-            tx.update(ref, changes)
+            ref.update(changes, option=unchanged_since(self._db, snap))
             return record.model_copy(update=changes | {"status": GenerationStatus.PROCESSING})
 
-        return self._transaction(run, f"request:{request_id}")
+        return self._transactions.run_guarded(attempt, f"request:{request_id}")
 
     def settle(
         self,
@@ -269,15 +289,18 @@ class GenerationRepository:
         updated_before: datetime | None,
         owner_exists: bool,
     ) -> GenerationRecord | None:
-        def run(tx: Transaction) -> GenerationRecord | None:
-            ref = self._requests.document(request_id)
-            record = _validated(ref.get(transaction=tx))
+        ref = self._requests.document(request_id)
+
+        def attempt() -> GenerationRecord | None:
+            snap = ref.get()
+            record = _validated(snap)
             if record is None or record.status not in from_statuses:
                 return None
             if updated_before is not None and record.updated_at >= updated_before:
                 return None
-            # The owner's document is written blind (increments), not read: a read lock on it would
-            # deadlock with the owner's concurrent charges on the emulator's pessimistic locks.
+            # The owner's document is written blind (increments), not read or guarded: its
+            # concurrent charges need not make a settle retry.
+            refund = None
             user_ref = self._db.collection(USERS).document(record.user_id)
             changes: dict[str, Any] = {"updated_at": now, "completed_at": now}
             user_changes: dict[str, Any] = {"in_flight": firestore.Increment(-1)}
@@ -301,14 +324,12 @@ class GenerationRepository:
                     # create() fails the commit if the refund already exists: a second refund
                     # of the same request is impossible by construction, on top of the guard.
                     reason = _refund_reason(outcome)
-                    self._book(tx, ledger.refund(record, reason or "", now))
+                    refund = ledger.refund(record, reason or "", now)
                     user_changes |= {
                         "current_credits": firestore.Increment(record.credits_deducted),
                         "updated_at": now,
                     }
-            if owner_exists:
-                tx.update(user_ref, user_changes)
-            else:
+            if not owner_exists:
                 changes["settle_problem"] = OWNER_MISSING
             delivery = None
             if record.webhook_url is not None:
@@ -318,13 +339,19 @@ class GenerationRepository:
                     state="pending", event_id=event_id(record.id), updated_at=now
                 )
                 changes["webhook"] = delivery.model_dump()
-            tx.update(ref, changes)
+            batch = self._db.batch()  # the guarded write first: a lost race fails on it
+            batch.update(ref, changes, option=unchanged_since(self._db, snap))
+            if refund is not None:
+                self._book(batch, refund)
+            if owner_exists:
+                batch.update(user_ref, user_changes)
+            batch.commit()
             return record.model_copy(
                 update=changes
                 | {"status": GenerationStatus(changes["status"]), "webhook": delivery}
             )
 
-        return self._transaction(run, f"request:{request_id}")
+        return self._transactions.run_guarded(attempt, f"request:{request_id}")
 
     # --- deleteGenerationRequest -----------------------------------------------------------
     def mark_deleted(self, request_id: str, now: datetime) -> GenerationRecord | None:
@@ -333,15 +360,18 @@ class GenerationRepository:
         the request as it was before this call (its picture's path included), None when it is
         missing; a request still in flight is answered unchanged."""
 
-        def run(tx: Transaction) -> GenerationRecord | None:
-            ref = self._requests.document(request_id)
-            record = _validated(ref.get(transaction=tx))
+        ref = self._requests.document(request_id)
+
+        def attempt() -> GenerationRecord | None:
+            snap = ref.get()
+            record = _validated(snap)
             if record is None or not record.status.is_terminal or record.deleted:
                 return record
-            tx.update(ref, DELETED_REQUEST_CHANGES | {"deleted_at": now, "updated_at": now})
+            changes = DELETED_REQUEST_CHANGES | {"deleted_at": now, "updated_at": now}
+            ref.update(changes, option=unchanged_since(self._db, snap))
             return record
 
-        return self._transaction(run, f"request:{request_id}")
+        return self._transactions.run_guarded(attempt, f"request:{request_id}")
 
     def _owner_exists(self, request_id: str) -> bool:
         snap = self._requests.document(request_id).get()
@@ -350,10 +380,10 @@ class GenerationRepository:
             return True  # nothing to conclude: let the original error stand
         return bool(self._db.collection(USERS).document(owner).get().exists)
 
-    def _book(self, tx: Transaction, entry: TransactionRecord) -> None:
+    def _book(self, batch: WriteBatch, entry: TransactionRecord) -> None:
         """Create a ledger entry (create(): an entry with the same id makes the commit fail)."""
         user_ref = self._db.collection(USERS).document(entry.user_id)
-        tx.create(user_ref.collection(TRANSACTIONS).document(entry.id), entry.document())
+        batch.create(user_ref.collection(TRANSACTIONS).document(entry.id), entry.document())
 
     def _transaction[T](self, body: Callable[[Transaction], T], key: str) -> T:
         return self._transactions.run(self._db, body, key)

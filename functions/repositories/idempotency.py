@@ -1,9 +1,10 @@
 """Idempotency-Key for createGenerationRequest: claim, request hash, replay and expiry.
 
-A key's record, `idempotency_keys/{sha256(user, key)}`, is written by the charging transaction,
-so a request and its claim commit together. It holds the accepted answer (202), marked `done`
-once the task is enqueued; if enqueueing fails and the charge is refunded, the failure answer
-(503) replaces it for the key's lifetime, so a retry never charges again. Keys expire after
+A key's record, `idempotency_keys/{sha256(user, key)}`, is read with the user and written in the
+charging commit, so a request and its claim commit together. It holds the accepted answer
+(202), marked `done` once the task is enqueued; if enqueueing fails and the charge is refunded,
+the failure answer (503) replaces it for the key's lifetime, so a retry never charges again.
+Keys expire after
 KEY_TTL (reads treat expired as absent; a TTL policy on `expires_at` deletes them).
 """
 
@@ -13,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.transaction import Transaction
+from google.cloud.firestore_v1.base_document import DocumentSnapshot
+from google.cloud.firestore_v1.batch import WriteBatch
 
 from core.errors import IdempotencyInFlightError, IdempotencyMismatchError
-from repositories.firestore_helpers import IDEMPOTENCY_KEYS
+from repositories.firestore_helpers import IDEMPOTENCY_KEYS, unchanged_since
 from schemas.store import IdempotencyClaim, Replay
 
 KEY_TTL = timedelta(hours=24)
@@ -30,11 +32,11 @@ class IdempotencyStore:
         self._db = db
 
     def check(
-        self, tx: Transaction, claim: IdempotencyClaim, user_id: str, now: datetime
+        self, snap: DocumentSnapshot, claim: IdempotencyClaim, user_id: str, now: datetime
     ) -> Replay | None:
-        """Inside the charging transaction: the answer to replay, None for a new (or expired)
-        key; 422 for the key with another body, 409 while its first request is in flight."""
-        snap = self._ref(claim).get(transaction=tx)
+        """Given the key's record as the charge read it (`ref`): the answer to replay, None for
+        a new (or expired) key; 422 for the key with another body, 409 while its first request
+        is in flight."""
         if not snap.exists:
             return None
         data = snap.to_dict() or {}
@@ -55,36 +57,41 @@ class IdempotencyStore:
 
     def claim(
         self,
-        tx: Transaction,
+        batch: WriteBatch,
+        read: DocumentSnapshot,
         claim: IdempotencyClaim,
         user_id: str,
         generation_request_id: str,
         now: datetime,
     ) -> None:
-        """Inside the charging transaction: record the key with its accepted answer."""
-        tx.set(
-            self._ref(claim),
-            {
-                "user_id": user_id,
-                "key": claim.key,
-                "request_hash": claim.request_hash,
-                "state": "in_flight",
-                "generation_request_id": generation_request_id,
-                "accepted": claim.accepted,
-                "created_at": now,
-                "expires_at": now + KEY_TTL,
-            },
-        )
+        """In the charging commit: record the key with its accepted answer. create() a new key
+        (fails if a same-key charge committed first); an expired record (`read`) is replaced
+        unless written since."""
+        record: dict[str, Any] = {
+            "user_id": user_id,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "state": "in_flight",
+            "generation_request_id": generation_request_id,
+            "accepted": claim.accepted,
+            "created_at": now,
+            "expires_at": now + KEY_TTL,
+        }
+        if not read.exists:
+            batch.create(self.ref(claim), record)
+            return
+        replaced = record | {"failure": firestore.DELETE_FIELD}
+        batch.update(self.ref(claim), replaced, option=unchanged_since(self._db, read))
 
     def done(self, claim: IdempotencyClaim) -> None:
         """The task is enqueued: the accepted answer stands."""
-        self._ref(claim).update({"state": "done"})
+        self.ref(claim).update({"state": "done"})
 
     def failed(self, claim: IdempotencyClaim, status_code: int, response: dict[str, Any]) -> None:
         """Enqueueing failed and the charge was refunded: this answer is the key's for good."""
-        self._ref(claim).update(
+        self.ref(claim).update(
             {"state": "failed", "failure": {"status_code": status_code, "response": response}}
         )
 
-    def _ref(self, claim: IdempotencyClaim) -> firestore.DocumentReference:
+    def ref(self, claim: IdempotencyClaim) -> firestore.DocumentReference:
         return self._db.collection(IDEMPOTENCY_KEYS).document(claim.doc_id)

@@ -18,6 +18,7 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.api_core import gapic_v1
 from google.cloud import firestore
+from google.cloud.firestore_v1.batch import WriteBatch
 from google.cloud.firestore_v1.transaction import Transaction
 
 import main
@@ -173,36 +174,36 @@ def refunds(db: firestore.Client) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def crash_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
-    """Arm one injected failure in the settle transaction of a model failure (the refund).
+    """Arm one injected failure in the settle commit of a model failure (the refund).
 
-    `staged`: the refund is staged in the transaction, then the body raises (nothing commits).
+    `staged`: the refund is staged in the batch, then the body raises (nothing commits).
     `lost-commit`: the commit is not applied and the client gets UNAVAILABLE.
     `ambiguous-commit`: the commit *is* applied but its answer is lost (UNAVAILABLE).
     """
     armed: dict[str, str | None] = {"mode": None}
     original_book = generations.GenerationRepository._book
-    original_commit = Transaction._commit
+    original_commit = WriteBatch.commit
 
-    def book(self: Any, tx: Transaction, entry: Any) -> None:
-        original_book(self, tx, entry)
+    def book(self: Any, batch: WriteBatch, entry: Any) -> None:
+        original_book(self, batch, entry)
         if armed["mode"] == "staged" and entry.type == "refund":
             armed["mode"] = None
             raise RuntimeError("worker crashed after staging the refund")
 
-    def commit(self: Transaction) -> list[Any]:
+    def commit(self: WriteBatch, **kwargs: Any) -> list[Any]:
         refunding = any("/transactions/refund_" in w.update.name for w in self._write_pbs)
         mode = armed["mode"] if refunding else None
         if mode == "lost-commit":
             armed["mode"] = None
             raise gexc.ServiceUnavailable("connection reset before commit")
-        result = original_commit(self)
+        result = original_commit(self, **kwargs)
         if mode == "ambiguous-commit":
             armed["mode"] = None
             raise gexc.ServiceUnavailable("connection reset after commit")
         return list(result)
 
     monkeypatch.setattr(generations.GenerationRepository, "_book", book)
-    monkeypatch.setattr(Transaction, "_commit", commit)
+    monkeypatch.setattr(WriteBatch, "commit", commit)
     yield lambda mode: armed.update(mode=mode)
     assert armed["mode"] is None, "the injected failure never fired"
 
@@ -235,16 +236,24 @@ class Contention:
 
 @pytest.fixture
 def contention(monkeypatch: pytest.MonkeyPatch) -> Contention:
-    """While `on`, every commit loses to a concurrent writer; transactions try 3 times."""
+    """While `on`, every commit (a transaction's or a guarded batch's) loses to a concurrent
+    writer; writes try 3 times."""
     switch = Contention()
     original_commit = Transaction._commit
+    original_batch_commit = WriteBatch.commit
 
     def commit(self: Transaction) -> list[Any]:
         if switch.on:
             raise gexc.Aborted("too much contention on these datastore entities")
         return list(original_commit(self))
 
+    def batch_commit(self: WriteBatch, **kwargs: Any) -> list[Any]:
+        if switch.on:  # the emulator's answer to a stale update time
+            raise gexc.FailedPrecondition("the stored version does not match")
+        return list(original_batch_commit(self, **kwargs))
+
     monkeypatch.setattr(Transaction, "_commit", commit)
+    monkeypatch.setattr(WriteBatch, "commit", batch_commit)
     quick = dataclasses.replace(RUNNERS["default"], attempts=3, sleep=lambda _: None)
     monkeypatch.setitem(RUNNERS, "default", quick)
     return switch

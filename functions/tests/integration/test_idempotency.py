@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
 from google.api_core import exceptions as gexc
 
@@ -80,9 +81,9 @@ def test_invalid_key_is_a_validation_error(db, make_container):
 
 
 def test_in_flight_window_starts_when_the_claim_commits(db, make_container, monkeypatch):
-    """A claim whose transaction retried for a while is still in flight for the whole grace
-    period after its commit: its times come from the committing attempt, not a clock read
-    before the retries."""
+    """A claim whose charge retried for a while is still in flight for the whole grace period
+    after its commit: its times come from the committing attempt, not a clock read before the
+    retries."""
     container = make_container()
     real_clock = container.clock
     reads: list[datetime] = []
@@ -94,25 +95,26 @@ def test_in_flight_window_starts_when_the_claim_commits(db, make_container, monk
             return value
 
     container.clock = Recording()
-    # make the first two attempts lose to a (simulated) concurrent writer
-    transaction = db.transaction
+    # make the first two attempts lose to a (simulated) concurrent writer of the user
+    batch = db.batch
     losses = iter([True, True])
 
-    def flaky_transaction(**kwargs):
-        tx = transaction(**kwargs)
+    def flaky_batch() -> Any:
+        new = batch()
         if next(losses, False):
 
-            def abort() -> None:
-                raise gexc.Aborted("injected contention")
+            def lose(**_: Any) -> list[Any]:
+                raise gexc.FailedPrecondition("injected: the user changed since the read")
 
-            tx._commit = abort
-        return tx
+            new.commit = lose  # type: ignore[method-assign]
+        return new
 
-    monkeypatch.setattr(db, "transaction", flaky_transaction)
+    monkeypatch.setattr(db, "batch", flaky_batch)
     status, body = create("slow-commit")
     assert status == 202, body
     key_doc = next(iter(db.collection("idempotency_keys").stream())).to_dict()
     request = db.collection("generation_requests").document(body["generationRequestId"]).get()
+    assert list(losses) == []  # both injected losses happened
     assert len(reads) >= 3  # one clock read per attempt
     assert key_doc["created_at"] == request.get("created_at")
     assert key_doc["created_at"] >= reads[2] - timedelta(milliseconds=1)
