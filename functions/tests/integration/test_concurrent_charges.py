@@ -12,7 +12,7 @@ from tests.support.http import call
 THREADS = 20
 
 
-def test_twenty_concurrent_requests_never_overdraw(db, make_container):
+def test_twenty_concurrent_requests_never_overdraw(db, make_container, host_lock):
     make_container()
     add_user(db, "tight_budget", 10)
     barrier = threading.Barrier(THREADS)
@@ -42,8 +42,9 @@ def test_twenty_concurrent_requests_never_overdraw(db, make_container):
 
 
 def test_transactions_alone_prevent_overdraft_across_instances(db, make_container, monkeypatch):
-    """Without the host lock (as between separate function instances), racing
-    transactions still never overdraw: the losers retry and see the new balance."""
+    """Without the host lock (as between separate function instances), racing charges
+    still never overdraw: the losers' guarded commits fail, and they retry and see the new
+    balance."""
     make_container(host_locks=None)
     add_user(db, "many_instances", 10)
     racers = 6

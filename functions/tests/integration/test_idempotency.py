@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -24,7 +24,7 @@ def create(key: str, **overrides) -> tuple[int, dict]:
     )
 
 
-def test_concurrent_retries_with_one_key_charge_once(db, make_container):
+def test_concurrent_retries_with_one_key_charge_once(db, make_container, host_lock):
     make_container()
     barrier = threading.Barrier(CLIENTS)
 
@@ -46,6 +46,30 @@ def test_concurrent_retries_with_one_key_charge_once(db, make_container):
     status, body = create("key-123")  # a retry after everything settled replays the answer
     assert status == 202 and body["generationRequestId"] in ids
     assert balance(db, "arda") == 500 - 3
+
+
+def test_an_expired_key_is_new_again_and_its_record_replaced(db, make_container):
+    make_container()
+    status, first = create("key-old")
+    assert status == 202
+    (ref,) = [snap.reference for snap in db.collection("idempotency_keys").stream()]
+    ref.update(
+        {
+            "expires_at": datetime.now(UTC) - timedelta(seconds=1),
+            "state": "failed",
+            "failure": {"status_code": 503, "response": {"success": False}},
+        }
+    )
+
+    status, second = create("key-old", prompt="Another body")  # neither a 422 nor a replay
+
+    assert status == 202, second
+    assert second["generationRequestId"] != first["generationRequestId"]
+    record = ref.get().to_dict()
+    assert record["generation_request_id"] == second["generationRequestId"]
+    assert record["state"] == "done" and "failure" not in record
+    assert record["expires_at"] > datetime.now(UTC)
+    assert balance(db, "arda") == 500 - 6
 
 
 def test_same_key_with_a_different_body_is_rejected(db, make_container):

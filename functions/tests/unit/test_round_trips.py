@@ -77,10 +77,10 @@ def build(credits: int = 10) -> tuple[GenerationService, RecordingFirestoreApi, 
     return service, api, queue
 
 
-def preconditions(api: RecordingFirestoreApi) -> dict[str, str]:
-    """The last commit's writes: document path -> its precondition."""
+def preconditions(api: RecordingFirestoreApi, commit: int = -1) -> dict[str, str]:
+    """A commit's writes (the last by default): document path -> its precondition."""
     found = {}
-    for write in api.commits[-1].writes:
+    for write in api.commits[commit].writes:
         pb: Any = write._pb
         name = pb.update.name if pb.HasField("update") else pb.delete
         condition = pb.current_document.WhichOneof("condition_type") or "none"
@@ -156,6 +156,21 @@ def test_a_same_key_charge_that_commits_first_makes_the_loser_replay_its_answer(
     assert (again.status_code, again.body) == (202, first.body)
     assert api.calls == [*ONE_WRITE, "BatchGetDocuments"]
     assert queue.enqueued == ["req-1"]  # charged and enqueued once
+
+
+def test_an_expired_key_is_replaced_only_if_unchanged_since_the_read():
+    service, api, queue = build()
+    service.create(BODY, "key-1")
+    key_path = next(p for p in preconditions(api, 0) if p.startswith("idempotency_keys/"))
+    api.put(key_path, {**api.take(key_path), "expires_at": datetime(2025, 1, 1, tzinfo=UTC)})
+    api.calls.clear()
+
+    again = service.create(BODY, "key-1")
+
+    assert (again.status_code, again.body["generationRequestId"]) == (202, "req-2")
+    assert api.calls == [*ONE_WRITE, "Commit"]  # the charge, then the key marked done
+    assert preconditions(api, -2)[key_path] == "update_time"
+    assert queue.enqueued == ["req-1", "req-2"]
 
 
 def test_start_processing_settle_and_mark_deleted_are_one_read_and_one_commit_each():
