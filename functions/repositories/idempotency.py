@@ -4,8 +4,8 @@ A key's record, `idempotency_keys/{sha256(user, key)}`, is read with the user an
 charging commit, so a request and its claim commit together. It holds the accepted answer
 (202), marked `done` once the task is enqueued; if enqueueing fails and the charge is refunded,
 the failure answer (503) replaces it for the key's lifetime, so a retry never charges again.
-Keys expire after
-KEY_TTL (reads treat expired as absent; a TTL policy on `expires_at` deletes them).
+Keys expire after KEY_TTL (reads treat expired as absent; a TTL policy on `expires_at`
+deletes them).
 """
 
 from __future__ import annotations
