@@ -258,3 +258,8 @@ def _describe(err: Any) -> str:
     if kind == "string_pattern_mismatch":
         return "Contains characters that are not allowed"
     return str(err["msg"])
+
+
+def health_probe(request: Request) -> Response:
+    """health: touches nothing, so its latency is the emulator's floor."""
+    return json_response({"status": "ok"})

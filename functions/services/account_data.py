@@ -37,7 +37,7 @@ ACCOUNT_DELETED = "account_deleted"
 
 
 def picture_path(user_id: str, request_id: str) -> str:
-    """Where the worker stores a request's picture (services/worker_service.image_path)."""
+    """Where the worker stores a request's picture (services/image_paths.py)."""
     return f"generated/{user_id}/{request_id}.png"
 
 

@@ -112,7 +112,7 @@ def build(
         FakeQueue(),
         clock,
         max_in_flight=10,
-        images=images,
+        images=lambda: images,
         retention=timedelta(days=7),
     )
     return service, generations, images, clock

@@ -451,7 +451,7 @@ def test_the_webhook_queue_and_url_policy_are_wired_per_environment(on_emulator)
     settings = Settings(on_emulator=on_emulator, admin_api_key="k" * 32)
     container = wire(settings, db=SimpleNamespace(), app=SimpleNamespace())  # type: ignore[arg-type]
     expected = EmulatorWebhookQueue if on_emulator else CloudTasksWebhookQueue
-    assert type(container.webhooks) is expected
+    assert type(container.webhook_queue) is expected
     assert container.webhook_policy is (EMULATOR if on_emulator else PRODUCTION)
     assert container.webhook_notifier is not None
 
