@@ -18,9 +18,9 @@ from firebase_admin import auth
 
 from controllers.event_stream import StreamTimings
 from core.clock import Clock, SystemClock
-from core.config import Settings, load_settings
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
+from core.settings import Settings, load_settings
 from repositories.firestore_helpers import TransactionRunner
 from schemas.responses import QUEUE_POSITION_CAP
 from services.api_key_service import MAX_CREATED_KEYS

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from core.clock import Clock
-from core.config import AnomalyThresholds
 from core.errors import FieldError, NotFoundError, ValidationError
+from core.settings import AnomalyThresholds
 from schemas.report import AnomalySummary, ReportSource, ReportSummary, WeeklyReport
 from services.ports import ReportStore
 from services.reports.aggregation import WeekSeries

@@ -9,7 +9,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from schemas.report import (
     AnomalyAnalysis,
     ComparisonPeriod,

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from schemas.report import (
     AnomalySummary,
     CreditStats,

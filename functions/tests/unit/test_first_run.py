@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from schemas.documents import GenerationRecord, GenerationStatus
 from services.image_paths import image_path
 from services.image_renderer import ImageSpec, render_png

@@ -18,8 +18,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from container import wire
 from controllers.http import validate
 from controllers.webhook_controller import WebhookController
-from core.config import Settings
 from core.errors import ValidationError
+from core.settings import Settings
 from core.task_queue import CloudTasksWebhookQueue, webhook_task_id
 from core.webhook_http import ERRORS, TIMEOUT, UNREACHABLE, WebhookResponse
 from core.webhook_signing import (

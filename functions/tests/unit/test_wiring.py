@@ -8,9 +8,9 @@ import pytest
 
 from container import wire
 from controllers.auth import AdminGuard
-from core.config import Settings
 from core.errors import ForbiddenError
 from core.image_storage import FIREBASE_DOWNLOAD_BASE
+from core.settings import Settings
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from emulator.admin import OpenAdminGuard
 from emulator.host_lock import HostLockedTransactions
