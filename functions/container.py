@@ -100,37 +100,37 @@ class Container:
     # What wire() reaches the outside world with, where no adapter above is given.
     adapters: Adapters | None = None
 
-    # --- the adapters, made on first use -----------------------------------------------------
-    @cached_property
+    # --- the adapters: made on first use, then kept in their fields ---------------------------
+    @property
     def task_queue(self) -> GenerationQueue:
-        if self.queue is not None:
-            return self.queue
-        if self.adapters is None:
-            raise ConfigurationError("no generation queue is wired")
-        return self.adapters.queue()
+        if self.queue is None:
+            if self.adapters is None:
+                raise ConfigurationError("no generation queue is wired")
+            self.queue = self.adapters.queue()
+        return self.queue
 
-    @cached_property
+    @property
     def image_store(self) -> ImageStore:
         """Raises ConfigurationError where none is wired: only the functions that store or
         remove pictures ask for it."""
-        if self.images is not None:
-            return self.images
-        if self.adapters is None:
-            raise ConfigurationError("no image store is wired")
-        return self.adapters.images()
+        if self.images is None:
+            if self.adapters is None:
+                raise ConfigurationError("no image store is wired")
+            self.images = self.adapters.images()
+        return self.images
 
-    @cached_property
+    @property
     def webhook_queue(self) -> WebhookQueue | None:
-        if self.webhooks is not None or self.adapters is None:
-            return self.webhooks
-        return self.adapters.webhooks()
+        if self.webhooks is None and self.adapters is not None:
+            self.webhooks = self.adapters.webhooks()
+        return self.webhooks
 
-    @cached_property
+    @property
     def task_inspector(self) -> TaskInspector | None:
         """Asks the queue whether a request's task still exists; None where it cannot."""
-        if self.tasks is not None or self.adapters is None:
-            return self.tasks
-        return self.adapters.tasks()
+        if self.tasks is None and self.adapters is not None:
+            self.tasks = self.adapters.tasks()
+        return self.tasks
 
     # --- repositories and services -----------------------------------------------------------
     @cached_property
