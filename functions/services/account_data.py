@@ -10,23 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.errors import AppError, DeletionIncompleteError, UnauthenticatedError
 from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, TransactionRecord, UserRecord
 from schemas.store import MalformedRecord, StoredRequest
 from services.accounts import account_missing
 from services.api_key_service import RETENTION
-from services.ports import (
-    AccountDataStore,
-    ApiKeyStore,
-    AuthUsers,
-    GenerationQueue,
-    GenerationStore,
-    ImageStore,
-    WebhookDeliveryStore,
-)
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import (
+        AccountDataStore,
+        ApiKeyStore,
+        AuthUsers,
+        GenerationQueue,
+        GenerationStore,
+        ImageStore,
+        WebhookDeliveryStore,
+    )
 
 # deleteAccount needs an ID token from a sign-in this recent (its `auth_time`).
 RECENT_SIGN_IN = timedelta(minutes=5)

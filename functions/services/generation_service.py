@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.clock import Clock
 from core.errors import (
     ConfigurationError,
     DeleteInFlightError,
@@ -27,7 +26,6 @@ from schemas.documents import (
     GenerationRecord,
     GenerationStatus,
 )
-from schemas.requests import CreateGenerationRequest
 from schemas.responses import (
     QUEUE_POSITION_CAP,
     CreateGenerationResponse,
@@ -35,10 +33,14 @@ from schemas.responses import (
     retention_body,
 )
 from schemas.store import IdempotencyClaim, Replay
-from services.catalog_service import CatalogService
 from services.image_paths import image_path
-from services.ports import GenerationQueue, GenerationStore, ImageStore
-from services.webhook_service import WebhookNotifier
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from schemas.requests import CreateGenerationRequest
+    from services.catalog_service import CatalogService
+    from services.ports import GenerationQueue, GenerationStore, ImageStore
+    from services.webhook_service import WebhookNotifier
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
 # `Prefer: wait` polls after 50 ms, then twice as long each time, up to once a second.

@@ -6,15 +6,18 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.store import QUARANTINED, MalformedRecord, StuckCandidate
 from services.image_paths import image_path
-from services.model_simulator import ModelRun, ModelSimulator
-from services.ports import GenerationStore, ImageStore, TaskInspector
-from services.webhook_service import WebhookNotifier
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.model_simulator import ModelRun, ModelSimulator
+    from services.ports import GenerationStore, ImageStore, TaskInspector
+    from services.webhook_service import WebhookNotifier
 
 TIMEOUT_MESSAGE = "Generation timed out"
 
