@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any
 import firebase_admin
 from firebase_admin import auth
 
-from controllers.event_stream import StreamTimings
 from core.clock import Clock, SystemClock
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
 from core.settings import Settings, load_settings
 from repositories.firestore_helpers import TransactionRunner
 from schemas.responses import QUEUE_POSITION_CAP
-from services.api_key_service import MAX_CREATED_KEYS
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
     from controllers.api_key_controller import ApiKeyController
     from controllers.auth import AdminGuard, UserAuthorizer
     from controllers.catalog_controller import CatalogController
+    from controllers.event_stream import StreamTimings
     from controllers.generation_controller import GenerationController
     from controllers.grant_controller import GrantController
     from controllers.payments_controller import PaymentsController
@@ -88,14 +87,15 @@ class Container:
     images: ImageStore | None = None  # where generated PNGs go; None: the adapters'
     webhooks: WebhookQueue | None = None  # None: the adapters' (without: no events scheduled)
     webhook_sender: WebhookSender | None = None  # defaults to the policy's SSRF-safe sender
-    max_api_keys_created: int = MAX_CREATED_KEYS  # per user per 30 days (tests set fewer)
+    # API keys a user may create per 30 days; None: MAX_CREATED_KEYS (tests set fewer).
+    max_api_keys_created: int | None = None
     # How Stripe's API is reached (a stripe.HTTPClient); None: the library's default, the
     # network. Tests give a recording client, the one stand-in for Stripe.
     stripe_http_client: Any = None
     # deleteAccount's last step; defaults to firebase_admin.auth (an AuthUsers).
     auth_users: Any = None
     # How long a status stream lasts, keeps alive and reads (tests shorten them).
-    stream_timings: StreamTimings = field(default_factory=StreamTimings)
+    stream_timings: StreamTimings | None = None  # None: StreamTimings()
     queue_position_cap: int = QUEUE_POSITION_CAP  # `queuePosition` counts up to it (tests: fewer)
     # What wire() reaches the outside world with, where no adapter above is given.
     adapters: Adapters | None = None
@@ -171,14 +171,15 @@ class Container:
 
     @cached_property
     def api_key_service(self) -> ApiKeyService:
-        from services.api_key_service import ApiKeyService
+        from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
 
+        limit = self.max_api_keys_created
         return ApiKeyService(
             self.api_keys,
             self.clock,
             self.account_active or _account_active,
             accounts=self.users,
-            max_created=self.max_api_keys_created,
+            max_created=MAX_CREATED_KEYS if limit is None else limit,
         )
 
     @cached_property
@@ -208,7 +209,7 @@ class Container:
 
     @cached_property
     def generation_controller(self) -> GenerationController:
-        from controllers.event_stream import StatusStream
+        from controllers.event_stream import StatusStream, StreamTimings
         from controllers.generation_controller import GenerationController
         from services.generation_service import GenerationService
 
@@ -232,7 +233,7 @@ class Container:
             waits=self.wait_slots,
             accounts=self.users,
             streams=self.stream_slots,
-            status_stream=StatusStream(self.stream_timings),
+            status_stream=StatusStream(self.stream_timings or StreamTimings()),
         )
 
     @cached_property

@@ -89,7 +89,6 @@ def test_getusercredits_loads_no_other_controller():
         "controllers.account_controller",
         "controllers.api_key_controller",  # resolves API keys (user_auth)
         "controllers.auth",
-        "controllers.event_stream",  # the container's StreamTimings default
         "controllers.http",
     }
 
@@ -98,6 +97,12 @@ def test_the_worker_loads_pillow_and_storage_but_not_stripe():
     modules = loaded("worker_controller")
     assert {"PIL", "services.image_renderer", "google.cloud.storage"} <= modules
     assert "stripe" not in modules
+    assert ours(modules, "controllers") == {
+        "controllers",
+        "controllers.auth",  # the admin guard of its sweeper twin
+        "controllers.http",
+        "controllers.worker_controller",
+    }
 
 
 @pytest.mark.parametrize("on_emulator", [True, False])
