@@ -1,4 +1,5 @@
 """Composition root: builds every dependency once per process, on first use (never at import).
+Each property imports what it builds, so a function's cold start loads only its own graph.
 Tests build their own `Container` with fakes or emulator clients."""
 
 from __future__ import annotations
@@ -6,118 +7,142 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import firebase_admin
 from firebase_admin import auth
-from google.cloud import firestore
 
-from controllers.account_controller import AccountController
-from controllers.account_data_controller import AccountDataController
-from controllers.admin_controller import AdminController
-from controllers.api_key_controller import ApiKeyController, key_resolver
-from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
-from controllers.catalog_controller import CatalogController
-from controllers.event_stream import StatusStream, StreamTimings
-from controllers.generation_controller import GenerationController
-from controllers.grant_controller import GrantController
-from controllers.payments_controller import PaymentsController
-from controllers.report_controller import ReportController
-from controllers.webhook_controller import WebhookController
-from controllers.worker_controller import WorkerController
-from core.capacity import MAX_STREAMS_PER_USER, STREAM_LEASE_SECONDS, WAIT_LEASE_SECONDS
 from core.clock import Clock, SystemClock
-from core.config import Settings, load_settings
 from core.errors import ConfigurationError
 from core.firestore_client import build_firestore_client, project_id
-from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
-from core.payments import StripeCheckout, is_secret_key
-from core.task_queue import (
-    CloudTasksGenerationQueue,
-    CloudTasksInspector,
-    CloudTasksWebhookQueue,
-)
-from core.webhook_http import PinnedWebhookSender
-from core.webhook_urls import EMULATOR, PRODUCTION, UrlPolicy
-from emulator.admin import OpenAdminGuard
-from emulator.host_lock import HostLockedTransactions
-from emulator.storage import emulator_images
-from emulator.task_queue import EmulatorGenerationQueue, EmulatorWebhookQueue
-from repositories.account_data import AccountDataRepository
-from repositories.accounts import AccountRepository
-from repositories.api_keys import ApiKeyRepository
-from repositories.catalog import CatalogRepository
-from repositories.credits import CreditRepository
-from repositories.firestore_helpers import STREAM_LEASES, WAIT_LEASES, TransactionRunner
-from repositories.generations import GenerationRepository
-from repositories.reports import ReportRepository
-from repositories.seed import SeedRepository
-from repositories.slots import SlotRepository
-from repositories.users import UserRepository
-from repositories.webhooks import WebhookDeliveryRepository, WebhookSecretRepository
+from core.settings import Settings, load_settings
+from repositories.firestore_helpers import TransactionRunner
 from schemas.responses import QUEUE_POSITION_CAP
-from services.account_data import AccountDataService
-from services.accounts import AccountService
-from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
-from services.catalog_service import CatalogService
-from services.concurrency import ConcurrencySlots
-from services.generation_service import GenerationService
-from services.grant_service import GrantService
-from services.model_simulator import ModelSimulator
-from services.payments import PaymentService
-from services.ports import (
-    CheckoutGateway,
-    GenerationQueue,
-    ImageStore,
-    TaskInspector,
-    WebhookQueue,
-    WebhookSender,
-)
-from services.report_service import ReportService
-from services.seeding.service import SeedService
-from services.webhook_service import (
-    WebhookDeliverer,
-    WebhookNotifier,
-    WebhookRescue,
-    WebhookSecrets,
-)
-from services.worker_service import GenerationWorker, StuckTimeouts
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from controllers.account_controller import AccountController
+    from controllers.account_data_controller import AccountDataController
+    from controllers.admin_controller import AdminController
+    from controllers.api_key_controller import ApiKeyController
+    from controllers.auth import AdminGuard, UserAuthorizer
+    from controllers.catalog_controller import CatalogController
+    from controllers.event_stream import StreamTimings
+    from controllers.generation_controller import GenerationController
+    from controllers.grant_controller import GrantController
+    from controllers.payments_controller import PaymentsController
+    from controllers.report_controller import ReportController
+    from controllers.webhook_controller import WebhookController
+    from controllers.worker_controller import WorkerController
+    from core.webhook_urls import UrlPolicy
+    from repositories.api_keys import ApiKeyRepository
+    from repositories.credits import CreditRepository
+    from repositories.generations import GenerationRepository
+    from repositories.users import UserRepository
+    from repositories.webhooks import WebhookDeliveryRepository
+    from services.accounts import AccountService
+    from services.api_key_service import ApiKeyService
+    from services.catalog_service import CatalogService
+    from services.concurrency import ConcurrencySlots
+    from services.model_simulator import ModelSimulator
+    from services.ports import (
+        CheckoutGateway,
+        GenerationQueue,
+        ImageStore,
+        TaskInspector,
+        WebhookQueue,
+        WebhookSender,
+    )
+    from services.webhook_service import WebhookNotifier, WebhookSecrets
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """How wire() reaches the outside world; each adapter is made on first use, so a function
+    imports only the clients it calls (Storage, Cloud Tasks)."""
+
+    queue: Callable[[], GenerationQueue]
+    webhooks: Callable[[], WebhookQueue]
+    images: Callable[[], ImageStore]
+    tasks: Callable[[], TaskInspector | None] = lambda: None
 
 
 @dataclass
 class Container:
     settings: Settings
     db: firestore.Client
-    queue: GenerationQueue
+    queue: GenerationQueue | None = None  # None: the adapters' (tests give theirs)
     clock: Clock = field(default_factory=SystemClock)
     rng: random.Random = field(default_factory=random.Random)
     verify_token: Any = None  # (token) -> claims; defaults to firebase_admin.auth
     account_active: Any = None  # (uid) -> may its API keys act; defaults to firebase_admin.auth
-    tasks: TaskInspector | None = None  # None where the queue cannot be asked (emulator)
+    tasks: TaskInspector | None = None  # None: the adapters' (None on the emulator)
     # Runs the repositories' transactions; the emulator's holds its host lock.
     transactions: TransactionRunner = field(default_factory=TransactionRunner)
-    images: ImageStore | None = None  # where generated PNGs go; the worker needs one
-    webhooks: WebhookQueue | None = None  # None: settled requests' events are not scheduled
+    images: ImageStore | None = None  # where generated PNGs go; None: the adapters'
+    webhooks: WebhookQueue | None = None  # None: the adapters' (without: no events scheduled)
     webhook_sender: WebhookSender | None = None  # defaults to the policy's SSRF-safe sender
-    max_api_keys_created: int = MAX_CREATED_KEYS  # per user per 30 days (tests set fewer)
+    # API keys a user may create per 30 days; None: MAX_CREATED_KEYS (tests set fewer).
+    max_api_keys_created: int | None = None
     # How Stripe's API is reached (a stripe.HTTPClient); None: the library's default, the
     # network. Tests give a recording client, the one stand-in for Stripe.
     stripe_http_client: Any = None
     # deleteAccount's last step; defaults to firebase_admin.auth (an AuthUsers).
     auth_users: Any = None
     # How long a status stream lasts, keeps alive and reads (tests shorten them).
-    stream_timings: StreamTimings = field(default_factory=StreamTimings)
+    stream_timings: StreamTimings | None = None  # None: StreamTimings()
     queue_position_cap: int = QUEUE_POSITION_CAP  # `queuePosition` counts up to it (tests: fewer)
+    # What wire() reaches the outside world with, where no adapter above is given.
+    adapters: Adapters | None = None
 
+    # --- the adapters: made on first use, then kept in their fields ---------------------------
+    @property
+    def task_queue(self) -> GenerationQueue:
+        if self.queue is None:
+            if self.adapters is None:
+                raise ConfigurationError("no generation queue is wired")
+            self.queue = self.adapters.queue()
+        return self.queue
+
+    @property
+    def image_store(self) -> ImageStore:
+        """Raises ConfigurationError where none is wired: only the functions that store or
+        remove pictures ask for it."""
+        if self.images is None:
+            if self.adapters is None:
+                raise ConfigurationError("no image store is wired")
+            self.images = self.adapters.images()
+        return self.images
+
+    @property
+    def webhook_queue(self) -> WebhookQueue | None:
+        if self.webhooks is None and self.adapters is not None:
+            self.webhooks = self.adapters.webhooks()
+        return self.webhooks
+
+    @property
+    def task_inspector(self) -> TaskInspector | None:
+        """Asks the queue whether a request's task still exists; None where it cannot."""
+        if self.tasks is None and self.adapters is not None:
+            self.tasks = self.adapters.tasks()
+        return self.tasks
+
+    # --- repositories and services -----------------------------------------------------------
     @cached_property
     def generations(self) -> GenerationRepository:
+        from repositories.generations import GenerationRepository
+
         return GenerationRepository(self.db, self.transactions)
 
     @cached_property
     def simulator(self) -> ModelSimulator:
+        from services.model_simulator import ModelSimulator
+
         s = self.settings
         return ModelSimulator(
             s.failure_rates,
@@ -129,6 +154,9 @@ class Container:
 
     @cached_property
     def user_auth(self) -> UserAuthorizer:
+        from controllers.api_key_controller import key_resolver
+        from controllers.auth import UserAuthorizer
+
         return UserAuthorizer(
             self.settings.require_auth,
             self.verify_token or _verify_id_token,
@@ -137,45 +165,63 @@ class Container:
 
     @cached_property
     def api_keys(self) -> ApiKeyRepository:
+        from repositories.api_keys import ApiKeyRepository
+
         return ApiKeyRepository(self.db, self.transactions)
 
     @cached_property
     def api_key_service(self) -> ApiKeyService:
+        from services.api_key_service import MAX_CREATED_KEYS, ApiKeyService
+
+        limit = self.max_api_keys_created
         return ApiKeyService(
             self.api_keys,
             self.clock,
             self.account_active or _account_active,
             accounts=self.users,
-            max_created=self.max_api_keys_created,
+            max_created=MAX_CREATED_KEYS if limit is None else limit,
         )
 
     @cached_property
     def api_key_controller(self) -> ApiKeyController:
+        from controllers.api_key_controller import ApiKeyController
+
         return ApiKeyController(self.api_key_service, self.user_auth)
 
     @cached_property
     def admin_guard(self) -> AdminGuard:
         """Open on the emulator unless auth is required there, as deployed."""
         if self.settings.on_emulator and not self.settings.require_auth:
+            from emulator.admin import OpenAdminGuard
+
             return OpenAdminGuard()
+        from controllers.auth import AdminGuard
+
         return AdminGuard(self.settings.admin_api_key, self.verify_token or _verify_id_token)
 
     @cached_property
     def catalog_service(self) -> CatalogService:
         """One per instance: its short-lived cache serves getCatalog and the accept path."""
+        from repositories.catalog import CatalogRepository
+        from services.catalog_service import CatalogService
+
         return CatalogService(CatalogRepository(self.db), self.clock)
 
     @cached_property
     def generation_controller(self) -> GenerationController:
+        from controllers.event_stream import StatusStream, StreamTimings
+        from controllers.generation_controller import GenerationController
+        from services.generation_service import GenerationService
+
         service = GenerationService(
             self.catalog_service,
             self.generations,
-            self.queue,
+            self.task_queue,
             self.clock,
             max_in_flight=self.settings.max_in_flight_per_user,
             max_pending_webhooks=self.settings.max_pending_webhooks_per_user,
             webhooks=self.webhook_notifier,
-            images=self.images,
+            images=lambda: self.image_store,
             retention=timedelta(days=self.settings.retention_days),
             queue_position_cap=self.queue_position_cap,
         )
@@ -187,12 +233,17 @@ class Container:
             waits=self.wait_slots,
             accounts=self.users,
             streams=self.stream_slots,
-            status_stream=StatusStream(self.stream_timings),
+            status_stream=StatusStream(self.stream_timings or StreamTimings()),
         )
 
     @cached_property
     def wait_slots(self) -> ConcurrencySlots:
         """`Prefer: wait` calls waiting at once per user, counted in Firestore (every instance)."""
+        from core.capacity import WAIT_LEASE_SECONDS
+        from repositories.firestore_helpers import WAIT_LEASES
+        from repositories.slots import SlotRepository
+        from services.concurrency import ConcurrencySlots
+
         return ConcurrencySlots(
             SlotRepository(self.db, WAIT_LEASES),
             self.clock,
@@ -204,6 +255,11 @@ class Container:
     @cached_property
     def stream_slots(self) -> ConcurrencySlots:
         """Status streams open at once per user, counted in Firestore (every instance)."""
+        from core.capacity import MAX_STREAMS_PER_USER, STREAM_LEASE_SECONDS
+        from repositories.firestore_helpers import STREAM_LEASES
+        from repositories.slots import SlotRepository
+        from services.concurrency import ConcurrencySlots
+
         return ConcurrencySlots(
             SlotRepository(self.db, STREAM_LEASES),
             self.clock,
@@ -214,11 +270,16 @@ class Container:
 
     @cached_property
     def account_controller(self) -> AccountController:
+        from controllers.account_controller import AccountController
+
         return AccountController(self.users, self.user_auth, self.admin_guard, self.account_service)
 
     @cached_property
     def account_service(self) -> AccountService:
         """createAccount: the user document and its welcome credits, one transaction."""
+        from repositories.accounts import AccountRepository
+        from services.accounts import AccountService
+
         return AccountService(
             AccountRepository(self.db, self.transactions),
             self.clock,
@@ -227,21 +288,31 @@ class Container:
 
     @cached_property
     def users(self) -> UserRepository:
+        from repositories.users import UserRepository
+
         return UserRepository(self.db)
 
     @cached_property
     def credits(self) -> CreditRepository:
         """Books credits that come from outside the money path (welcome, grants, purchases)."""
+        from repositories.credits import CreditRepository
+
         return CreditRepository(self.db, self.transactions)
 
     @cached_property
     def checkout_gateway(self) -> CheckoutGateway | None:
         """None while STRIPE_SECRET_KEY holds no Stripe key (payments are off)."""
+        from core.payments import StripeCheckout, is_secret_key
+
         key = self.settings.stripe_secret_key
         return StripeCheckout(key, self.stripe_http_client) if is_secret_key(key) else None
 
     @cached_property
     def payments_controller(self) -> PaymentsController:
+        from controllers.payments_controller import PaymentsController
+        from repositories.catalog import CatalogRepository
+        from services.payments import PaymentService
+
         service = PaymentService(
             self.catalog_service,
             CatalogRepository(self.db),
@@ -255,23 +326,29 @@ class Container:
 
     @cached_property
     def grant_controller(self) -> GrantController:
+        from controllers.grant_controller import GrantController
+        from services.grant_service import GrantService
+
         return GrantController(GrantService(self.credits, self.clock), self.admin_guard)
 
     @cached_property
     def catalog_controller(self) -> CatalogController:
+        from controllers.catalog_controller import CatalogController
+
         return CatalogController(self.catalog_service)
 
     @cached_property
     def worker_controller(self) -> WorkerController:
+        from controllers.worker_controller import WorkerController
+        from services.worker_service import GenerationWorker, StuckTimeouts
+
         s = self.settings
-        if self.images is None:
-            raise ConfigurationError("no image store is wired")
         worker = GenerationWorker(
             self.generations,
             self.simulator,
-            self.images,
+            self.image_store,
             self.clock,
-            self.tasks,
+            self.task_inspector,
             webhooks=self.webhook_notifier,
         )
         timeouts = StuckTimeouts(s.generation_timeout_seconds, s.queued_timeout_seconds)
@@ -280,25 +357,39 @@ class Container:
     @cached_property
     def webhook_policy(self) -> UrlPolicy:
         """Loopback targets (and http to them) only on the emulator."""
+        from core.webhook_urls import EMULATOR, PRODUCTION
+
         return EMULATOR if self.settings.on_emulator else PRODUCTION
 
     @cached_property
     def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        from repositories.webhooks import WebhookDeliveryRepository
+
         return WebhookDeliveryRepository(self.db, self.transactions)
 
     @cached_property
     def webhook_notifier(self) -> WebhookNotifier | None:
-        if self.webhooks is None:
+        from services.webhook_service import WebhookNotifier, WebhookRescue
+
+        queue = self.webhook_queue
+        if queue is None:
             return None
         rescue = WebhookRescue.for_backoff(self.settings.webhook_max_backoff_seconds)
-        return WebhookNotifier(self.webhooks, self.webhook_deliveries, rescue)
+        return WebhookNotifier(queue, self.webhook_deliveries, rescue)
 
     @cached_property
     def webhook_secrets(self) -> WebhookSecrets:
+        from repositories.webhooks import WebhookSecretRepository
+        from services.webhook_service import WebhookSecrets
+
         return WebhookSecrets(WebhookSecretRepository(self.db), self.clock)
 
     @cached_property
     def webhook_controller(self) -> WebhookController:
+        from controllers.webhook_controller import WebhookController
+        from core.webhook_http import PinnedWebhookSender
+        from services.webhook_service import WebhookDeliverer
+
         deliverer = WebhookDeliverer(
             self.generations,
             self.webhook_deliveries,
@@ -311,6 +402,10 @@ class Container:
 
     @cached_property
     def admin_controller(self) -> AdminController:
+        from controllers.admin_controller import AdminController
+        from repositories.seed import SeedRepository
+        from services.seeding.service import SeedService
+
         return AdminController(
             SeedService(SeedRepository(self.db), self.clock),
             self.admin_guard,
@@ -320,25 +415,28 @@ class Container:
     # --- deleteAccount and exportAccountData ------------------------------------------------
     @cached_property
     def account_data_controller(self) -> AccountDataController:
+        from controllers.account_data_controller import AccountDataController
+        from repositories.account_data import AccountDataRepository
+        from services.account_data import AccountDataService
+
         service = AccountDataService(
             AccountDataRepository(self.db, self.transactions),
             self.generations,
-            self.queue,
+            self.task_queue,
             self.api_keys,
             self.webhook_deliveries,
-            self._image_store,
+            lambda: self.image_store,
             self.auth_users or FirebaseAuthUsers(),
             self.clock,
         )
         return AccountDataController(service, self.user_auth)
 
-    def _image_store(self) -> ImageStore:
-        if self.images is None:
-            raise ConfigurationError("no image store is wired")
-        return self.images
-
     @cached_property
     def report_controller(self) -> ReportController:
+        from controllers.report_controller import ReportController
+        from repositories.reports import ReportRepository
+        from services.report_service import ReportService
+
         service = ReportService(
             ReportRepository(self.db), self.clock, self.settings.anomaly_thresholds
         )
@@ -364,6 +462,8 @@ _REJECTED = (
 
 def _verify_id_token(token: str) -> dict[str, Any]:
     """Verify signature, expiry and revocation (a disabled account's tokens fail at once)."""
+    from controllers.auth import TokenRejected
+
     try:
         claims: dict[str, Any] = auth.verify_id_token(token, app=firebase_app(), check_revoked=True)
     except _REJECTED as error:
@@ -403,20 +503,53 @@ def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> C
     """The one place production and the emulator differ: the emulator gets its workarounds
     (package emulator/), production the Cloud Tasks task lookup."""
     if settings.on_emulator:
+        from emulator.host_lock import HostLockedTransactions
+
         return Container(
-            settings,
-            db,
-            EmulatorGenerationQueue(app),
-            transactions=HostLockedTransactions(),
-            images=emulator_images(),
-            webhooks=EmulatorWebhookQueue(app),
+            settings, db, transactions=HostLockedTransactions(), adapters=emulator_adapters(app)
         )
-    bucket = settings.image_bucket or default_bucket_name()
-    return Container(
-        settings,
-        db,
-        CloudTasksGenerationQueue(app),
-        tasks=CloudTasksInspector(project_id()),
-        images=CloudStorageImages(lambda: firebase_bucket(app, bucket)),
-        webhooks=CloudTasksWebhookQueue(app),
-    )
+    return Container(settings, db, adapters=production_adapters(settings, app))
+
+
+def emulator_adapters(app: firebase_admin.App) -> Adapters:
+    def queue() -> GenerationQueue:
+        from emulator.task_queue import EmulatorGenerationQueue
+
+        return EmulatorGenerationQueue(app)
+
+    def webhooks() -> WebhookQueue:
+        from emulator.task_queue import EmulatorWebhookQueue
+
+        return EmulatorWebhookQueue(app)
+
+    def images() -> ImageStore:
+        from emulator.storage import emulator_images
+
+        return emulator_images()
+
+    return Adapters(queue, webhooks, images)
+
+
+def production_adapters(settings: Settings, app: firebase_admin.App) -> Adapters:
+    def queue() -> GenerationQueue:
+        from core.task_queue import CloudTasksGenerationQueue
+
+        return CloudTasksGenerationQueue(app)
+
+    def webhooks() -> WebhookQueue:
+        from core.task_queue import CloudTasksWebhookQueue
+
+        return CloudTasksWebhookQueue(app)
+
+    def images() -> ImageStore:
+        from core.image_storage import CloudStorageImages, default_bucket_name, firebase_bucket
+
+        bucket = settings.image_bucket or default_bucket_name()
+        return CloudStorageImages(lambda: firebase_bucket(app, bucket))
+
+    def tasks() -> TaskInspector:
+        from core.task_queue import CloudTasksInspector
+
+        return CloudTasksInspector(project_id())
+
+    return Adapters(queue, webhooks, images, tasks)

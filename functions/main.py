@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firebase_functions import https_fn, options, scheduler_fn, tasks_fn
 
-from container import container
-from controllers import catalog_controller
-from controllers.http import endpoint
+from controllers.http import endpoint, health_probe
 from core import capacity, config
 
+if TYPE_CHECKING:
+    from container import Container
+
 options.set_global_options(region="us-central1", max_instances=10)
+
+
+def container() -> Container:
+    """The process's container, imported on the first call: a function loads only its own
+    dependencies (container.py builds each on first use)."""
+    from container import container as built
+
+    return built()
 
 
 def _admin_origins() -> tuple[str, ...]:
@@ -137,7 +146,7 @@ def stripeWebhook(req: https_fn.Request) -> https_fn.Response:
 @https_fn.on_request(**capacity.PROBE)
 @endpoint(["GET"])
 def health(req: https_fn.Request) -> https_fn.Response:
-    return catalog_controller.health(req)
+    return health_probe(req)
 
 
 @https_fn.on_request(secrets=[config.ADMIN_API_KEY], **capacity.ADMIN_SEED)

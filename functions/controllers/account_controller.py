@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Request, Response
 
-from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.http import json_response, optional_json_body, params, validate
 from core.errors import NotFoundError
-from schemas.documents import UserRecord
 from schemas.requests import CreditsQuery, NoOptions, UserIdQuery
 from schemas.responses import transaction_body, user_data_body
 from services.accounts import AccountService, SignedInUser, account_missing
-from services.ports import UserStore
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard, UserAuthorizer
+    from schemas.documents import UserRecord
+    from services.ports import UserStore
 
 
 class AccountController:

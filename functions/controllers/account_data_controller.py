@@ -4,15 +4,18 @@ mode, never an API key)."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from flask import Request, Response
 
-from controllers.auth import UserAuthorizer
 from controllers.http import json_response, optional_json_body, validate
 from core.clock import to_rfc3339
 from schemas.requests import NoOptions
 from schemas.responses import account_profile_body, exported_request_body, transaction_body
-from services.account_data import AccountDataService
+
+if TYPE_CHECKING:
+    from controllers.auth import UserAuthorizer
+    from services.account_data import AccountDataService
 
 # Neither answer is ever kept by a cache on the way.
 NO_STORE = {"Cache-Control": "no-store"}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Request, Response
 
-from controllers.auth import AdminGuard
 from controllers.http import json_response, optional_json_body, validate
 from core.errors import SeedDisabledError
 from schemas.requests import SeedOptions
-from services.seeding.service import SeedService
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard
+    from services.seeding.service import SeedService
 
 
 class AdminController:

@@ -1,4 +1,4 @@
-"""getCatalog and health."""
+"""getCatalog."""
 
 from __future__ import annotations
 
@@ -25,8 +25,3 @@ class CatalogController:
             else "no-store"  # not seeded yet: nobody may keep the empty answer
         )
         return response
-
-
-def health(request: Request) -> Response:
-    """Readiness probe: touches nothing, so its latency is the emulator's floor."""
-    return json_response({"status": "ok"})

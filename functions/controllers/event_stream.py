@@ -12,14 +12,16 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
 
 from core import capacity
 from core.errors import NotFoundError
 from core.logging import info, log_exception
-from schemas.documents import GenerationRecord
+
+if TYPE_CHECKING:
+    from schemas.documents import GenerationRecord
 
 EVENT_STREAM = "text/event-stream"
 LAST_EVENT_ID_HEADER = "Last-Event-ID"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
 
-from controllers.auth import AdminGuard, UserAuthorizer
 from controllers.cancel_after import CANCEL_AFTER_HEADER, parse_cancel_after
 from controllers.event_stream import StatusStream, event_id, last_event_id, wants_event_stream
 from controllers.http import json_body, json_response, params, validate
@@ -25,7 +24,6 @@ from core.errors import (
 )
 from core.logging import log_exception
 from core.webhook_urls import PRODUCTION, UrlPolicy
-from schemas.documents import CancelReason, GenerationRecord
 from schemas.requests import (
     WEBHOOK_POLICY,
     CancelRequest,
@@ -36,9 +34,13 @@ from schemas.requests import (
 )
 from schemas.responses import generation_status_body, generation_summary_body
 from services.accounts import account_missing
-from services.concurrency import ConcurrencySlots
-from services.generation_service import GenerationService
-from services.ports import AccountReader
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard, UserAuthorizer
+    from schemas.documents import CancelReason, GenerationRecord
+    from services.concurrency import ConcurrencySlots
+    from services.generation_service import GenerationService
+    from services.ports import AccountReader
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Request, Response
 
-from controllers.auth import AdminGuard
 from controllers.http import json_body, json_response, validate
 from schemas.requests import GrantCreditsRequest
-from services.grant_service import GrantService
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard
+    from services.grant_service import GrantService
 
 
 class GrantController:

@@ -10,9 +10,8 @@ import functools
 import json
 import math
 from collections.abc import Callable, Collection, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 from flask import Request, Response
 from google.api_core import exceptions as gexc
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -29,6 +28,9 @@ from core.errors import (
     ValidationError,
 )
 from core.logging import log_exception
+
+if TYPE_CHECKING:
+    import pydantic
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -239,6 +241,8 @@ def validate[M: pydantic.BaseModel](
 ) -> M:
     """Parse with pydantic; failures become a 400 with one detail per field (no internals).
     `context` reaches the model's validators (e.g. the webhook URL policy)."""
+    import pydantic  # loaded with `model` already; main.py imports this module without it
+
     try:
         return model.model_validate(data, context=context)
     except pydantic.ValidationError as exc:
@@ -258,3 +262,8 @@ def _describe(err: Any) -> str:
     if kind == "string_pattern_mismatch":
         return "Contains characters that are not allowed"
     return str(err["msg"])
+
+
+def health_probe(request: Request) -> Response:
+    """health: touches nothing, so its latency is the emulator's floor."""
+    return json_response({"status": "ok"})

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Request, Response
 
-from controllers.auth import UserAuthorizer
 from controllers.http import json_body, json_response, raw_body, validate
 from core.errors import PaymentsNotConfiguredError, ValidationError
 from core.logging import warn
 from core.payments import InvalidEvent, InvalidSignature, is_webhook_secret, verify_event
 from schemas.requests import CheckoutRequest
-from services.payments import PaymentService
+
+if TYPE_CHECKING:
+    from controllers.auth import UserAuthorizer
+    from services.payments import PaymentService
 
 
 class PaymentsController:

@@ -6,18 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Request, Response
 
-from controllers.auth import AdminGuard
 from controllers.http import json_response, optional_json_body, params, validate
 from core.errors import AppError, InternalError
 from core.logging import info, log_exception
-from schemas.report import ReportSource
 from schemas.requests import DailyRollupOptions, ReportQuery, ReportsQuery, WeeklyReportOptions
-from services.report_service import ReportRun, ReportService
-from services.reports.daily import DayRollup
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard
+    from schemas.report import ReportSource
+    from services.report_service import ReportRun, ReportService
+    from services.reports.daily import DayRollup
 
 
 class ScheduledReportFailed(RuntimeError):

@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from firebase_functions.https_fn import FunctionsErrorCode, HttpsError
 from flask import Request, Response
 
-from controllers.auth import UserAuthorizer
 from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
 from schemas.requests import WorkerTask
 from services.accounts import require_account
-from services.ports import AccountReader
 from services.webhook_service import DeliveryResult, WebhookDeliverer, WebhookSecrets
+
+if TYPE_CHECKING:
+    from controllers.auth import UserAuthorizer
+    from services.ports import AccountReader
 
 # A secret is never kept by a cache on the way.
 NO_STORE = {"Cache-Control": "no-store"}

@@ -3,16 +3,18 @@ sweepStuckGenerations (HTTP)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from flask import Request, Response
 
-from controllers.auth import AdminGuard
 from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
 from schemas.requests import WorkerTask
-from services.worker_service import GenerationWorker, StuckTimeouts, SweepResult
+
+if TYPE_CHECKING:
+    from controllers.auth import AdminGuard
+    from services.worker_service import GenerationWorker, StuckTimeouts, SweepResult
 
 
 class WorkerController:

@@ -10,23 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.errors import AppError, DeletionIncompleteError, UnauthenticatedError
 from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, TransactionRecord, UserRecord
 from schemas.store import MalformedRecord, StoredRequest
 from services.accounts import account_missing
 from services.api_key_service import RETENTION
-from services.ports import (
-    AccountDataStore,
-    ApiKeyStore,
-    AuthUsers,
-    GenerationQueue,
-    GenerationStore,
-    ImageStore,
-    WebhookDeliveryStore,
-)
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import (
+        AccountDataStore,
+        ApiKeyStore,
+        AuthUsers,
+        GenerationQueue,
+        GenerationStore,
+        ImageStore,
+        WebhookDeliveryStore,
+    )
 
 # deleteAccount needs an ID token from a sign-in this recent (its `auth_time`).
 RECENT_SIGN_IN = timedelta(minutes=5)
@@ -37,7 +40,7 @@ ACCOUNT_DELETED = "account_deleted"
 
 
 def picture_path(user_id: str, request_id: str) -> str:
-    """Where the worker stores a request's picture (services/worker_service.image_path)."""
+    """Where the worker stores a request's picture (services/image_paths.py)."""
     return f"generated/{user_id}/{request_id}.png"
 
 

@@ -4,12 +4,15 @@ once the e-mail is verified; functions that need an account refuse without it.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.errors import NotFoundError
 from schemas import ledger
 from schemas.documents import UserRecord
-from services.ports import AccountReader, AccountStore
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import AccountReader, AccountStore
 
 
 def account_missing(user_id: str) -> NotFoundError:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from core import api_keys
 from core.api_keys import SCOPES, Scope
-from core.clock import Clock
 from core.errors import NotFoundError
 from schemas.documents import ApiKeyRecord
 from schemas.store import ApiKeyLimits
 from services.accounts import require_account
-from services.ports import AccountReader, ApiKeyStore
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import AccountReader, ApiKeyStore
 
 # At most this many keys of one user are active (unrevoked, unexpired) at once (one more: 409).
 MAX_ACTIVE_KEYS = 10

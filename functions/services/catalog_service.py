@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
-from schemas.documents import Catalog
-from services.ports import CatalogStore
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from schemas.documents import Catalog
+    from services.ports import CatalogStore
 
 # How long one instance serves the catalog it read; also the Cache-Control max-age clients and
 # Hosting's CDN get, so a catalog edit shows everywhere within about twice this.

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.logging import info, warn
-from services.ports import SlotStore
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import SlotStore
 
 
 class ConcurrencySlots:

@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.clock import Clock
 from core.errors import (
     ConfigurationError,
     DeleteInFlightError,
@@ -27,7 +26,6 @@ from schemas.documents import (
     GenerationRecord,
     GenerationStatus,
 )
-from schemas.requests import CreateGenerationRequest
 from schemas.responses import (
     QUEUE_POSITION_CAP,
     CreateGenerationResponse,
@@ -35,10 +33,14 @@ from schemas.responses import (
     retention_body,
 )
 from schemas.store import IdempotencyClaim, Replay
-from services.catalog_service import CatalogService
-from services.ports import GenerationQueue, GenerationStore, ImageStore
-from services.webhook_service import WebhookNotifier
-from services.worker_service import image_path
+from services.image_paths import image_path
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from schemas.requests import CreateGenerationRequest
+    from services.catalog_service import CatalogService
+    from services.ports import GenerationQueue, GenerationStore, ImageStore
+    from services.webhook_service import WebhookNotifier
 
 QUEUE_FAILURE_MESSAGE = "Failed to queue generation task"
 # `Prefer: wait` polls after 50 ms, then twice as long each time, up to once a second.
@@ -65,7 +67,7 @@ class GenerationService:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         webhooks: WebhookNotifier | None = None,
-        images: ImageStore | None = None,
+        images: Callable[[], ImageStore] | None = None,
         retention: timedelta = timedelta(days=30),
         queue_position_cap: int = QUEUE_POSITION_CAP,
     ) -> None:
@@ -79,7 +81,7 @@ class GenerationService:
         self._sleep = sleep
         self._monotonic = monotonic
         self._webhooks = webhooks  # schedules a settled request's webhook event
-        self._images = images  # where deleteGenerationRequest removes a picture
+        self._images = images  # opened on first use: only deleteGenerationRequest needs it
         self._retention = retention  # how long a picture is kept after completion
         self._queue_position_cap = queue_position_cap
 
@@ -296,6 +298,7 @@ class GenerationService:
         The record is marked first: from then on no read hands out the picture's URL."""
         if self._images is None:
             raise ConfigurationError("no image store is wired")
+        images = self._images()
         record = self.get(request_id, visible)
         if not record.status.is_terminal:
             raise DeleteInFlightError(
@@ -305,5 +308,5 @@ class GenerationService:
         before = self._generations.mark_deleted(request_id, self._clock.now())
         if before is None or not before.status.is_terminal:  # gone, or not what was read
             return self.get(request_id, visible)
-        self._images.delete(before.image_path or image_path(before))
+        images.delete(before.image_path or image_path(before))
         return self.get(request_id, visible)

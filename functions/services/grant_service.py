@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.errors import GrantConflictError
 from schemas.documents import GrantRecord
-from services.ports import GrantLedger
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import GrantLedger
 
 
 @dataclass(frozen=True)

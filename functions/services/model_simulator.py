@@ -7,9 +7,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from schemas.documents import GenerationRecord
 from services.image_renderer import ImageSpec, render_png
+
+if TYPE_CHECKING:
+    from schemas.documents import GenerationRecord
 
 FAILURE_MESSAGES: tuple[str, ...] = (
     "Model processing timeout",

@@ -6,10 +6,10 @@ event books nothing twice; Stripe's event ids need not be kept."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pydantic
 
-from core.clock import Clock
 from core.errors import (
     ConflictError,
     NotFoundError,
@@ -17,13 +17,16 @@ from core.errors import (
     ValidationError,
 )
 from core.logging import error, info
-from core.payments import CheckoutSession
 from schemas import ledger
-from schemas.documents import CreditPackRecord, TransactionRecord
-from schemas.store import Booked
 from schemas.stripe_events import ChargeObject, CheckoutSessionObject, StripeEvent
-from services.catalog_service import CatalogService
-from services.ports import AccountReader, CheckoutGateway, CreditPackReader, PurchaseLedger
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from core.payments import CheckoutSession
+    from schemas.documents import CreditPackRecord, TransactionRecord
+    from schemas.store import Booked
+    from services.catalog_service import CatalogService
+    from services.ports import AccountReader, CheckoutGateway, CreditPackReader, PurchaseLedger
 
 PURCHASE_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 REFUND_EVENT = "charge.refunded"

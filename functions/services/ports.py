@@ -5,39 +5,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from core.payments import CheckoutSession
-from core.webhook_http import WebhookResponse
-from schemas.documents import (
-    ApiKeyRecord,
-    Catalog,
-    CreditPackRecord,
-    GenerationOutcome,
-    GenerationRecord,
-    GenerationStatus,
-    GrantRecord,
-    RequestRecord,
-    TransactionRecord,
-    UserRecord,
-    WebhookDelivery,
-    WebhookState,
-)
-from schemas.report import StoredDay, WeeklyReport
-from schemas.store import (
-    ApiKeyLimits,
-    Booked,
-    GrantBooking,
-    IdempotencyClaim,
-    OpenedAccount,
-    Replay,
-    SeededUser,
-    SlotLease,
-    StaleDelivery,
-    StoredImage,
-    StoredRequest,
-    StuckCandidate,
-)
+if TYPE_CHECKING:
+    from core.payments import CheckoutSession
+    from core.webhook_http import WebhookResponse
+    from schemas.documents import (
+        ApiKeyRecord,
+        Catalog,
+        CreditPackRecord,
+        GenerationOutcome,
+        GenerationRecord,
+        GenerationStatus,
+        GrantRecord,
+        RequestRecord,
+        TransactionRecord,
+        UserRecord,
+        WebhookDelivery,
+        WebhookState,
+    )
+    from schemas.report import StoredDay, WeeklyReport
+    from schemas.store import (
+        ApiKeyLimits,
+        Booked,
+        GrantBooking,
+        IdempotencyClaim,
+        OpenedAccount,
+        Replay,
+        SeededUser,
+        SlotLease,
+        StaleDelivery,
+        StoredImage,
+        StoredRequest,
+        StuckCandidate,
+    )
 
 
 class GenerationQueue(Protocol):

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from core.clock import Clock
-from core.config import AnomalyThresholds
 from core.errors import FieldError, NotFoundError, ValidationError
-from schemas.report import AnomalySummary, ReportSource, ReportSummary, WeeklyReport
-from services.ports import ReportStore
 from services.reports.aggregation import WeekSeries
 from services.reports.daily import DAY, DayRollup, day_window, days_of
 from services.reports.report_builder import build_report, summarize
 from services.reports.window import WEEK, WeekWindow, as_utc, last_complete_week, week_for
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from core.settings import AnomalyThresholds
+    from schemas.report import AnomalySummary, ReportSource, ReportSummary, WeeklyReport
+    from services.ports import ReportStore
 
 MAX_LISTED_REPORTS = 100
 

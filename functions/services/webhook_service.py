@@ -9,21 +9,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.logging import info, log_exception, warn
 from core.webhook_http import UNREACHABLE, http_status_error
 from core.webhook_signing import new_secret, signed_headers
 from core.webhook_urls import WebhookUrlRefused
-from schemas.documents import GenerationRecord, WebhookState
 from schemas.responses import webhook_event
-from services.ports import (
-    GenerationReader,
-    WebhookDeliveryStore,
-    WebhookQueue,
-    WebhookSecretStore,
-    WebhookSender,
-)
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from schemas.documents import GenerationRecord, WebhookState
+    from services.ports import (
+        GenerationReader,
+        WebhookDeliveryStore,
+        WebhookQueue,
+        WebhookSecretStore,
+        WebhookSender,
+    )
 
 GONE = 410
 

@@ -6,21 +6,20 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from core.clock import Clock
 from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
 from schemas.store import QUARANTINED, MalformedRecord, StuckCandidate
-from services.model_simulator import ModelRun, ModelSimulator
-from services.ports import GenerationStore, ImageStore, TaskInspector
-from services.webhook_service import WebhookNotifier
+from services.image_paths import image_path
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.model_simulator import ModelRun, ModelSimulator
+    from services.ports import GenerationStore, ImageStore, TaskInspector
+    from services.webhook_service import WebhookNotifier
 
 TIMEOUT_MESSAGE = "Generation timed out"
-
-
-def image_path(record: GenerationRecord) -> str:
-    """Where a request's PNG is stored: one object per request, under its owner."""
-    return f"generated/{record.user_id}/{record.id}.png"
 
 
 class WorkResult(StrEnum):

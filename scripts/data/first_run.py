@@ -30,8 +30,9 @@ import PIL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.clock import SystemClock
-from core.config import SEED_ENABLED, anomaly_thresholds
+from core.config import SEED_ENABLED
 from core.firestore_client import build_firestore_client
+from core.settings import anomaly_thresholds
 from emulator.storage import emulator_images
 from repositories.reports import ReportRepository
 from repositories.seed import SeedRepository

@@ -4,7 +4,18 @@ Prints the image renderer's time per size and the upload time to the Storage emu
 createGenerationRequest acceptance latency (p50/p95) at concurrency 1 and 8, the same
 for the trivial `health` function (the floor the emulator imposes), and the wall time for a
 batch of 200 requests to reach a terminal state through Cloud Tasks and the worker: three
-rounds, each started with nothing in flight, and their median.
+rounds, each started with nothing in flight, and their median. Then, per measured function, its
+cold import beside the floor (`--cold-imports-only` prints just those lines):
+
+    cold_import function=<name> ms=<median of 5> floor_ms=<median of 5> ratio=<ms/floor_ms>
+
+A cold import is the import time of a fresh Python process (`python -X importtime`: the sum of
+its top-level cumulative times, so network time is excluded but every import is counted,
+including the ones first done while serving) that imports main.py and serves one call of the
+function through its entry point (a Flask test request; the worker's call is a task for a
+queued request made for it), in the environment the Functions emulator gives our functions
+(functions/.env*, .secret.local and its own variables). The floor is a fresh process importing
+`firebase_functions.https_fn` and `google.cloud.firestore` alone, measured the same way.
 
 Each client thread acts for its own user: the Functions emulator serves concurrent calls from
 separate processes, and the Firestore emulator resolves cross-process transactions on one
@@ -14,8 +25,11 @@ measure the emulator, not us.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -23,16 +37,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
+from google.cloud import firestore
 from google.cloud.firestore import FieldFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
-from core.firestore_client import build_firestore_client
+from core.firestore_client import DEFAULT_PROJECT, build_firestore_client
 from emulator.storage import emulator_images
+from schemas.documents import GenerationRecord, GenerationStatus
 from services.image_renderer import ImageSpec, render_png
 from services.seeding.reference_data import STYLES
 
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 BASE = "http://127.0.0.1:5551/feraset-imagen/us-central1"
 REQUESTS = 200
 CLIENTS = 8
@@ -175,6 +193,192 @@ def bench_images() -> None:
             print(f"{label:<26}{IMAGE_RUNS:>12}{p50:>10.1f}{p95:>10.1f}{kib:>8.0f}")
 
 
+# --- cold imports ---------------------------------------------------------------------------
+COLD_IMPORT_RUNS = 5
+COLD_USER = "cold_import_user"
+# One fresh process: the floor (call None) or main.py serving one call through its entry point.
+SERVE_ONE_CALL = """
+import json, sys
+call = json.loads(sys.argv[1])
+if call is None:
+    from firebase_functions import https_fn
+    from google.cloud import firestore
+else:
+    import main
+    from flask import Flask, request
+    with Flask("cold_import").test_request_context(
+        call["path"], method=call["method"], json=call["json"], query_string=call["query"]
+    ):
+        response = getattr(main, call["function"])(request)
+    print("cold_import_answer", response.status_code, response.get_data(as_text=True))
+"""
+_IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\s*)\S")
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """A functions/.env* or .secret.local file as the emulator reads it (comments dropped)."""
+    values = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        name, sep, value = line.strip().partition("=")
+        if not sep or name.startswith("#"):
+            continue
+        value = value.strip()
+        if value[:1] in ("'", '"'):
+            value = value[1 : value.index(value[0], 1)]
+        else:
+            value = value.split(" #")[0].strip()
+        values[name.strip()] = value
+    return values
+
+
+def function_environment(function: str) -> dict[str, str]:
+    """What the Functions emulator gives `function`'s process (firebase-tools'
+    functionsEmulator.js): our environment (emulators:exec already set the emulators' hosts,
+    as the emulator does), the user env files, every .secret.local value and its own variables."""
+    project = os.environ.get("GCLOUD_PROJECT") or DEFAULT_PROJECT
+    env = dict(os.environ)
+    for name in (".env", f".env.{project}", ".env.local", ".secret.local"):
+        env |= env_file(FUNCTIONS / name)
+    return env | {
+        "GCLOUD_PROJECT": project,
+        "GOOGLE_CLOUD_QUOTA_PROJECT": project,
+        "K_REVISION": "1",
+        "PORT": "80",
+        "FUNCTION_TARGET": function,
+        "K_SERVICE": function,
+        "FUNCTION_SIGNATURE_TYPE": "http",
+        "FUNCTIONS_EMULATOR": "true",
+        "TZ": "UTC",
+        "FIREBASE_DEBUG_MODE": "true",
+        "FIREBASE_DEBUG_FEATURES": json.dumps({"skipTokenVerification": True, "enableCors": True}),
+        "FIREBASE_CONFIG": json.dumps(
+            {"storageBucket": f"{project}.appspot.com", "projectId": project}
+        ),
+    }
+
+
+def import_ms(call: dict[str, Any] | None) -> float:
+    """One fresh process's import time (ms); exits when its call was not served as expected."""
+    function = call["function"] if call else "floor"
+    request = {k: v for k, v in call.items() if k != "expect"} if call else None
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", SERVE_ONE_CALL, json.dumps(request)],
+        cwd=FUNCTIONS,
+        env=function_environment(function),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if call is not None:
+        answer = next(
+            (line for line in done.stdout.splitlines() if line.startswith("cold_import_answer")),
+            "",
+        )
+        if not answer or not call["expect"](answer):
+            sys.exit(f"bench: {function} was not served: {answer or done.stderr[-2000:]}")
+    elif done.returncode != 0:
+        sys.exit(f"bench: the floor failed: {done.stderr[-2000:]}")
+    top_level = (_IMPORT_LINE.match(line) for line in done.stderr.splitlines())
+    return sum(int(m[1]) for m in top_level if m and not m[2]) / 1000
+
+
+def queued_request(db: firestore.Client) -> str:
+    """A queued request of COLD_USER's, as a create leaves it (its task is never enqueued):
+    the worker's call runs its whole path (claim, render, upload, settle)."""
+    now = datetime.now(UTC)
+    record = GenerationRecord(
+        id=f"cold-import-{time.time_ns()}",
+        user_id=COLD_USER,
+        model="Model A",
+        style="realistic",
+        color="vibrant",
+        size="512x512",
+        status=GenerationStatus.QUEUED,
+        created_at=now,
+        prompt="cold import",
+        credits_deducted=1,
+        updated_at=now,
+    )
+    db.collection("users").document(COLD_USER).update({"in_flight": firestore.Increment(1)})
+    db.collection("generation_requests").document(record.id).set(record.document())
+    return record.id
+
+
+def settle_cold_user(db: firestore.Client, timeout: float = 60) -> None:
+    """Wait until none of COLD_USER's requests is in flight."""
+    in_flight = (
+        db.collection("generation_requests")
+        .where(filter=FieldFilter("user_id", "==", COLD_USER))
+        .where(filter=FieldFilter("status", "in", ["queued", "processing"]))
+        .count()
+    )
+    deadline = time.monotonic() + timeout
+    while int(in_flight.get()[0][0].value):
+        if time.monotonic() > deadline:
+            sys.exit(f"bench: {COLD_USER}'s requests were not terminal after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def served(status: int, *results: str) -> Callable[[str], bool]:
+    def check(answer: str) -> bool:
+        code, _, body = answer.removeprefix("cold_import_answer ").partition(" ")
+        return int(code) == status and (not results or any(r in body for r in results))
+
+    return check
+
+
+def cold_imports(db: firestore.Client) -> None:
+    """Print a `cold_import` line per measured function (module docstring)."""
+    db.collection("users").document(COLD_USER).set(
+        {
+            "name": "Cold import",
+            "email": "cold@example.com",
+            "current_credits": 10_000,
+            "initial_credits": 10_000,
+            "total_images_generated": 0,
+            "is_active": True,
+            "created_at": datetime.now(UTC),
+        }
+    )
+
+    def call(function: str, method: str = "GET", **extra: Any) -> dict[str, Any]:
+        base = {"function": function, "path": f"/{function}", "method": method, "json": None}
+        return base | {"query": None, "expect": served(200)} | extra
+
+    calls: dict[str, Callable[[], dict[str, Any]]] = {
+        "health": lambda: call("health"),
+        "getUserCredits": lambda: call("getUserCredits", query={"userId": COLD_USER}),
+        "createGenerationRequest": lambda: call(
+            "createGenerationRequest",
+            "POST",
+            json=BODY | {"userId": COLD_USER},
+            expect=served(202),
+        ),
+        # A task as Cloud Tasks delivers it; "skipped" would mean the worker never ran.
+        "processImageGeneration": lambda: call(
+            "processImageGeneration",
+            "POST",
+            json={"data": {"generationRequestId": queued_request(db)}},
+            expect=served(200, '"completed"', '"failed"'),
+        ),
+    }
+    floor: list[float] = []
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(COLD_IMPORT_RUNS):  # interleaved, so that a busy moment hits every row
+        floor.append(import_ms(None))
+        for name, make in calls.items():
+            times[name].append(import_ms(make()))
+            settle_cold_user(db)  # the emulator's worker runs a create's task: not beside us
+    floor_ms = statistics.median(floor)
+    for name, values in times.items():
+        ms = statistics.median(values)
+        print(
+            f"cold_import function={name} ms={ms:.0f} floor_ms={floor_ms:.0f} "
+            f"ratio={ms / floor_ms:.2f}"
+        )
+
+
 def main() -> None:
     bench_images()
     db = build_firestore_client()
@@ -216,6 +420,8 @@ def main() -> None:
     # The latency rows' requests are drained first: each round measures its own 200 only.
     submitted = wait_terminal(db, 5 + 2 * REQUESTS)
     print()
+    cold_imports(db)
+    print()
     totals = []
     for round_number in range(1, END_TO_END_ROUNDS + 1):
         workers = function_workers()
@@ -237,4 +443,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--cold-imports-only"]:
+        client = build_firestore_client()
+        prepare(client)
+        cold_imports(client)
+    else:
+        main()

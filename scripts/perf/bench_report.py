@@ -38,8 +38,9 @@ from google.cloud import firestore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 from core.clock import SystemClock
-from core.config import MODELS, AnomalyThresholds
+from core.config import MODELS
 from core.firestore_client import build_firestore_client, project_id
+from core.settings import AnomalyThresholds
 from repositories.reports import ReportRepository
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week

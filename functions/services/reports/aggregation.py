@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from services.reports.window import WEEK, WeekWindow, history_span, previous_weeks
+
+if TYPE_CHECKING:
+    from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 
 DIMENSIONS: tuple[str, ...] = ("model", "style", "color", "size")
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import AnomalyThresholds
 from schemas.report import (
     AnomalyAnalysis,
     ComparisonPeriod,
@@ -17,7 +16,10 @@ from schemas.report import (
     SeverityLevel,
 )
 from services.reports.aggregation import Baseline, Tally, WeekAggregate
-from services.reports.window import WeekWindow
+
+if TYPE_CHECKING:
+    from core.settings import AnomalyThresholds
+    from services.reports.window import WeekWindow
 
 Anomaly = dict[str, Any]
 Number = int | float | Fraction

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from services.reports.aggregation import DIMENSIONS, Tally, WeekAggregate
 from services.reports.window import WeekWindow, as_utc
+
+if TYPE_CHECKING:
+    from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 
 DAY = timedelta(days=1)
 FORMAT_VERSION = 1

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from core.config import AnomalyThresholds
 from schemas.report import (
     AnomalySummary,
     CreditStats,
@@ -23,6 +22,9 @@ from schemas.report import (
 from services.reports.aggregation import Baseline, Tally, WeekAggregate
 from services.reports.anomalies import SEVERITY_SCORES, analyse
 from services.reports.window import WeekWindow, as_utc, report_id
+
+if TYPE_CHECKING:
+    from core.settings import AnomalyThresholds
 
 
 def _counts(tallies: Mapping[str, Tally]) -> dict[str, int]:

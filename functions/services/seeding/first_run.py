@@ -7,14 +7,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from schemas.store import StoredImage
+from services.image_paths import image_path
 from services.image_renderer import ImageSpec, render_png
 from services.model_simulator import image_spec
-from services.ports import ImageStore, SeedStore
-from services.report_service import ReportService
 from services.seeding.history import anomalous_week
-from services.worker_service import image_path
+
+if TYPE_CHECKING:
+    from services.ports import ImageStore, SeedStore
+    from services.report_service import ReportService
 
 type RenderAll = Callable[[Sequence[ImageSpec]], Iterable[bytes]]
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.clock import Clock
-from services.ports import SeedStore
 from services.seeding import reference_data
 from services.seeding.history import DEFAULT_SEED, SeedHistory, fabricate_history
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from services.ports import SeedStore
 
 
 def reference_documents() -> dict[str, list[dict[str, Any]]]:

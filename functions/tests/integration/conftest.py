@@ -18,8 +18,8 @@ from google.cloud import firestore
 import main
 from container import Container
 from core.clock import SystemClock
-from core.config import Settings
 from core.firestore_client import build_firestore_client
+from core.settings import Settings
 from emulator.host_lock import HostLockedTransactions
 from emulator.storage import emulator_images
 from repositories.firestore_helpers import TransactionRunner

@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 
 import main
 from container import Container
-from core.config import Settings
+from core.settings import Settings
 from core.webhook_http import PinnedWebhookSender
 from core.webhook_urls import EMULATOR
 from tests.integration.conftest import RecordingQueue, balance, request_body

@@ -256,7 +256,7 @@ def test_create_account_after_deletion_is_account_not_found():
 
 
 def test_picture_path_is_where_the_worker_stores_it():
-    from services.worker_service import image_path
+    from services.image_paths import image_path
 
     assert picture_path("u1", "r1") == image_path(request("r1", GenerationStatus.QUEUED))
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from core import config
-from core.config import AnomalyThresholds, Settings, load_settings
+from core.settings import AnomalyThresholds, Settings, load_settings
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from services.reports import anomalies as a
 from services.reports.aggregation import Baseline, Tally, WeekAggregate

@@ -20,7 +20,6 @@ from controllers.auth import AdminGuard, TokenRejected, UserAuthorizer
 from controllers.http import validate
 from controllers.webhook_controller import WebhookController
 from core import api_keys
-from core.config import Settings
 from core.errors import (
     BackendUnavailableError,
     ForbiddenError,
@@ -30,6 +29,7 @@ from core.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from core.settings import Settings
 from schemas.documents import ApiKeyRecord
 from schemas.requests import CreateApiKeyRequest
 from services.api_key_service import (

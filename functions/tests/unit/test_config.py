@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import config
-from core.config import load_settings, parse_require_auth, running_on_emulator
+from core.config import parse_require_auth, running_on_emulator
 from core.errors import ConfigurationError
+from core.settings import checkout_return_url, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -184,13 +184,13 @@ def test_the_model_list_is_declared_once():
 
 def test_checkout_returns_to_the_console_unless_configured(monkeypatch):
     monkeypatch.setenv("GCLOUD_PROJECT", "feraset-prod")
-    assert config.checkout_return_url("", on_emulator=False) == "https://feraset-prod.web.app/"
-    assert config.checkout_return_url(" ", on_emulator=True) == "http://127.0.0.1:8888/"
-    assert config.checkout_return_url(" https://x.example/buy ", False) == "https://x.example/buy"
+    assert checkout_return_url("", on_emulator=False) == "https://feraset-prod.web.app/"
+    assert checkout_return_url(" ", on_emulator=True) == "http://127.0.0.1:8888/"
+    assert checkout_return_url(" https://x.example/buy ", False) == "https://x.example/buy"
 
 
 def test_stripe_secrets_are_read_at_run_time_and_unset_means_off(monkeypatch):
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", " whsec_abc ")
-    settings = config.load_settings()
+    settings = load_settings()
     assert (settings.stripe_secret_key, settings.stripe_webhook_secret) == ("", "whsec_abc")

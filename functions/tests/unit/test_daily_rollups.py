@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from core.config import AnomalyThresholds
 from core.errors import ValidationError
+from core.settings import AnomalyThresholds
 from services.report_service import ReportService
 from services.reports.aggregation import DIMENSIONS, WeekAggregate, WeekSeries
 from services.reports.daily import SETTLE_GRACE, DayRollup, day_window, days_of

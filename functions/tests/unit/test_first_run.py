@@ -11,15 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from PIL import Image
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from schemas.documents import GenerationRecord, GenerationStatus
+from services.image_paths import image_path
 from services.image_renderer import ImageSpec, render_png
 from services.model_simulator import image_spec, pixel_size
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week, report_id
 from services.seeding.first_run import FirstRun, RenderAll, render_each
 from services.seeding.history import INTENDED_ANOMALIES, SeedHistory, fabricate_history
-from services.worker_service import image_path
 from tests.support.fakes import FakeImages, FakeSeedStore, ManualClock
 from tests.support.memory_reports import MemoryReportStore
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from schemas.documents import RequestRecord, TransactionRecord, UserRecord
 from schemas.report import WeeklyReport
 from services.reports.aggregation import WeekSeries

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from container import Container
-from core.config import AnomalyThresholds, Settings
 from core.errors import NotFoundError, ValidationError
+from core.settings import AnomalyThresholds, Settings
 from schemas.report import WeeklyReport
 from services.report_service import ReportService
 from tests.support.fakes import ManualClock

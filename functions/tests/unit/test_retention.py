@@ -11,6 +11,7 @@ import pytest
 
 from core import config
 from core.errors import ConfigurationError, DeleteInFlightError, NotFoundError
+from core.settings import Settings
 from schemas.documents import Catalog, GenerationRecord, GenerationStatus
 from schemas.responses import generation_status_body, retention_body
 from services.catalog_service import CatalogService
@@ -94,9 +95,9 @@ def test_a_deleted_request_has_no_url_and_no_expiry():
 
 def test_the_retention_param_defaults_to_30_days_and_is_at_least_one():
     assert config.RETENTION_DAYS.default == 30
-    assert config.Settings().retention_days == 30
+    assert Settings().retention_days == 30
     with pytest.raises(ValueError):
-        config.Settings(retention_days=0)
+        Settings(retention_days=0)
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def build(
         FakeQueue(),
         clock,
         max_in_flight=10,
-        images=images,
+        images=lambda: images,
         retention=timedelta(days=7),
     )
     return service, generations, images, clock

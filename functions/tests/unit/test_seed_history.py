@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core.config import AnomalyThresholds
+from core.settings import AnomalyThresholds
 from services.report_service import ReportService
 from services.reports.window import WEEK, last_complete_week
 from services.seeding import reference_data

@@ -12,8 +12,8 @@ import pytest
 from controllers.auth import UserAuthorizer
 from controllers.generation_controller import GenerationController
 from controllers.http import endpoint
-from core.config import Settings, load_settings
 from core.errors import NotFoundError
+from core.settings import Settings, load_settings
 from schemas.documents import GenerationStatus
 from services import concurrency
 from services.concurrency import ConcurrencySlots

@@ -18,8 +18,8 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from container import wire
 from controllers.http import validate
 from controllers.webhook_controller import WebhookController
-from core.config import Settings
 from core.errors import ValidationError
+from core.settings import Settings
 from core.task_queue import CloudTasksWebhookQueue, webhook_task_id
 from core.webhook_http import ERRORS, TIMEOUT, UNREACHABLE, WebhookResponse
 from core.webhook_signing import (
@@ -451,7 +451,7 @@ def test_the_webhook_queue_and_url_policy_are_wired_per_environment(on_emulator)
     settings = Settings(on_emulator=on_emulator, admin_api_key="k" * 32)
     container = wire(settings, db=SimpleNamespace(), app=SimpleNamespace())  # type: ignore[arg-type]
     expected = EmulatorWebhookQueue if on_emulator else CloudTasksWebhookQueue
-    assert type(container.webhooks) is expected
+    assert type(container.webhook_queue) is expected
     assert container.webhook_policy is (EMULATOR if on_emulator else PRODUCTION)
     assert container.webhook_notifier is not None
 

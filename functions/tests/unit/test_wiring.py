@@ -8,9 +8,9 @@ import pytest
 
 from container import wire
 from controllers.auth import AdminGuard
-from core.config import Settings
 from core.errors import ForbiddenError
 from core.image_storage import FIREBASE_DOWNLOAD_BASE
+from core.settings import Settings
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from emulator.admin import OpenAdminGuard
 from emulator.host_lock import HostLockedTransactions
@@ -34,31 +34,31 @@ def all_repositories_run_with(container, runner) -> bool:
 
 def test_the_emulator_gets_its_workarounds():
     container = wired(on_emulator=True)
-    assert type(container.queue) is EmulatorGenerationQueue
+    assert type(container.task_queue) is EmulatorGenerationQueue
     assert isinstance(container.transactions, HostLockedTransactions)
     assert all_repositories_run_with(container, container.transactions)
     assert isinstance(container.admin_guard, OpenAdminGuard)
     container.admin_guard.authorize(make_request("GET"))  # open
-    assert container.tasks is None  # the Cloud Tasks emulator cannot be asked
-    assert container.images._download_base == "http://127.0.0.1:9199/download/storage/v1"
+    assert container.task_inspector is None  # the Cloud Tasks emulator cannot be asked
+    assert container.image_store._download_base == "http://127.0.0.1:9199/download/storage/v1"
 
 
 def test_production_contains_none_of_them():
     container = wired(on_emulator=False)
-    assert type(container.queue) is CloudTasksGenerationQueue
+    assert type(container.task_queue) is CloudTasksGenerationQueue
     assert type(container.transactions) is TransactionRunner
     assert all_repositories_run_with(container, container.transactions)
     assert type(container.admin_guard) is AdminGuard
     with pytest.raises(ForbiddenError):
         container.admin_guard.authorize(make_request("GET"))
-    assert isinstance(container.tasks, CloudTasksInspector)
-    assert container.images._download_base == FIREBASE_DOWNLOAD_BASE
+    assert isinstance(container.task_inspector, CloudTasksInspector)
+    assert container.image_store._download_base == FIREBASE_DOWNLOAD_BASE
 
 
 def test_auth_required_on_the_emulator_closes_the_admin_functions_as_deployed():
     """`REQUIRE_AUTH=true make dev`: production's guard, with the emulator's other workarounds."""
     container = wired(on_emulator=True, require_auth=True)
-    assert type(container.queue) is EmulatorGenerationQueue
+    assert type(container.task_queue) is EmulatorGenerationQueue
     assert type(container.admin_guard) is AdminGuard
     with pytest.raises(ForbiddenError):
         container.admin_guard.authorize(make_request("GET"))

@@ -9,8 +9,9 @@ from urllib.parse import quote
 import pytest
 
 from schemas.documents import GenerationRecord, GenerationStatus
+from services.image_paths import image_path
 from services.model_simulator import ModelRun
-from services.worker_service import GenerationWorker, WorkResult, image_path
+from services.worker_service import GenerationWorker, WorkResult
 from tests.support.fakes import FakeGenerations, FakeImages, ManualClock
 from tests.support.records import processing_record
 
