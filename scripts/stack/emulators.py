@@ -180,6 +180,7 @@ def environment(profile: str) -> dict[str, str]:
     import env_local
 
     env_local.write(profile, os.environ)
+    compile_functions()
     env = os.environ | toolchain.exports()
     build = subprocess.run(
         ["node", str(ROOT / "console-src/build.mjs"), "--emulators"], cwd=ROOT, env=env, check=False
@@ -187,6 +188,16 @@ def environment(profile: str) -> dict[str, str]:
     if build.returncode != 0:
         raise StartFailed("could not build the local Hosting pages (console-src/build.mjs)")
     return env
+
+
+def compile_functions() -> None:
+    """Byte-compile the functions' source, as pip does for installed packages: the emulator
+    starts a Python process per concurrent call, and where PYTHONDONTWRITEBYTECODE is set each
+    would compile every module it imports again (about 140 ms for all of them)."""
+    import compileall
+    import re
+
+    compileall.compile_dir(ROOT / "functions", rx=re.compile(r"[/\\](venv|tests)[/\\]"), quiet=1)
 
 
 def get(path: str, timeout: float) -> requests.Response | None:
