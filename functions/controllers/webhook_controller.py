@@ -11,7 +11,7 @@ from flask import Request, Response
 
 from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
-from schemas.requests import WorkerTask
+from schemas.tasks import WorkerTask
 from services.accounts import require_account
 from services.webhook_service import DeliveryResult, WebhookDeliverer, WebhookSecrets
 

@@ -10,7 +10,7 @@ from flask import Request, Response
 
 from controllers.http import json_response, optional_json_body
 from core.logging import info, warn
-from schemas.requests import WorkerTask
+from schemas.tasks import WorkerTask
 
 if TYPE_CHECKING:
     from controllers.auth import AdminGuard

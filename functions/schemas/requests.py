@@ -27,24 +27,8 @@ from core.webhook_urls import (
     WebhookUrlRefused,
     parse_webhook_url,
 )
+from schemas.ids import DocumentId, UserId
 
-
-def firestore_safe(value: str) -> str:
-    """Firestore rejects ".", ".." and ids of the form __.*__ as document ids."""
-    if value in {".", ".."} or (value.startswith("__") and value.endswith("__")):
-        raise ValueError("Is not a valid id")
-    return value
-
-
-# A trimmed, non-empty string usable as one Firestore document id.
-DocumentId = Annotated[
-    str,
-    StringConstraints(
-        strict=True, strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[^/]+$"
-    ),
-    AfterValidator(firestore_safe),
-]
-UserId = DocumentId
 CatalogId = Annotated[
     str, StringConstraints(strict=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9 _-]+$")
 ]
@@ -177,14 +161,6 @@ class CheckoutRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     packId: CatalogId
-
-
-class WorkerTask(BaseModel):
-    """The task payload: only the request id; everything else is read from Firestore."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    generationRequestId: DocumentId
 
 
 class UserRequestsQuery(UserIdQuery):

@@ -1,0 +1,16 @@
+"""Task payloads as Cloud Tasks delivers them to the worker and the webhook deliverer: a module
+of its own, so that those functions load no request schemas."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.ids import DocumentId
+
+
+class WorkerTask(BaseModel):
+    """The task payload: only the request id; everything else is read from Firestore."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    generationRequestId: DocumentId
