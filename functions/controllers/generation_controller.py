@@ -100,7 +100,7 @@ class GenerationController:
         try:
             result = self._service.create(parsed, key, cancel_after)
         except NotFoundError as missing:
-            # the charging transaction read no user: for a signed-in caller, their own account
+            # the charge read no user: for a signed-in caller, their own account
             if uid is not None and missing.error == "user_not_found":
                 raise account_missing(uid) from None
             raise

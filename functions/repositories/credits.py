@@ -100,7 +100,7 @@ class CreditRepository:
         return self._transactions.run(self._db, run, key=f"user:{bought.user_id}")
 
     def book_grant(self, grant: GrantRecord) -> GrantBooking:
-        """Claims `grants/{grantId}` and books the grant's entry and balance, in one transaction.
+        """Claims `grants/{grantId}` and books the grant's entry and balance, in one atomic commit.
 
         A grantId used before books nothing and returns the stored grant (compared by the
         caller). 404 `account_not_found` when the user has no account; nothing written.

@@ -19,7 +19,7 @@ from schemas.store import StaleDelivery
 # One document per user, named by its uid; no client may read it (firestore.rules).
 WEBHOOK_SECRETS = "webhook_secrets"
 # On the user document: its requests with a webhookUrl whose event is not delivered, stopped or
-# given up yet. +1 by the charging transaction, -1 by the attempt that ends the delivery.
+# given up yet. +1 by the charge, -1 by the attempt that ends the delivery.
 PENDING_WEBHOOKS = "pending_webhooks"
 
 

@@ -93,7 +93,7 @@ class GenerationService:
     ) -> CreateResult:
         """Charge, record and enqueue. Checks in order: user (404), catalog ids (400), balance
         (402), fair-use cap (429), with a webhookUrl the undelivered-events cap (429); the user
-        is read once, in the charging transaction. `cancel_after` (Cancel-After) sets the
+        is read once, by the charge. `cancel_after` (Cancel-After) sets the
         request's deadline from its stored creation time; it is part of what an
         Idempotency-Key identifies, and a replay keeps the first deadline."""
         cost = self._cost(request)

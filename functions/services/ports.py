@@ -243,7 +243,7 @@ class CheckoutGateway(Protocol):
 
 class GrantLedger(Protocol):
     def book_grant(self, grant: GrantRecord) -> GrantBooking:
-        """Claims the grantId and books its entry and balance in one transaction; a grantId
+        """Claims the grantId and books its entry and balance in one atomic commit; a grantId
         used before books nothing and returns the stored grant (created False). NotFoundError
         `account_not_found` for a user without an account."""
         ...

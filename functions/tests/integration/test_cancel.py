@@ -1,4 +1,4 @@
-"""cancelGenerationRequest on the real emulators: one guarded transaction with one refund, the
+"""cancelGenerationRequest on the real emulators: one guarded settle with one refund, the
 same answer when repeated, and exactly one outcome when it races the worker or the sweeper
 (with and without the host lock). The ledger check after every test also holds "a refund iff
 failed or cancelled" and the in-flight counter."""

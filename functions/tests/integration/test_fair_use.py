@@ -1,6 +1,6 @@
 """Fair use: at most MAX_IN_FLIGHT_PER_USER requests queued or processing per user.
 
-The cap is enforced inside the charging transaction (the user's `in_flight` counter), and every
+The cap is enforced inside the charging commit (the user's `in_flight` counter), and every
 terminal transition releases the slot exactly once; the ledger check after each test also
 compares every user's counter with its requests.
 """

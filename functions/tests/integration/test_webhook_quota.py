@@ -1,6 +1,6 @@
 """At most MAX_PENDING_WEBHOOKS_PER_USER undelivered webhook events per user.
 
-The cap is the user's `pending_webhooks` counter, checked and moved in the charging transaction
+The cap is the user's `pending_webhooks` counter, checked and moved in the charging commit
 (before any charge) and given back by the one attempt that ends the delivery (delivered, 410,
 the last attempt) or by a quarantine. The ledger check after each test compares every user's
 counter with its requests. In-process on the Firestore emulator, with a recording webhook queue;
