@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Request
 
@@ -25,8 +25,7 @@ from core.logging import info, log_exception, warn
 TokenVerifier = Callable[[str], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class KeyGrant:
+class KeyGrant(NamedTuple):
     """What a presented API key may do: act for `uid` within `scopes`."""
 
     uid: str

@@ -7,7 +7,7 @@ import os
 from typing import Annotated
 
 from firebase_functions import params
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from core.config import (
     ADMIN_API_KEY,
@@ -36,6 +36,7 @@ from core.config import (
     parse_require_auth,
     running_on_emulator,
 )
+from core.models import Model
 
 # --- Anomaly thresholds of the weekly report (their params: core/config.py, ANOMALY_PARAMS) ---
 Ratio = Annotated[float, Field(gt=0)]  # a multiplier over the baseline
@@ -45,7 +46,7 @@ Count = Annotated[int, Field(ge=0)]
 MinCount = Annotated[int, Field(ge=1)]
 
 
-class AnomalyThresholds(BaseModel):
+class AnomalyThresholds(Model):
     """Rule thresholds; percentages are 0-100, ratios are multipliers. Each field is also the
     param `ANOMALY_<FIELD>` (see ANOMALY_PARAMS); a blank value means the default."""
 
@@ -76,7 +77,7 @@ def _float(param: params.StringParam, fallback: float | None = None) -> float | 
     return float(raw) if raw else fallback
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """A validated snapshot of the configuration, read at run time."""
 
     model_config = ConfigDict(frozen=True)

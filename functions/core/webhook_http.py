@@ -17,8 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.webhook_urls import (
     IPAddress,
@@ -56,8 +55,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-@dataclass(frozen=True)
-class WebhookResponse:
+class WebhookResponse(NamedTuple):
     """How one attempt ended: the receiver's status code, or why there was none (`error`, one
     of ERRORS, for the owner; `detail`, the precise reason, for the logs only)."""
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 import idna
@@ -34,8 +33,7 @@ class WebhookUrlRefused(ValueError):
     names an address that a host name resolved to."""
 
 
-@dataclass(frozen=True)
-class UrlPolicy:
+class UrlPolicy(NamedTuple):
     """`allow_loopback`: loopback addresses (127.0.0.0/8, ::1, `localhost`) may be targets, and
     plain `http` to them. Only on the emulator; link-local and private ranges stay refused."""
 
@@ -46,8 +44,7 @@ PRODUCTION = UrlPolicy()
 EMULATOR = UrlPolicy(allow_loopback=True)
 
 
-@dataclass(frozen=True)
-class WebhookTarget:
+class WebhookTarget(NamedTuple):
     """A checked webhook URL, ready to connect to."""
 
     scheme: Literal["http", "https"]

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 
 from core.api_keys import SCOPES, Scope
+from core.models import Model
 
 
 class GenerationStatus(StrEnum):
@@ -58,7 +59,7 @@ CREDITS_IN: tuple[TransactionType, ...] = ("refund", "grant", "welcome", "purcha
 CREDITS_OUT: tuple[TransactionType, ...] = ("deduction", "purchase_refund")
 
 
-class _Record(BaseModel):
+class _Record(Model):
     model_config = ConfigDict(extra="ignore")
 
     def document(self) -> dict[str, Any]:
@@ -122,7 +123,7 @@ WebhookState = Literal["pending", "delivered", "failed"]
 CancelReason = Literal["user", "admin", "deadline"]
 
 
-class WebhookDelivery(BaseModel):
+class WebhookDelivery(Model):
     """The delivery of a request's one webhook event (`generation_requests/{id}.webhook`):
     `pending` until a 2xx (`delivered`) or a 410, a refused address or the last attempt
     (`failed`)."""
@@ -279,7 +280,7 @@ class ColorRecord(_Record):
     id: str
     display_name: str
     description: str = ""
-    hex_examples: list[str] = []
+    hex_examples: list[str] = Field(default_factory=list)
     is_active: bool = True
     sort_order: int = 0
 
@@ -313,7 +314,7 @@ class Catalog(_Record):
     styles: list[StyleRecord]
     colors: list[ColorRecord]
     sizes: list[SizeRecord]
-    credit_packs: list[CreditPackRecord] = []
+    credit_packs: list[CreditPackRecord] = Field(default_factory=list)
 
 
 class GenerationOutcome(_Record):

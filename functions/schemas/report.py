@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
+
+from core.models import Model
 
 SeverityLevel = Literal["normal", "low", "medium", "high", "critical"]
 # What a report was computed from: the daily rollups, or a scan of the source collections.
@@ -16,7 +18,7 @@ ReportSource = Literal["rollups", "scan"]
 # --- Stored report ------------------------------------------------------------------------------
 
 
-class _Out(BaseModel):
+class _Out(Model):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -72,7 +74,7 @@ class CreditStats(_Out):
     total_credits_purchase_refunded: int = 0  # purchase_refund entries (credits taken back)
     # Money received per currency (ISO 4217, lower case) in its smallest unit: purchases minus
     # the amounts of take-backs that carry one.
-    revenue: dict[str, int] = {}
+    revenue: dict[str, int] = Field(default_factory=dict)
 
 
 class UserStats(_Out):

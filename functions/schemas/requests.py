@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -20,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from core.api_keys import SCOPES, Scope
 from core.config import ModelName
+from core.models import Model
 from core.webhook_urls import (
     MAX_URL_LENGTH,
     PRODUCTION,
@@ -44,7 +44,7 @@ def normalise_catalog_id(value: str) -> str:
     return "_".join(value.strip().lower().split())
 
 
-class CreateGenerationRequest(BaseModel):
+class CreateGenerationRequest(Model):
     model_config = ConfigDict(extra="ignore")
 
     userId: UserId
@@ -82,7 +82,7 @@ class CreateGenerationRequest(BaseModel):
         return value
 
 
-class UserIdQuery(BaseModel):
+class UserIdQuery(Model):
     model_config = ConfigDict(extra="ignore")
 
     userId: UserId
@@ -93,13 +93,13 @@ class CreditsQuery(UserIdQuery):
     cursor: DocumentId | None = None
 
 
-class StatusQuery(BaseModel):
+class StatusQuery(Model):
     model_config = ConfigDict(extra="ignore")
 
     generationRequestId: DocumentId
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     generationRequestId: DocumentId
@@ -115,7 +115,7 @@ def _distinct(values: list[Scope]) -> list[Scope]:
     return values
 
 
-class CreateApiKeyRequest(BaseModel):
+class CreateApiKeyRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     # What the owner calls the key (shown in listings); no control characters.
@@ -139,7 +139,7 @@ class CreateApiKeyRequest(BaseModel):
     expiresInDays: Annotated[int, Field(strict=True, ge=1, le=365)] | None = None
 
 
-class RevokeApiKeyRequest(BaseModel):
+class RevokeApiKeyRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     keyId: Annotated[
@@ -150,14 +150,14 @@ class RevokeApiKeyRequest(BaseModel):
     ]
 
 
-class NoOptions(BaseModel):
+class NoOptions(Model):
     """The body of a function that takes no options (createAccount, deleteAccount,
     exportAccountData): empty or `{}`; any field is refused."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class CheckoutRequest(BaseModel):
+class CheckoutRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     packId: CatalogId
@@ -167,7 +167,7 @@ class UserRequestsQuery(UserIdQuery):
     limit: int = Field(20, ge=1, le=100)
 
 
-class SeedOptions(BaseModel):
+class SeedOptions(Model):
     """Optional body of seed_database: the history is deterministic for a given seed."""
 
     model_config = ConfigDict(extra="ignore")
@@ -195,7 +195,7 @@ def _week_start(value: object) -> date | None:
     return day
 
 
-class WeeklyReportOptions(BaseModel):
+class WeeklyReportOptions(Model):
     """Optional body of scheduleWeeklyReport. Whether the week has ended is checked where the
     clock is (the report service)."""
 
@@ -218,7 +218,7 @@ def _day(value: object) -> date:
         raise PydanticCustomError("date_format", "date must be a valid calendar date") from None
 
 
-class DailyRollupOptions(BaseModel):
+class DailyRollupOptions(Model):
     """Body of scheduleDailyRollup: the UTC day to (re)compute. Whether it has ended is checked
     where the clock is (the report service)."""
 
@@ -227,13 +227,13 @@ class DailyRollupOptions(BaseModel):
     day: Annotated[date, BeforeValidator(_day), Field(alias="date")]
 
 
-class ReportsQuery(BaseModel):
+class ReportsQuery(Model):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(20, ge=1, le=100)
 
 
-class ReportQuery(BaseModel):
+class ReportQuery(Model):
     model_config = ConfigDict(extra="ignore")
 
     reportId: DocumentId | None = None
@@ -249,7 +249,7 @@ GRANT_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 MAX_GRANT_CREDITS = 1_000_000
 
 
-class GrantCreditsRequest(BaseModel):
+class GrantCreditsRequest(Model):
     """Body of grantCredits (admin): credits for one user, once per `grantId`."""
 
     model_config = ConfigDict(extra="forbid")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from core.clock import to_rfc3339
+from core.models import Model
 from schemas.documents import (
     ApiKeyRecord,
     Catalog,
@@ -19,7 +18,7 @@ from schemas.documents import (
 from schemas.ledger import refunded_credits
 
 
-class CreateGenerationResponse(BaseModel):
+class CreateGenerationResponse(Model):
     generationRequestId: str
     status: Literal["queued"] = "queued"
     deductedCredits: int

@@ -1,20 +1,22 @@
 """Values the repositories take and return besides documents, shared with the services (which
-see the repositories only through services/ports.py)."""
+see the repositories only through services/ports.py).
+
+NamedTuples rather than frozen dataclasses: every function loads this module, and a dataclass
+takes about 1 ms to define (its methods are generated and compiled), a NamedTuple a quarter of
+that (docs/performance.md, "Cold starts")."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.documents import GenerationRecord, GrantRecord, TransactionRecord, UserRecord
 
 
-@dataclass(frozen=True)
-class ApiKeyLimits:
+class ApiKeyLimits(NamedTuple):
     """How many keys one user may hold active, and create per `window`."""
 
     max_active: int
@@ -22,8 +24,7 @@ class ApiKeyLimits:
     window: timedelta
 
 
-@dataclass(frozen=True)
-class Booked:
+class Booked(NamedTuple):
     """What booking a credit entry did (repositories/credits.py)."""
 
     entry: TransactionRecord  # as stored: this call's, or the one an earlier call booked
@@ -31,8 +32,7 @@ class Booked:
     balance: int  # the owner's balance after this call
 
 
-@dataclass(frozen=True)
-class OpenedAccount:
+class OpenedAccount(NamedTuple):
     """What createAccount found or made (repositories/accounts.py)."""
 
     user: UserRecord  # as stored after this call
@@ -40,8 +40,7 @@ class OpenedAccount:
     welcome_granted: bool  # the account holds its welcome entry (this call's or an earlier one)
 
 
-@dataclass(frozen=True)
-class GrantBooking:
+class GrantBooking(NamedTuple):
     """What booking an operator's grant did (repositories/credits.py)."""
 
     grant: GrantRecord  # as stored: this call's terms, or those the grantId was first used with
@@ -57,8 +56,7 @@ class MalformedRecord(Exception):
     """A stored generation request does not validate: it cannot be settled automatically."""
 
 
-@dataclass(frozen=True)
-class IdempotencyClaim:
+class IdempotencyClaim(NamedTuple):
     """What a create with an Idempotency-Key claims: the key, its request, its first answer."""
 
     doc_id: str
@@ -79,16 +77,14 @@ class IdempotencyClaim:
         )
 
 
-@dataclass(frozen=True)
-class Replay:
+class Replay(NamedTuple):
     """A stored answer for a repeated Idempotency-Key."""
 
     status_code: int
     response: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class StuckCandidate:
+class StuckCandidate(NamedTuple):
     """A request the sweeper may have to settle, as far as the query can tell."""
 
     id: str
@@ -96,8 +92,7 @@ class StuckCandidate:
     updated_at: datetime | None
 
 
-@dataclass(frozen=True)
-class StaleDelivery:
+class StaleDelivery(NamedTuple):
     """A pending delivery whose record has not changed since a cutoff."""
 
     id: str
@@ -105,8 +100,7 @@ class StaleDelivery:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
-class SeededUser:
+class SeededUser(NamedTuple):
     """What one user's reseed wrote."""
 
     requests: int
@@ -114,8 +108,7 @@ class SeededUser:
     kept_transactions: int  # the user's own (unmarked) transactions, left as they were
 
 
-@dataclass(frozen=True)
-class SlotLease:
+class SlotLease(NamedTuple):
     """A held per-user concurrency slot; `version` is the lease's write time, so that giving it
     back never deletes a lease that another holder took over since."""
 
@@ -124,8 +117,7 @@ class SlotLease:
     version: datetime
 
 
-@dataclass(frozen=True)
-class StoredImage:
+class StoredImage(NamedTuple):
     """A PNG stored for a request: its download URL, object path and the token in the URL."""
 
     url: str
@@ -133,8 +125,7 @@ class StoredImage:
     token: str
 
 
-@dataclass(frozen=True)
-class StoredRequest:
+class StoredRequest(NamedTuple):
     """One of a user's requests as deleteAccount and exportAccountData walk them
     (repositories/account_data.py)."""
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from core.models import Model
 
 
-class _StripeObject(BaseModel):
+class _StripeObject(Model):
     model_config = ConfigDict(extra="ignore")
 
 

@@ -3,8 +3,7 @@ once the e-mail is verified; functions that need an account refuse without it.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.errors import NotFoundError
 from schemas import ledger
@@ -30,8 +29,7 @@ def require_account(accounts: AccountReader, user_id: str) -> None:
         raise account_missing(user_id)
 
 
-@dataclass(frozen=True)
-class SignedInUser:
+class SignedInUser(NamedTuple):
     """What createAccount takes from the caller's ID token."""
 
     uid: str
@@ -40,8 +38,7 @@ class SignedInUser:
     email_verified: bool
 
 
-@dataclass(frozen=True)
-class AccountResult:
+class AccountResult(NamedTuple):
     user: UserRecord
     created: bool
     welcome_granted: bool  # the account holds its welcome credits

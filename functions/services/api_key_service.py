@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core import api_keys
 from core.api_keys import SCOPES, Scope
@@ -43,8 +42,7 @@ class ApiKeyRejected(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class CreatedKey:
+class CreatedKey(NamedTuple):
     key: str  # the secret: answered once, never stored
     record: ApiKeyRecord
 

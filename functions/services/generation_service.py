@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from core.errors import (
     ConfigurationError,
@@ -48,8 +47,7 @@ WAIT_FIRST_POLL_SECONDS = 0.05
 WAIT_MAX_POLL_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class CreateResult:
+class CreateResult(NamedTuple):
     status_code: int
     body: dict[str, Any]
 

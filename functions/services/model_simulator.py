@@ -6,8 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from services.image_renderer import ImageSpec, render_png
 
@@ -31,8 +30,7 @@ def pixel_size(size_id: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-@dataclass(frozen=True)
-class ModelRun:
+class ModelRun(NamedTuple):
     """What a model produced: a PNG, or why it failed (exactly one of them)."""
 
     png: bytes | None = None

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.logging import info, log_exception, warn
 from schemas.documents import IN_FLIGHT, GenerationOutcome, GenerationRecord, GenerationStatus
@@ -31,8 +31,7 @@ class WorkResult(StrEnum):
     MALFORMED = "malformed"  # the stored request does not validate: left for the sweeper
 
 
-@dataclass(frozen=True)
-class StuckTimeouts:
+class StuckTimeouts(NamedTuple):
     """How long a request may sit before the sweeper fails and refunds it. `queued` applies only
     where the queue cannot tell whether the task still exists (a task that exists is waiting)."""
 

@@ -8,6 +8,10 @@ rounds, each started with nothing in flight, and their median. Then, per measure
 cold import beside the floor (`--cold-imports-only` prints just those lines):
 
     cold_import function=<name> ms=<median of 5> floor_ms=<median of 5> ratio=<ms/floor_ms>
+    first_call_builds function=<name> models=<n> ms=<median of 5>
+
+The models' validators are built on first use (core/models.py), during the call rather than the
+imports, so each function's are timed apart on the second line (by building them again).
 
 A cold import is the import time of a fresh Python process (`python -X importtime`: the sum of
 its top-level cumulative times, so network time is excluded but every import is counted,
@@ -216,6 +220,19 @@ else:
     ):
         response = getattr(main, call["function"])(request)
     print("cold_import_answer", response.status_code, response.get_data(as_text=True))
+    # The validators this call built on first use (defer_build): not import time, so timed
+    # apart, by building them again.
+    import time
+    from core.models import Model
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+    built = [model for model in subclasses(Model) if model.__pydantic_complete__]
+    start = time.perf_counter()
+    for model in built:
+        model.model_rebuild(force=True)
+    print("cold_import_builds", len(built), (time.perf_counter() - start) * 1000)
 """
 _IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\s*)\S")
 
@@ -262,8 +279,9 @@ def function_environment(function: str) -> dict[str, str]:
     }
 
 
-def import_ms(call: dict[str, Any] | None) -> float:
-    """One fresh process's import time (ms); exits when its call was not served as expected."""
+def import_ms(call: dict[str, Any] | None) -> tuple[float, tuple[int, float]]:
+    """One fresh process's import time (ms), and how many validators its call built on first
+    use and in how many ms; exits when its call was not served as expected."""
     function = call["function"] if call else "floor"
     request = {k: v for k, v in call.items() if k != "expect"} if call else None
     done = subprocess.run(
@@ -285,7 +303,12 @@ def import_ms(call: dict[str, Any] | None) -> float:
     elif done.returncode != 0:
         sys.exit(f"bench: the floor failed: {done.stderr[-2000:]}")
     top_level = (_IMPORT_LINE.match(line) for line in done.stderr.splitlines())
-    return sum(int(m[1]) for m in top_level if m and not m[2]) / 1000
+    builds = next(
+        (line.split()[1:] for line in done.stdout.splitlines() if line.startswith("cold_import_b")),
+        ["0", "0"],
+    )
+    imports = sum(int(m[1]) for m in top_level if m and not m[2]) / 1000
+    return imports, (int(builds[0]), float(builds[1]))
 
 
 def queued_request(db: firestore.Client) -> str:
@@ -370,10 +393,13 @@ def cold_imports(db: firestore.Client) -> None:
     }
     floor: list[float] = []
     times: dict[str, list[float]] = {name: [] for name in calls}
+    builds: dict[str, list[tuple[int, float]]] = {name: [] for name in calls}
     for _ in range(COLD_IMPORT_RUNS):  # interleaved, so that a busy moment hits every row
-        floor.append(import_ms(None))
+        floor.append(import_ms(None)[0])
         for name, make in calls.items():
-            times[name].append(import_ms(make()))
+            ms, built = import_ms(make())
+            times[name].append(ms)
+            builds[name].append(built)
             settle_cold_user(db)  # the emulator's worker runs a create's task: not beside us
     floor_ms = statistics.median(floor)
     for name, values in times.items():
@@ -381,6 +407,11 @@ def cold_imports(db: firestore.Client) -> None:
         print(
             f"cold_import function={name} ms={ms:.0f} floor_ms={floor_ms:.0f} "
             f"ratio={ms / floor_ms:.2f}"
+        )
+    for name, built in builds.items():  # first-use work the lines above do not count
+        print(
+            f"first_call_builds function={name} models={max(n for n, _ in built)} "
+            f"ms={statistics.median(ms for _, ms in built):.1f}"
         )
 
 

@@ -116,3 +116,51 @@ def test_every_entry_point_builds_in_both_wirings(monkeypatch, graph, on_emulato
 
 def test_the_entry_points_graphs_are_read_from_main():
     assert {"generation_controller", "account_controller", "worker_controller"} <= set(ENTRY_GRAPHS)
+
+
+MODELS_PROBE = """
+import importlib, json, pkgutil
+from pydantic import BaseModel
+from core.models import Model
+
+for package in ("core", "schemas", "services", "repositories", "controllers"):
+    for module in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        importlib.import_module(module.name)
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+ours = [m for m in subclasses(BaseModel) if not m.__module__.startswith("pydantic")]
+print(json.dumps({
+    "models": sorted(m.__qualname__ for m in ours),
+    "deferred": sorted(m.__qualname__ for m in ours if issubclass(m, Model)),
+    "built": sorted(m.__qualname__ for m in ours if m.__pydantic_complete__),
+}))
+"""
+
+
+def test_importing_every_module_builds_no_validator():
+    """Every model derives from core.models.Model (`defer_build`): a function builds the
+    validators of the models it uses, on first use, and no other."""
+    done = subprocess.run(
+        [sys.executable, "-c", MODELS_PROBE],
+        cwd=FUNCTIONS_DIR,
+        env=os.environ | ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert {"Model", "Settings", "UserRecord", "WeeklyReport"} <= set(found["models"])
+    assert found["deferred"] == found["models"]
+    assert found["built"] == []
+
+
+def test_the_deployed_environment_skips_pydantic_plugin_discovery():
+    """pydantic otherwise scans every installed package's entry points on the first model
+    build of each cold start."""
+    deployed = (FUNCTIONS_DIR / ".env.feraset-imagen").read_text().splitlines()
+    assert "PYDANTIC_DISABLE_PLUGINS=__all__" in deployed
