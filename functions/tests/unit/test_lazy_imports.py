@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -48,10 +49,10 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def loaded(graph: str = "", wiring: str = "emulator") -> set[str]:
-    """The modules a fresh process holds after `import main` and building `graph`."""
+def fresh(code: str, *args: str) -> Any:
+    """What `code`, run in a fresh interpreter, prints as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, graph, wiring],
+        [sys.executable, "-c", code, *args],
         cwd=FUNCTIONS_DIR,
         env=os.environ | ENVIRONMENT,
         capture_output=True,
@@ -59,7 +60,12 @@ def loaded(graph: str = "", wiring: str = "emulator") -> set[str]:
         timeout=120,
         check=True,
     )
-    return set(json.loads(done.stdout))
+    return json.loads(done.stdout)
+
+
+def loaded(graph: str = "", wiring: str = "emulator") -> set[str]:
+    """The modules a fresh process holds after `import main` and building `graph`."""
+    return set(fresh(PROBE, graph, wiring))
 
 
 def ours(modules: set[str], *packages: str) -> set[str]:
@@ -144,16 +150,7 @@ print(json.dumps({
 def test_importing_every_module_builds_no_validator():
     """Every model derives from core.models.Model (`defer_build`): a function builds the
     validators of the models it uses, on first use, and no other."""
-    done = subprocess.run(
-        [sys.executable, "-c", MODELS_PROBE],
-        cwd=FUNCTIONS_DIR,
-        env=os.environ | ENVIRONMENT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    found = json.loads(done.stdout)
+    found = fresh(MODELS_PROBE)
     assert {"Model", "Settings", "UserRecord", "WeeklyReport"} <= set(found["models"])
     assert found["deferred"] == found["models"]
     assert found["built"] == []
