@@ -8,7 +8,7 @@ from flask import Request, Response
 
 from controllers.http import json_response, optional_json_body, validate
 from core.errors import SeedDisabledError
-from schemas.requests import SeedOptions
+from schemas.operator_requests import SeedOptions
 
 if TYPE_CHECKING:
     from controllers.auth import AdminGuard

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from flask import Request, Response
 
 from controllers.http import json_body, json_response, validate
-from schemas.requests import GrantCreditsRequest
+from schemas.operator_requests import GrantCreditsRequest
 
 if TYPE_CHECKING:
     from controllers.auth import AdminGuard

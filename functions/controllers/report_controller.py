@@ -13,7 +13,12 @@ from flask import Request, Response
 from controllers.http import json_response, optional_json_body, params, validate
 from core.errors import AppError, InternalError
 from core.logging import info, log_exception
-from schemas.requests import DailyRollupOptions, ReportQuery, ReportsQuery, WeeklyReportOptions
+from schemas.operator_requests import (
+    DailyRollupOptions,
+    ReportQuery,
+    ReportsQuery,
+    WeeklyReportOptions,
+)
 
 if TYPE_CHECKING:
     from controllers.auth import AdminGuard

@@ -84,12 +84,13 @@ def test_a_create_loads_neither_storage_nor_pillow_nor_tasks_nor_stripe(wiring):
     modules = loaded("generation_controller", wiring)
     assert not set(HEAVY) & modules
     assert not {"core.image_storage", "emulator.storage", "services.worker_service"} & modules
+    assert "schemas.operator_requests" not in modules
     assert "controllers.generation_controller" in modules
 
 
 def test_getusercredits_loads_no_other_controller():
     modules = loaded("account_controller")
-    assert not set(HEAVY) & modules
+    assert not {*HEAVY, "schemas.operator_requests"} & modules
     assert ours(modules, "controllers") == {
         "controllers",
         "controllers.account_controller",

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from schemas.requests import WeeklyReportOptions
+from schemas.operator_requests import WeeklyReportOptions
 from services.reports.window import (
     WeekWindow,
     history_span,
