@@ -221,14 +221,14 @@ else:
         response = getattr(main, call["function"])(request)
     print("cold_import_answer", response.status_code, response.get_data(as_text=True))
     # The validators this call built on first use (defer_build): not import time, so timed
-    # apart, by building them again.
+    # apart, by building them again (no import here: `health` loads no model).
     import time
-    from core.models import Model
     def subclasses(cls):
         for sub in cls.__subclasses__():
             yield sub
             yield from subclasses(sub)
-    built = [model for model in subclasses(Model) if model.__pydantic_complete__]
+    models = sys.modules.get("core.models")
+    built = [m for m in subclasses(models.Model) if m.__pydantic_complete__] if models else []
     start = time.perf_counter()
     for model in built:
         model.model_rebuild(force=True)
