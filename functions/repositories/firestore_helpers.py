@@ -23,9 +23,6 @@ TRANSACTION_ATTEMPTS = 25
 TRANSACTION_DEADLINE_SECONDS = 20.0
 # Wide enough to desynchronise two transactions that a lock timeout aborted together.
 BACKOFF_START_SECONDS = 0.1
-# A guarded commit that lost its precondition lost to a write already committed: nothing holds
-# a lock to wait out, so its first retries come almost at once (the window still doubles).
-GUARDED_BACKOFF_START_SECONDS = 0.005
 BACKOFF_MAX_SECONDS = 3.0
 
 USERS = "users"
@@ -92,7 +89,7 @@ class TransactionRunner:
                     raise error.__cause__ from None
                 raise
 
-        return self._retried(once, key, (gexc.Aborted,), BACKOFF_START_SECONDS)
+        return self._retried(once, key, (gexc.Aborted,))
 
     def run_guarded[T](self, body: Callable[[], T], key: str, *, retry_exists: bool = False) -> T:
         """`body` reads without a transaction, then commits one batch whose writes are guarded
@@ -104,11 +101,12 @@ class TransactionRunner:
         retried: tuple[type[Exception], ...] = (gexc.Aborted, gexc.FailedPrecondition)
         if retry_exists:
             retried += (gexc.AlreadyExists,)
-        return self._retried(body, key, retried, GUARDED_BACKOFF_START_SECONDS)
+        return self._retried(body, key, retried)
 
     def _retried[T](
-        self, once: Callable[[], T], key: str, retried: tuple[type[Exception], ...], delay: float
+        self, once: Callable[[], T], key: str, retried: tuple[type[Exception], ...]
     ) -> T:
+        delay = BACKOFF_START_SECONDS
         give_up_at = time.monotonic() + self.deadline_seconds
         for _ in range(self.attempts):
             if time.monotonic() > give_up_at:
