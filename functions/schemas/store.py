@@ -3,7 +3,7 @@ see the repositories only through services/ports.py).
 
 NamedTuples rather than frozen dataclasses: every function loads this module, and a dataclass
 takes about 1 ms to define (its methods are generated and compiled), a NamedTuple a quarter of
-that (docs/performance.md, "Cold starts")."""
+that (docs/performance.md, "Cold imports")."""
 
 from __future__ import annotations
 

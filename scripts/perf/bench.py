@@ -303,10 +303,8 @@ def import_ms(call: dict[str, Any] | None) -> tuple[float, tuple[int, float]]:
     elif done.returncode != 0:
         sys.exit(f"bench: the floor failed: {done.stderr[-2000:]}")
     top_level = (_IMPORT_LINE.match(line) for line in done.stderr.splitlines())
-    builds = next(
-        (line.split()[1:] for line in done.stdout.splitlines() if line.startswith("cold_import_b")),
-        ["0", "0"],
-    )
+    reported = (line.split() for line in done.stdout.splitlines())
+    builds = next((w[1:] for w in reported if w[:1] == ["cold_import_builds"]), ["0", "0"])
     imports = sum(int(m[1]) for m in top_level if m and not m[2]) / 1000
     return imports, (int(builds[0]), float(builds[1]))
 
