@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.documents import GenerationRecord, GenerationStatus
+from schemas.requests import CreateGenerationRequest
 
 REQUEST_DEFAULTS = {
     "status": "completed",
@@ -56,3 +57,16 @@ def status_record(
         "updated_at": updated_at or created_at,
     }
     return GenerationRecord.model_validate(request_options(status=status.value) | fields)
+
+
+def create_body(**overrides: Any) -> CreateGenerationRequest:
+    """A valid createGenerationRequest body (Model B, the dearest size), as the service gets it."""
+    body = {
+        "userId": "arda",
+        "model": "Model B",
+        "style": "anime",
+        "color": "neon",
+        "size": "1024x1792",
+        "prompt": "p",
+    }
+    return CreateGenerationRequest.model_validate(body | overrides)

@@ -17,8 +17,8 @@ from services.generation_service import GenerationService
 from services.model_simulator import ModelRun
 from services.worker_service import GenerationWorker, StuckTimeouts, WorkResult
 from tests.support.fakes import FakeCatalog, FakeGenerations, FakeImages, FakeQueue, ManualClock
-from tests.support.records import processing_record
-from tests.unit.test_generation_service import COLOR, SIZE, STYLE, request
+from tests.support.records import create_body, processing_record
+from tests.unit.test_generation_service import COLOR, SIZE, STYLE
 from tests.unit.test_worker_images import FakeModel
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -75,7 +75,7 @@ def with_deadline(status: GenerationStatus = GenerationStatus.QUEUED) -> Generat
 
 def test_the_deadline_is_counted_from_the_stored_creation_time():
     service, generations, _, _ = service_with()
-    service.create(request(), None, timedelta(minutes=5))
+    service.create(create_body(), None, timedelta(minutes=5))
     [charge] = generations.charges
     assert charge.cancel_after == timedelta(minutes=5)
     assert generations.records["id-1"].cancel_at == NOW + timedelta(minutes=5)
@@ -86,7 +86,7 @@ def test_the_deadline_is_counted_from_the_stored_creation_time():
 
 def test_without_the_header_there_is_no_deadline():
     service, generations, _, _ = service_with()
-    service.create(request(), None)
+    service.create(create_body(), None)
     record = generations.records["id-1"]
     assert record.cancel_at is None
     assert generation_status_body(record)["cancelAt"] is None
@@ -94,9 +94,9 @@ def test_without_the_header_there_is_no_deadline():
 
 def test_the_deadline_is_part_of_what_an_idempotency_key_identifies():
     service, generations, _, _ = service_with()
-    service.create(request(), "k")
-    service.create(request(), "k", timedelta(seconds=30))
-    service.create(request(), "k", timedelta(seconds=31))
+    service.create(create_body(), "k")
+    service.create(create_body(), "k", timedelta(seconds=30))
+    service.create(create_body(), "k", timedelta(seconds=31))
     plain, thirty, other = (c.claim for c in generations.charges)
     assert plain is not None and thirty is not None and other is not None
     assert len({plain.request_hash, thirty.request_hash, other.request_hash}) == 3

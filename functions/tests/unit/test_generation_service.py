@@ -20,11 +20,11 @@ from schemas.documents import (
     StyleRecord,
     WebhookDelivery,
 )
-from schemas.requests import CreateGenerationRequest
 from schemas.store import IdempotencyClaim, Replay
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from tests.support.fakes import FakeCatalog, FakeGenerations, FakeQueue, ManualClock
+from tests.support.records import create_body
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 STYLE = StyleRecord(id="anime", display_name="Anime")
@@ -32,18 +32,6 @@ COLOR = ColorRecord(id="neon", display_name="Neon")
 SIZE = SizeRecord(
     id="1024x1792", width=1024, height=1792, aspect_ratio="9:16", display_name="P", credit_cost=4
 )
-
-
-def request(**overrides) -> CreateGenerationRequest:
-    body = {
-        "userId": "arda",
-        "model": "Model B",
-        "style": "anime",
-        "color": "neon",
-        "size": "1024x1792",
-        "prompt": "p",
-    }
-    return CreateGenerationRequest.model_validate(body | overrides)
 
 
 def build(
@@ -72,7 +60,7 @@ def build(
 
 def test_the_stored_record_is_built_from_the_request_and_the_size_cost():
     service, generations, queue = build()
-    result = service.create(request(style=" Anime "), None)
+    result = service.create(create_body(style=" Anime "), None)
     assert result.status_code == 202
     assert result.body == {
         "generationRequestId": "id-1",
@@ -100,14 +88,14 @@ def test_unknown_user_is_reported_before_catalog_errors():
     service, generations, _ = build()
     generations.users.clear()
     with pytest.raises(NotFoundError):
-        service.create(request(style="nope"), None)
+        service.create(create_body(style="nope"), None)
     assert generations.charges == []
 
 
 def test_every_bad_catalog_field_is_named():
     service, generations, _ = build(catalog=Catalog(styles=[], colors=[], sizes=[]))
     with pytest.raises(ValidationError) as caught:
-        service.create(request(), None)
+        service.create(create_body(), None)
     assert [d.field for d in caught.value.details or []] == ["style", "color", "size"]
     assert generations.charges == []
 
@@ -115,7 +103,7 @@ def test_every_bad_catalog_field_is_named():
 def test_enqueue_failure_refunds_and_raises_503():
     service, generations, _ = build(FakeQueue(ConnectionError("down")))
     with pytest.raises(QueueFailureError) as caught:
-        service.create(request(), "key")
+        service.create(create_body(), "key")
     assert caught.value.extra == {"generationRequestId": "id-1", "refunded": True}
     [refund] = generations.settles
     assert refund.from_statuses == {GenerationStatus.QUEUED}
@@ -131,7 +119,7 @@ def test_enqueue_failure_refunds_and_raises_503():
 
 def test_charge_gets_the_clock_and_the_in_flight_cap():
     service, generations, _ = build()
-    service.create(request(), "key")
+    service.create(create_body(), "key")
     [charge] = generations.charges
     assert charge.clock() == NOW
     assert charge.max_in_flight == 10
@@ -149,21 +137,21 @@ def test_one_more_undelivered_webhook_than_the_cap_is_429_before_any_charge():
     service, generations, queue = build(
         credits=40, max_pending_webhooks=2, new_id=lambda: next(ids)
     )
-    accepted = [service.create(request(webhookUrl=HOOK), None) for _ in range(2)]
+    accepted = [service.create(create_body(webhookUrl=HOOK), None) for _ in range(2)]
     assert [result.status_code for result in accepted] == [202, 202]
     with pytest.raises(TooManyPendingWebhooksError) as refused:
-        service.create(request(webhookUrl=HOOK), "key")
+        service.create(create_body(webhookUrl=HOOK), "key")
     assert refused.value.status == 429 and refused.value.retry_after
     assert refused.value.error == "too_many_pending_webhooks"
     assert generations.users["arda"] == 40 - 2 * 4 and len(queue.enqueued) == 2
     assert generations.idempotency.answers == {}  # the key stays free for a later retry
     # without a webhookUrl nothing changes
-    assert service.create(request(), None).status_code == 202
+    assert service.create(create_body(), None).status_code == 202
     # a delivery that ended gives its slot back
     first = generations.records["id-0"]
     delivered = WebhookDelivery(state="delivered", event_id="msg_id-0", updated_at=NOW)
     generations.put(first.model_copy(update={"webhook": delivered}))
-    assert service.create(request(webhookUrl=HOOK), "key").status_code == 202
+    assert service.create(create_body(webhookUrl=HOOK), "key").status_code == 202
 
 
 def test_enqueue_error_after_the_worker_started_is_not_a_failure():
@@ -172,7 +160,7 @@ def test_enqueue_error_after_the_worker_started_is_not_a_failure():
 
     queue = FakeQueue(TimeoutError("slow answer, task created"), on_enqueue=worker_takes_it)
     service, generations, _ = build(queue)
-    assert service.create(request(), None).status_code == 202
+    assert service.create(create_body(), None).status_code == 202
     assert generations.records["id-1"].status is GenerationStatus.PROCESSING
 
 
@@ -180,13 +168,13 @@ def test_replay_returns_the_stored_answer_without_enqueueing():
     service, generations, queue = build()
     stored = Replay(202, {"generationRequestId": "first"})
     generations.idempotency.answers[claim_for("arda", "key").doc_id] = stored
-    result = service.create(request(), "key")
+    result = service.create(create_body(), "key")
     assert result.body == {"generationRequestId": "first"}
     assert queue.enqueued == []
 
 
 def claim_for(user: str, key: str, **overrides) -> IdempotencyClaim:
-    return IdempotencyClaim.for_request(user, key, request(**overrides).model_dump(), {})
+    return IdempotencyClaim.for_request(user, key, create_body(**overrides).model_dump(), {})
 
 
 def test_request_hash_ignores_display_spelling_but_not_content():

@@ -26,11 +26,11 @@ from schemas.documents import (
     TransactionRecord,
     UserRecord,
 )
-from schemas.requests import CreateGenerationRequest
 from services.catalog_service import CatalogService
 from services.generation_service import GenerationService
 from tests.support.fakes import FakeCatalog, FakeQueue, FakeTime, ManualClock
 from tests.support.firestore_rpc import RecordingFirestoreApi, recording_client
+from tests.support.records import create_body
 
 NOW = datetime(2026, 1, 5, tzinfo=UTC)
 CATALOG = Catalog(
@@ -47,16 +47,7 @@ CATALOG = Catalog(
         )
     ],
 )
-BODY = CreateGenerationRequest.model_validate(
-    {
-        "userId": "arda",
-        "model": "Model B",
-        "style": "anime",
-        "color": "neon",
-        "size": "1024x1792",
-        "prompt": "p",
-    }
-)
+BODY = create_body()
 ONE_WRITE = ["BatchGetDocuments", "Commit"]
 
 
