@@ -38,7 +38,13 @@ async function openConsole(label, { beforeLoad, query = '' } = {}) {
     if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) violations.push(msg.text());
   });
   await page.goto(`${BASE_URL}/index.html${query}`, { waitUntil: 'domcontentloaded' });
-  return { context, page, violations };
+  // A getCatalog handler may still be fetching when a test ends: drop it rather than let it fail
+  // on the closed context after the test has passed.
+  const close = async () => {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+    await context.close();
+  };
+  return { page, violations, close };
 }
 
 /** getCatalog's creditPacks as the stack serves them ([] while the backend does not list any). */
@@ -70,7 +76,7 @@ function servePacksAndSession(session) {
 }
 
 test('signed out the packs show but cannot be bought; signed in, Buy goes to the Checkout Session URL', async () => {
-  const { context, page, violations } = await openConsole('buy-redirect', {
+  const { close, page, violations } = await openConsole('buy-redirect', {
     beforeLoad: servePacksAndSession({ success: true, url: CHECKOUT_URL, sessionId: 'cs_test_console' }),
   });
   const card = page.locator(tid('buy-credits-card'));
@@ -96,11 +102,11 @@ test('signed out the packs show but cannot be bought; signed in, Buy goes to the
   assert.match(request.headers().authorization ?? '', /^Bearer \S+\.\S+\.\S*$/, 'the ID token is sent');
   assert.equal(await page.textContent('p'), 'Stripe Checkout stand-in');
   assert.deepEqual(violations, [], 'no CSP violation');
-  await context.close();
+  await close();
 });
 
 test('an answer without an https URL is not followed', async () => {
-  const { context, page } = await openConsole('buy-bad-url', {
+  const { close, page } = await openConsole('buy-bad-url', {
     beforeLoad: servePacksAndSession({ success: true, url: 'javascript:alert(1)', sessionId: 'cs_test_x' }),
   });
   await signIn(page, `${BUYER}@example.com`);
@@ -111,11 +117,11 @@ test('an answer without an https URL is not followed', async () => {
   assert.match(await page.locator(tid('buy-credits-error')).textContent(), /no usable URL/);
   assert.equal(new URL(page.url()).pathname, '/index.html');
   assert.equal(await page.locator(buy).isDisabled(), false, 'Buy works again');
-  await context.close();
+  await close();
 });
 
 test('back from Checkout cancelled, a neutral note; the query string is dropped', async () => {
-  const { context, page } = await openConsole('buy-cancelled', {
+  const { close, page } = await openConsole('buy-cancelled', {
     beforeLoad: servePacksAndSession({}), query: '?checkout=cancelled',
   });
   await signIn(page, `${BUYER}@example.com`);
@@ -123,7 +129,7 @@ test('back from Checkout cancelled, a neutral note; the query string is dropped'
   await note.waitFor({ state: 'visible' });
   assert.equal(await note.textContent(), 'Checkout cancelled: nothing was charged.');
   assert.equal(new URL(page.url()).search, '', 'a reload does not say it again');
-  await context.close();
+  await close();
 });
 
 // With the Stripe backend (getCatalog's creditPacks, createCheckoutSession, stripeWebhook).
@@ -134,7 +140,7 @@ test('on the local stack Buy says payments are not set up and names the script; 
     return;
   }
   const pack = packs.find((p) => p.id === 'pack_50') ?? packs[0];
-  const { context, page, violations } = await openConsole('buy-local');
+  const { close, page, violations } = await openConsole('buy-local');
   await signIn(page, `${BUYER}@example.com`);
   await waitForCredits(page, SEEDED_CREDITS);
   await page.locator(tid('pack-item')).nth(packs.length - 1).waitFor();
@@ -167,7 +173,7 @@ test('on the local stack Buy says payments are not set up and names the script; 
   assert.match(stdout, /checkout\.session\.completed evt_test_\S+ -> HTTP 200/);
   await waitForCredits(page, SEEDED_CREDITS + pack.credits, 40_000);
   assert.deepEqual(violations, [], 'no CSP violation');
-  await context.close();
+  await close();
 });
 
 test('no uncaught errors in the pages', () => {
