@@ -503,12 +503,23 @@ def wire(settings: Settings, db: firestore.Client, app: firebase_admin.App) -> C
     """The one place production and the emulator differ: the emulator gets its workarounds
     (package emulator/), production the Cloud Tasks task lookup."""
     if settings.on_emulator:
-        from emulator.host_lock import HostLockedTransactions
-
         return Container(
-            settings, db, transactions=HostLockedTransactions(), adapters=emulator_adapters(app)
+            settings, db, transactions=emulator_transactions(), adapters=emulator_adapters(app)
         )
     return Container(settings, db, adapters=production_adapters(settings, app))
+
+
+def emulator_transactions(*, host_lock: bool = True) -> TransactionRunner:
+    """The emulator's runner: reads of several documents that hold together, as Firestore's do
+    (emulator/consistent_reads.py), and the host lock (emulator/host_lock.py) unless a race
+    test turns it off."""
+    from emulator.consistent_reads import read_all_at_once
+
+    if not host_lock:
+        return TransactionRunner(read_all=read_all_at_once)
+    from emulator.host_lock import HostLockedTransactions
+
+    return HostLockedTransactions(read_all=read_all_at_once)
 
 
 def emulator_adapters(app: firebase_admin.App) -> Adapters:

@@ -11,7 +11,6 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USERS,
     TransactionRunner,
-    read_all,
     to_model,
     unchanged_since,
 )
@@ -37,7 +36,7 @@ class AccountRepository:
         entry_ref = user_ref.collection(TRANSACTIONS).document(welcome_id(new_user.id))
 
         def attempt() -> OpenedAccount:
-            user_snap, entry = read_all(self._db, [user_ref, entry_ref])
+            user_snap, entry = self._transactions.read_all(self._db, [user_ref, entry_ref])
             user = to_model(user_snap, UserRecord)
             entry_exists = entry.exists
             batch = self._db.batch()

@@ -19,7 +19,6 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USERS,
     TransactionRunner,
-    read_all,
     to_model,
     unchanged_since,
 )
@@ -47,7 +46,7 @@ class CreditRepository:
         entry_ref = user_ref.collection(TRANSACTIONS).document(entry.id)
 
         def attempt() -> Booked:
-            user, stored = read_all(self._db, [user_ref, entry_ref])
+            user, stored = self._transactions.read_all(self._db, [user_ref, entry_ref])
             batch = self._db.batch()
             guard = unchanged_since(self._db, user)
             booked = _book(batch, user_ref, _owner(user_ref, user), stored, entry, guard)
@@ -111,7 +110,9 @@ class CreditRepository:
         entry_ref = user_ref.collection(TRANSACTIONS).document(entry.id)
 
         def attempt() -> GrantBooking:
-            claimed, user, stored_entry = read_all(self._db, [grant_ref, user_ref, entry_ref])
+            claimed, user, stored_entry = self._transactions.read_all(
+                self._db, [grant_ref, user_ref, entry_ref]
+            )
             stored = to_model(claimed, GrantRecord)
             if stored is not None:
                 if stored.user_id != user_ref.id:  # the grantId was used for another user

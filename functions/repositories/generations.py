@@ -31,7 +31,6 @@ from repositories.firestore_helpers import (
     TRANSACTIONS,
     USERS,
     TransactionRunner,
-    read_all,
     to_model,
     unchanged_since,
 )
@@ -166,7 +165,9 @@ class GenerationRepository:
             if claim is None:
                 user, key_record = user_ref.get(), None
             else:  # the user and the key's record in one round trip
-                user, key_record = read_all(self._db, [user_ref, self.idempotency.ref(claim)])
+                user, key_record = self._transactions.read_all(
+                    self._db, [user_ref, self.idempotency.ref(claim)]
+                )
                 replay = self.idempotency.check(key_record, claim, queued.user_id, now)
                 if replay is not None:
                     return replay

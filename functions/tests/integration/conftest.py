@@ -16,11 +16,10 @@ import requests
 from google.cloud import firestore
 
 import main
-from container import Container
+from container import Container, emulator_transactions
 from core.clock import SystemClock
 from core.firestore_client import build_firestore_client
 from core.settings import Settings
-from emulator.host_lock import HostLockedTransactions
 from emulator.storage import emulator_images
 from repositories.firestore_helpers import TransactionRunner
 from repositories.seed import SeedRepository
@@ -75,9 +74,8 @@ def seeded(db: firestore.Client) -> Iterator[None]:
     assert_ledger_consistent(db)
 
 
-# Containers run transactions with the emulator's host lock, as on the emulator, unless a test
-# says otherwise.
-RUNNERS: dict[str, TransactionRunner] = {"default": HostLockedTransactions()}
+# Containers run transactions as on the emulator, with its host lock, unless a test says otherwise.
+RUNNERS: dict[str, TransactionRunner] = {"default": emulator_transactions()}
 
 
 @pytest.fixture(params=["host-lock", "no-host-lock"])
@@ -85,7 +83,7 @@ def host_lock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Run a race twice: with the host-level lock, and without it (as in production, and
     between instances), so that the lock can never be what makes the guarantee hold."""
     if request.param == "no-host-lock":
-        monkeypatch.setitem(RUNNERS, "default", TransactionRunner())
+        monkeypatch.setitem(RUNNERS, "default", emulator_transactions(host_lock=False))
     return str(request.param)
 
 
@@ -123,7 +121,9 @@ def make_container(
             queue=queue if queue is not None else RecordingQueue(),
             rng=random.Random(seed),
             tasks=tasks,
-            transactions=RUNNERS["default"] if host_locks else TransactionRunner(),
+            transactions=RUNNERS["default"]
+            if host_locks
+            else emulator_transactions(host_lock=False),
             images=emulator_images(),
         )
         monkeypatch.setattr(main, "container", lambda: built)

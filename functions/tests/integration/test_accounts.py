@@ -168,7 +168,9 @@ def test_concurrent_calls_after_verification_grant_once(db, make_container, host
     with ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(lambda _: create_account_as_a_client(token), range(10)))
     assert [status for status, _ in answers] == [200] * 10, answers
-    assert all(body["currentCredits"] == 10 and body["welcomeGranted"] for _, body in answers)
+    assert all(body["currentCredits"] == 10 and body["welcomeGranted"] for _, body in answers), (
+        answers
+    )
     assert balance(db, uid) == 10
     assert len(transactions(db, uid)) == 1
 

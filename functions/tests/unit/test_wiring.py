@@ -13,9 +13,10 @@ from core.image_storage import FIREBASE_DOWNLOAD_BASE
 from core.settings import Settings
 from core.task_queue import CloudTasksGenerationQueue, CloudTasksInspector
 from emulator.admin import OpenAdminGuard
+from emulator.consistent_reads import read_all_at_once
 from emulator.host_lock import HostLockedTransactions
 from emulator.task_queue import EmulatorGenerationQueue
-from repositories.firestore_helpers import TransactionRunner
+from repositories.firestore_helpers import TransactionRunner, read_all
 from tests.support.http import make_request
 
 KEY = "k" * 32
@@ -36,6 +37,7 @@ def test_the_emulator_gets_its_workarounds():
     container = wired(on_emulator=True)
     assert type(container.task_queue) is EmulatorGenerationQueue
     assert isinstance(container.transactions, HostLockedTransactions)
+    assert container.transactions.read_all is read_all_at_once
     assert all_repositories_run_with(container, container.transactions)
     assert isinstance(container.admin_guard, OpenAdminGuard)
     container.admin_guard.authorize(make_request("GET"))  # open
@@ -47,6 +49,7 @@ def test_production_contains_none_of_them():
     container = wired(on_emulator=False)
     assert type(container.task_queue) is CloudTasksGenerationQueue
     assert type(container.transactions) is TransactionRunner
+    assert container.transactions.read_all is read_all
     assert all_repositories_run_with(container, container.transactions)
     assert type(container.admin_guard) is AdminGuard
     with pytest.raises(ForbiddenError):
