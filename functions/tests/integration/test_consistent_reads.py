@@ -1,7 +1,7 @@
 """The emulator's reads of several documents hold together (emulator/consistent_reads.py).
 
 The Firestore emulator's batchGet reads each document at its own time: with one thread
-committing two documents together and three reading both with one batchGet, 21 to 39 of about
+committing two documents together and three reading both with one batchGet, 12 to 40 of about
 2,000 plain reads in 3 s found them from different commits (production's batchGet answers as of
 one moment). Through the emulator's runner, without the host lock, none does.
 """
